@@ -31,3 +31,10 @@ if(NOT XR_SANITIZE)
   target_link_libraries(xr_allocator INTERFACE PkgConfig::JEMALLOC)
   target_compile_definitions(xr_allocator INTERFACE XR_WITH_JEMALLOC=1)
 endif()
+
+# Fuzz builds instrument every xroute object for libFuzzer's coverage feedback; only the fuzz
+# targets themselves link libFuzzer's main (tests/fuzz/CMakeLists.txt).
+if(XR_BUILD_FUZZERS)
+  target_compile_options(xr_sanitize INTERFACE -fsanitize=fuzzer-no-link)
+  target_compile_definitions(xr_sanitize INTERFACE XR_FUZZING=1)
+endif()

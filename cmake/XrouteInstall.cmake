@@ -16,5 +16,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/xrouteConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/xrouteConfig.cmake
               ${PROJECT_BINARY_DIR}/xrouteConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/xroute)
+file(RELATIVE_PATH XR_PC_PREFIX_REL ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" XR_PC_PREFIX_REL "${XR_PC_PREFIX_REL}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/xroute.pc.in ${PROJECT_BINARY_DIR}/xroute.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/xroute.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

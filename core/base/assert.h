@@ -12,10 +12,10 @@ extern "C" {
 
 _Noreturn void xr_assert_fail(const char *expr, const char *file, int line);
 
-#define XR_ASSERT(cond)                                                                        \
-    do {                                                                                       \
-        if (__builtin_expect(!(cond), 0))                                                      \
-            xr_assert_fail(#cond, __FILE__, __LINE__);                                         \
+#define XR_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (__builtin_expect(!(cond), 0))                                                          \
+            xr_assert_fail(#cond, __FILE__, __LINE__);                                             \
     } while (0)
 
 #define XR_LIKELY(x)   __builtin_expect(!!(x), 1)

@@ -14,11 +14,14 @@
  * Rounding: every operation that can lose digits takes an `xr_round`. DOWN rounds toward
  * negative infinity (floor), UP toward positive infinity (ceiling), HALF_EVEN to nearest with
  * ties to the even neighbour. For the positive amounts of a trade this means DOWN never gives
- * more than the exact value and UP never gives less.
+ * more than the exact value and UP never gives less. A value outside the enum is
+ * XR_ERR_INVALID_ARGUMENT. The exact result is rounded once, then range-checked.
  *
  * Threading: all functions are pure or touch only the registry passed in; a registry may be
  * read from many threads once no thread modifies it.
  * Ownership: the caller owns every buffer and registry; nothing here allocates.
+ * NULL: out-parameters and registries must not be NULL unless a comment says "may be NULL";
+ * a NULL there is a bug in the caller and aborts (XR_ASSERT), it is not an error code.
  *
  * Errors: XR_OK; XR_ERR_OVERFLOW (result out of range); XR_ERR_INVALID_AMOUNT (text is not a
  * valid decimal for the scale); XR_ERR_INVALID_ARGUMENT (scale above XR_SCALE_MAX, division
@@ -66,7 +69,7 @@ typedef enum xr_round {
 /* ---- asset registry ---------------------------------------------------------------- */
 
 #define XR_ASSET_CODE_MAX 11 /* longest asset code, NUL excluded */
-#define XR_ASSETS_MAX 64
+#define XR_ASSETS_MAX     64
 
 typedef struct xr_asset {
     char code[XR_ASSET_CODE_MAX + 1]; /* upper-case letters and digits, NUL-terminated */
@@ -80,7 +83,7 @@ typedef struct xr_asset_registry {
 } xr_asset_registry;
 
 /* Fills `reg` with the built-in assets: USD/2, EUR/2, AZN/2, USDT/6, USDC/6, PYUSD/6, BTC/8,
- * ETH/18 (ids 0..7 in that order). */
+ * ETH/18 (ids 0..7 in that order). Whatever `reg` held before is discarded. */
 void xr_assets_init_default(xr_asset_registry *reg);
 
 /* Adds asset `code` with `scale`. XR_OK (also when it exists with the same scale),
@@ -90,7 +93,8 @@ void xr_assets_init_default(xr_asset_registry *reg);
 xr_err xr_assets_add(xr_asset_registry *reg, const char *code, unsigned scale,
                      const xr_asset **out);
 
-/* The asset named `code` (exact match), or NULL. Valid while `reg` lives. */
+/* The asset named `code` (exact, case-sensitive match), or NULL (also for a NULL `code`).
+ * Valid while `reg` lives. */
 const xr_asset *xr_assets_find(const xr_asset_registry *reg, const char *code);
 
 /* ---- decimal text ------------------------------------------------------------------ */
@@ -112,20 +116,29 @@ typedef struct xr_parse_error {
     xr_decimal_fault fault; /* what was wrong there */
 } xr_parse_error;
 
-#define XR_DEC_ALLOW_NEGATIVE 0x1u      /* accept one leading '-' */
+#define XR_DEC_ALLOW_NEGATIVE       0x1u /* accept one leading '-' */
 #define XR_DEC_ALLOW_TRAILING_ZEROS 0x2u /* accept zeros beyond the scale (value unchanged) */
 
 /* Parses `len` bytes of `s` (no NUL needed) as an exact decimal with `scale` digits after the
- * point, writing value x 10^scale to `*out`. Grammar: ['-'] digit+ ['.' digit+]. Returns
- * XR_OK, XR_ERR_INVALID_AMOUNT (any fault but range), XR_ERR_OVERFLOW (XR_DEC_OUT_OF_RANGE),
- * or XR_ERR_INVALID_ARGUMENT (scale > XR_SCALE_MAX, NULL s with len > 0). On failure `*out`
- * is untouched and `*perr` (may be NULL) says where and why. */
+ * point, writing value x 10^scale to `*out`. Grammar: ['-'] digit+ ['.' digit+]; leading
+ * zeros are accepted, and "-0" is 0. Returns XR_OK, XR_ERR_INVALID_AMOUNT (any fault but
+ * range), XR_ERR_OVERFLOW (XR_DEC_OUT_OF_RANGE), or XR_ERR_INVALID_ARGUMENT (scale >
+ * XR_SCALE_MAX, NULL s with len > 0). On failure `*out` is untouched and `*perr` (may be NULL)
+ * says where and why; on success and on XR_ERR_INVALID_ARGUMENT `*perr` is {0, XR_DEC_OK}.
+ *
+ * The text is read left to right and the first byte that cannot continue a valid number
+ * decides the fault and its offset: " 5" is WHITESPACE at 0, "5x " SYNTAX at 1, "--1" (with
+ * XR_DEC_ALLOW_NEGATIVE) SIGN at 1. Where the text ends while a digit is still required
+ * ("-", "5.") the offset is `len`. TOO_MANY_DECIMALS points at the first digit beyond the
+ * scale, or with XR_DEC_ALLOW_TRAILING_ZEROS at the first non-zero one; OUT_OF_RANGE points
+ * at the digit with which the text read so far exceeds XR_I128_MAX in magnitude. */
 xr_err xr_decimal_parse(const char *s, size_t len, unsigned scale, unsigned flags, xr_i128 *out,
                         xr_parse_error *perr);
 
 /* Writes `v` / 10^scale as text with exactly `scale` digits after the point (no point when
  * scale is 0), NUL-terminated, into `buf` of `cap` bytes. Returns the length without the NUL,
- * or 0 when `cap` is too small or scale > XR_SCALE_MAX (then buf[0] is NUL if cap > 0). */
+ * or 0 when `cap` is too small or scale > XR_SCALE_MAX (then buf[0] is NUL if cap > 0).
+ * `buf` may be NULL when `cap` is 0. A negative value starts with '-'; zero has no sign. */
 size_t xr_decimal_format(xr_i128 v, unsigned scale, char *buf, size_t cap);
 
 /* Like xr_decimal_format but drops trailing zeros after the point, and the point itself when
@@ -148,7 +161,8 @@ size_t xr_price_format(xr_price p, unsigned scale, char *buf, size_t cap);
 xr_err xr_i128_add(xr_i128 a, xr_i128 b, xr_i128 *out);
 xr_err xr_i128_sub(xr_i128 a, xr_i128 b, xr_i128 *out);
 xr_err xr_i128_mul(xr_i128 a, xr_i128 b, xr_i128 *out);
-/* a / d rounded by `r`. XR_ERR_INVALID_ARGUMENT when d == 0. */
+/* a / d rounded by `r`. XR_ERR_INVALID_ARGUMENT when d == 0; in-range operands never
+ * overflow. */
 xr_err xr_i128_div(xr_i128 a, xr_i128 d, xr_round r, xr_i128 *out);
 /* a x b / d with an exact 256-bit intermediate, rounded once by `r`: only the final result
  * must fit. XR_ERR_INVALID_ARGUMENT when d == 0. */
@@ -168,7 +182,10 @@ xr_err xr_price_rescale(xr_price p, unsigned from_scale, unsigned to_scale, xr_r
 
 /* ---- amount x price ---------------------------------------------------------------- */
 
-/* The scales of one trading pair BASE/QUOTE. */
+/* The scales of one trading pair BASE/QUOTE. Each is at most XR_SCALE_MAX, else the
+ * functions below return XR_ERR_INVALID_ARGUMENT. Powers of ten are cancelled between the
+ * numerator and the denominator of each formula before anything is multiplied, and the one
+ * rounding is applied to the exact quotient (256-bit intermediate). */
 typedef struct xr_pair_scale {
     uint8_t base;  /* scale of the base asset's amounts (BTC/8 -> 8) */
     uint8_t quote; /* scale of the quote asset's amounts (USDT/6 -> 6) */
@@ -183,8 +200,8 @@ xr_err xr_notional(xr_amount base_qty, xr_price price, const xr_pair_scale *ps, 
 /* Base quantity that `quote_amt` buys at `price`:
  *   base = quote_amt x 10^(base + price) / (price x 10^quote), rounded once by `r`.
  * XR_ERR_INVALID_ARGUMENT when price is zero. */
-xr_err xr_qty_for_notional(xr_amount quote_amt, xr_price price, const xr_pair_scale *ps,
-                           xr_round r, xr_amount *base_out);
+xr_err xr_qty_for_notional(xr_amount quote_amt, xr_price price, const xr_pair_scale *ps, xr_round r,
+                           xr_amount *base_out);
 
 /* Average price of `quote_amt` paid for `base_qty`:
  *   price = quote_amt x 10^(base + price) / (base_qty x 10^quote), rounded once by `r`.

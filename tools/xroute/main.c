@@ -1,6 +1,50 @@
+/*
+ * xroute: the operator's command-line tool. main() only dispatches to the command table;
+ * each command lives in its own cmd_<name>.c.
+ */
 #include <stdio.h>
-int main(void)
+#include <string.h>
+
+#include "tools/xroute/cmd.h"
+
+static const xr_cli_command commands[] = {
+    {"version", "print the version", xr_cmd_version},
+};
+
+static void usage(FILE *out)
 {
+    fprintf(out, "usage: xroute <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'xroute <command> --help' describes a command.\n");
+}
+
+int xr_cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
     printf("xroute %s\n", XR_VERSION);
-    return 0;
+    return XR_CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return XR_CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return XR_CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return xr_cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "error: USAGE: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return XR_CLI_USAGE;
 }

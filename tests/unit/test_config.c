@@ -1,0 +1,206 @@
+/* Configuration: the embedded default, overlays, and that every bad input is refused with the
+ * file, line and key, leaving the caller's configuration untouched. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base/config.h"
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    xr_config cfg;
+    assert_int_equal(xr_config_init_default(&cfg), XR_OK);
+    assert_string_equal(cfg.data_dir, "var/xroute");
+    assert_string_equal(cfg.bank_listen, "127.0.0.1:7400");
+    assert_string_equal(cfg.venues, "simulated");
+    assert_int_equal(cfg.log_level, XR_LOG_INFO);
+    /* The built-in assets of the issue, in order. */
+    static const struct {
+        const char *code;
+        unsigned scale;
+    } want[] = {{"USD", 2},  {"EUR", 2},   {"AZN", 2}, {"USDT", 6},
+                {"USDC", 6}, {"PYUSD", 6}, {"BTC", 8}, {"ETH", 18}};
+    assert_int_equal(cfg.assets.count, 8);
+    for (unsigned i = 0; i < 8; i++) {
+        const xr_asset *a = xr_assets_find(&cfg.assets, want[i].code);
+        assert_non_null(a);
+        assert_int_equal(a->scale, want[i].scale);
+    }
+}
+
+static void test_overlay(void **state)
+{
+    (void)state;
+    xr_config cfg;
+    xr_config_init_default(&cfg);
+    xr_config_error err;
+    const char *text = "; operator overrides\n"
+                       "[daemon]\n"
+                       "data_dir = /srv/xroute   ; inline comment\n"
+                       "bank_listen = [::1]:9000\n"
+                       "\n"
+                       "[log]\n"
+                       "level = debug\n"
+                       "[assets]\n"
+                       "SOL = 9\n"
+                       "USD = 2\n";
+    assert_int_equal(xr_config_load_string(&cfg, text, "ops.ini", &err), XR_OK);
+    assert_string_equal(cfg.data_dir, "/srv/xroute");
+    assert_string_equal(cfg.bank_listen, "[::1]:9000");
+    assert_string_equal(cfg.venues, "simulated"); /* untouched key keeps its default */
+    assert_int_equal(cfg.log_level, XR_LOG_DEBUG);
+    const xr_asset *sol = xr_assets_find(&cfg.assets, "SOL");
+    assert_non_null(sol);
+    assert_int_equal(sol->scale, 9);
+    assert_int_equal(cfg.assets.count, 9);
+}
+
+typedef struct bad_case {
+    const char *text;
+    unsigned line;
+    const char *key;
+    const char *message_part;
+} bad_case;
+
+static void test_bad_inputs_name_file_line_key(void **state)
+{
+    (void)state;
+    static const bad_case cases[] = {
+        {"[daemon]\ndata_dri = x\n", 2, "daemon.data_dri", "unknown key"},
+        {"[deamon]\ndata_dir = x\n", 2, "deamon.data_dir", "unknown key"},
+        {"[daemon]\nbank_listen = localhost:7400\n", 2, "daemon.bank_listen", "numeric"},
+        {"[daemon]\nbank_listen = 127.0.0.1:0\n", 2, "daemon.bank_listen", "numeric"},
+        {"[daemon]\nbank_listen = 127.0.0.1:65536\n", 2, "daemon.bank_listen", "numeric"},
+        {"[daemon]\nbank_listen = 127.0.0.1\n", 2, "daemon.bank_listen", "numeric"},
+        {"[daemon]\nbank_listen = 127.0.0.1:74a0\n", 2, "daemon.bank_listen", "numeric"},
+        {"[daemon]\nvenues = binance\n", 2, "daemon.venues", "simulated"},
+        {"[daemon]\ndata_dir =\n", 2, "daemon.data_dir", "empty"},
+        {"\n\n[log]\nlevel = loud\n", 4, "log.level", "debug|info"},
+        {"[log]\nlevel = info\nlevel = warn\n", 3, "log.level", "twice"},
+        {"[daemon]\nthis line has no equals\n", 2, "", "expected"},
+        {"[daemon\ndata_dir = x\n", 1, "", "expected"},
+        {"[assets]\nUSD = 3\n", 2, "assets.USD", "another scale"},
+        {"[assets]\nSOL = nine\n", 2, "assets.SOL", "scale"},
+        {"[assets]\nSOL = 39\n", 2, "assets.SOL", "scale"},
+        {"[assets]\nSOL = -1\n", 2, "assets.SOL", "scale"},
+        {"[assets]\nsol = 9\n", 2, "assets.sol", "A-Z"},
+        {"[assets]\nSOL = 9\nSOL = 9\n", 3, "assets.SOL", "twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        xr_config cfg, before;
+        xr_config_init_default(&cfg);
+        before = cfg;
+        xr_config_error err;
+        xr_err rc = xr_config_load_string(&cfg, cases[i].text, "bad.ini", &err);
+        if (rc != XR_ERR_CONFIG || err.line != cases[i].line ||
+            strcmp(err.key, cases[i].key) != 0 || strstr(err.message, cases[i].message_part) == 0)
+            fail_msg("case %zu: rc=%d line=%u key='%s' message='%s'", i, rc, err.line, err.key,
+                     err.message);
+        assert_string_equal(err.file, "bad.ini");
+        assert_memory_equal(&cfg, &before, sizeof cfg); /* nothing changed */
+    }
+}
+
+static void test_long_line_is_refused(void **state)
+{
+    (void)state;
+    char text[600];
+    int n = snprintf(text, sizeof text, "[daemon]\ndata_dir = /");
+    memset(text + n, 'a', 400);
+    strcpy(text + n + 400, "\n");
+    xr_config cfg;
+    xr_config_init_default(&cfg);
+    xr_config_error err;
+    assert_int_equal(xr_config_load_string(&cfg, text, "long.ini", &err), XR_ERR_CONFIG);
+    assert_int_equal(err.line, 2);
+    assert_non_null(strstr(err.message, "longer than"));
+    char line[512];
+    xr_config_error_format(&err, line, sizeof line);
+    assert_memory_equal(line, "long.ini:2: line longer than", 28);
+}
+
+static void test_file_load_and_errors(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/xr_test_config_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "[log]\nlevel = error\n[daemon]\nbogus = 1\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    xr_config cfg;
+    xr_config_init_default(&cfg);
+    xr_config_error err;
+    assert_int_equal(xr_config_load_file(&cfg, path, &err), XR_ERR_CONFIG);
+    char line[512];
+    char want[512];
+    snprintf(want, sizeof want, "%s:4: daemon.bogus: unknown key", path);
+    assert_string_equal(xr_config_error_format(&err, line, sizeof line), want);
+    assert_int_equal(cfg.log_level, XR_LOG_INFO); /* line 2 was valid but nothing applied */
+    unlink(path);
+    assert_int_equal(xr_config_load_file(&cfg, path, &err), XR_ERR_IO);
+    assert_string_equal(err.file, path);
+}
+
+static void test_format_round_trip(void **state)
+{
+    (void)state;
+    xr_config cfg;
+    xr_config_init_default(&cfg);
+    xr_config_error err;
+    assert_int_equal(xr_config_load_string(&cfg,
+                                           "[daemon]\ndata_dir=/d\n[log]\nlevel=warn\n"
+                                           "[assets]\nDOGE=8\n",
+                                           "x", &err),
+                     XR_OK);
+    char text[4096];
+    assert_true(xr_config_format(&cfg, text, sizeof text) > 0);
+    xr_config again;
+    xr_config_init_default(&again);
+    assert_int_equal(xr_config_load_string(&again, text, "formatted", &err), XR_OK);
+    assert_memory_equal(&again, &cfg, sizeof cfg);
+    char tiny[16];
+    assert_int_equal(xr_config_format(&cfg, tiny, sizeof tiny), 0);
+}
+
+static void test_hostport(void **state)
+{
+    (void)state;
+    char host[64];
+    uint16_t port;
+    assert_int_equal(xr_config_parse_hostport("127.0.0.1:7400", host, sizeof host, &port), XR_OK);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 7400);
+    assert_int_equal(xr_config_parse_hostport("[::1]:1", host, sizeof host, &port), XR_OK);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 1);
+    assert_int_equal(xr_config_parse_hostport("::1:7400", host, sizeof host, &port), XR_ERR_CONFIG);
+    assert_int_equal(xr_config_parse_hostport("[::1]7400", host, sizeof host, &port),
+                     XR_ERR_CONFIG);
+    assert_int_equal(xr_config_parse_hostport(":7400", host, sizeof host, &port), XR_ERR_CONFIG);
+    assert_int_equal(xr_config_parse_hostport("1.2.3.4:", host, sizeof host, &port), XR_ERR_CONFIG);
+    assert_int_equal(xr_config_parse_hostport("1.2.3.4:123456", host, sizeof host, &port),
+                     XR_ERR_CONFIG);
+    assert_int_equal(xr_config_parse_hostport("1.2.3.4:80", host, 4, &port), XR_ERR_CONFIG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_overlay),
+        cmocka_unit_test(test_bad_inputs_name_file_line_key),
+        cmocka_unit_test(test_long_line_is_refused),
+        cmocka_unit_test(test_file_load_and_errors),
+        cmocka_unit_test(test_format_round_trip),
+        cmocka_unit_test(test_hostport),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
