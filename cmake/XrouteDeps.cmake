@@ -13,6 +13,9 @@ find_library(BEARSSL_LIBRARY bearssl REQUIRED)
 add_library(xr_bearssl INTERFACE)
 target_include_directories(xr_bearssl INTERFACE ${BEARSSL_INCLUDE_DIR})
 target_link_libraries(xr_bearssl INTERFACE ${BEARSSL_LIBRARY})
+# As a system directory for every target: BearSSL's headers are not -Wundef clean, and our
+# warnings are for our code.
+include_directories(SYSTEM ${BEARSSL_INCLUDE_DIR})
 
 if(XR_BUILD_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
