@@ -9,6 +9,7 @@
 
 static const xr_cli_command commands[] = {
     {"version", "print the version", xr_cmd_version},
+    {"ledger", "verify the ledger; show balances, entries, transfers", xr_cmd_ledger},
 };
 
 static void usage(FILE *out)
