@@ -19,6 +19,7 @@ typedef struct xr_cli_command {
 #define XR_CLI_USAGE 2
 
 int xr_cmd_version(int argc, char **argv);
+int xr_cmd_venue(int argc, char **argv);
 int xr_cmd_ledger(int argc, char **argv);
 
 #endif /* XR_TOOLS_XROUTE_CMD_H */

@@ -9,6 +9,7 @@
 
 static const xr_cli_command commands[] = {
     {"version", "print the version", xr_cmd_version},
+    {"venue", "decode venue messages, sign venue requests", xr_cmd_venue},
     {"ledger", "verify the ledger; show balances, entries, transfers", xr_cmd_ledger},
 };
 
