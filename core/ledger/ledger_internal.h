@@ -144,6 +144,17 @@ xr_err lg_entry_decode(uint64_t seq, const void *data, size_t len, xr_ledger_ent
 
 void lg_expiry_key(int64_t deadline_ns, const xr_ledger_id *id, uint8_t out[LG_EXPIRY_KEY_SIZE]);
 
+/* ---- SHA-256 with the x86 SHA extensions (ledger_sha.c) ---------------------------- */
+
+/* 1 when this CPU has the SHA extensions (and the code was built for x86-64), else 0. */
+int lg_sha_ni_available(void);
+/* Extends the SHA-256 intermediate value `state_be` (8 big-endian words) over the n 64-byte
+ * blocks at base, base + stride, ...; after block i, writes the intermediate value (32 bytes,
+ * big-endian) to base + i * stride + out_off. `state_be` comes out as the last value. Only
+ * when lg_sha_ni_available(). */
+void lg_sha256_chain_ni(uint8_t state_be[32], uint8_t *base, size_t stride, size_t n,
+                        size_t out_off);
+
 /* Begins a read transaction (ledger_query.c); a read-only handle adopts a map grown by the
  * writer. */
 xr_err lg_read_begin(xr_ledger *lg, MDB_txn **txn);

@@ -12,6 +12,8 @@
  * commit of batch size B carries B reservations and B posts (5B ops).
  *
  *   ledger_bench lmdb DIR BATCH SECONDS [nosync]   -> one line of key=value results
+ *     (XR_BENCH_MAX_BATCHES=N stops after N commits, XR_BENCH_MAP_MB=M sets the map size:
+ *     for valgrind --tool=callgrind, see perf/ledger/run.sh)
  *   ledger_bench pg CONNINFO SECONDS               -> one line of key=value results
  *
  * Latency is the time of one xr_ledger_execute call (apply + commit + sync), or of one SQL
@@ -59,6 +61,21 @@ static uint64_t cpu_us(void)
     getrusage(RUSAGE_SELF, &ru);
     return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Bytes this process has caused to be written to storage (Linux /proc/self/io), 0 if unknown. */
+static uint64_t io_write_bytes(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (f == NULL)
+        return 0;
+    char line[128];
+    uint64_t v = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "write_bytes:", 12) == 0)
+            v = strtoull(line + 12, NULL, 10);
+    fclose(f);
+    return v;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -158,6 +175,9 @@ static int run_lmdb(const char *dir, uint32_t batch, unsigned seconds, int nosyn
     memset(&cfg, 0, sizeof cfg);
     cfg.dir = dir;
     cfg.max_batch_ops = 5 * batch < 20000 ? 20000 : 5 * batch;
+    /* XR_BENCH_MAP_MB: a smaller map for valgrind, which cannot reserve the default 64 GiB. */
+    const char *map_mb = getenv("XR_BENCH_MAP_MB");
+    cfg.map_size_bytes = map_mb != NULL ? strtoull(map_mb, NULL, 10) << 20 : 0;
     cfg.durability = nosync ? XR_LEDGER_NO_SYNC_BENCHMARK_ONLY : XR_LEDGER_DURABLE;
     const char *h = getenv("XR_BENCH_HASHER");
     cfg.hash_thread = h != NULL && strcmp(h, "1") == 0;
@@ -176,12 +196,16 @@ static int run_lmdb(const char *dir, uint32_t batch, unsigned seconds, int nosyn
         die("calloc", 0);
     uint64_t trades = 0, customer = 0, batches = 0, failed = 0;
     size_t nprev = 0;
+    /* XR_BENCH_MAX_BATCHES stops after that many commits (for callgrind, whose instruction
+     * counts are repeatable where wall-clock time is not). */
+    const char *mb = getenv("XR_BENCH_MAX_BATCHES");
+    uint64_t max_batches = mb != NULL ? strtoull(mb, NULL, 10) : UINT64_MAX;
     uint64_t start = now_ns(), deadline = start + (uint64_t)seconds * 1000000000ull;
-    uint64_t cpu0 = cpu_us();
+    uint64_t cpu0 = cpu_us(), io0 = io_write_bytes();
     uint64_t wall_deadline_ns = (uint64_t)time(NULL) * 1000000000ull;
     for (;;) {
         uint64_t t0 = now_ns();
-        int last = t0 >= deadline;
+        int last = t0 >= deadline || batches + 1 >= max_batches;
         size_t n = 0, nres = last ? 0 : batch;
         for (size_t i = 0; i < nres; i++) {
             uint64_t c = ACC_CUSTOMER0 + customer++ % CUSTOMERS;
@@ -223,7 +247,7 @@ static int run_lmdb(const char *dir, uint32_t batch, unsigned seconds, int nosyn
         nprev = nres;
     }
     uint64_t elapsed = now_ns() - start;
-    uint64_t cpu = cpu_us() - cpu0;
+    uint64_t cpu = cpu_us() - cpu0, io = io_write_bytes() - io0;
     size_t nlat = batches < lat_cap ? batches : lat_cap;
     qsort(lat, nlat, sizeof *lat, cmp_u64);
     xr_ledger_verify_report rep;
@@ -234,12 +258,12 @@ static int run_lmdb(const char *dir, uint32_t batch, unsigned seconds, int nosyn
     printf("side=lmdb batch=%u durable=%d hasher=%d trades=%" PRIu64 " failed_ops=%" PRIu64
            " elapsed_us=%" PRIu64 " trades_per_s=%" PRIu64 " commits=%" PRIu64 " p50_us=%" PRIu64
            " p99_us=%" PRIu64 " verify=%s entries=%" PRIu64 " db_bytes=%" PRIu64
-           " cpu_ns_per_trade=%" PRIu64 "\n",
+           " cpu_ns_per_trade=%" PRIu64 " written_bytes_per_trade=%" PRIu64 "\n",
            batch, !nosync, cfg.hash_thread, trades, failed, elapsed / 1000,
            elapsed ? trades * UINT64_C(1000000000) / elapsed : 0, batches,
            percentile(lat, nlat, 50) / 1000, percentile(lat, nlat, 99) / 1000,
            err == XR_OK && rep.err == XR_OK ? "ok" : "FAILED", st.entries, st.used_bytes,
-           trades ? cpu * 1000 / trades : 0);
+           trades ? cpu * 1000 / trades : 0, trades ? io / trades : 0);
     xr_ledger_close(lg);
     free(ops);
     free(res);

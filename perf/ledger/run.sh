@@ -14,6 +14,12 @@
 #   XR_BENCH_BATCHES  batch sizes (default "1 16 256 4096")
 #   XR_BENCH_HASHER   also measure with the chain-hashing thread (default 1)
 #   PGBIN             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+# Instruction counts (repeatable on a busy machine, unlike wall time): build ledger_bench as
+# below without -DXR_BENCH_WITH_PG, then run it twice under
+#   XR_BENCH_MAP_MB=2048 XR_BENCH_NO_VERIFY=1 XR_BENCH_MAX_BATCHES=N valgrind --tool=callgrind \
+#       --toggle-collect=xr_ledger_execute ledger_bench lmdb DIR 256 1000 nosync
+# with N = 2 and N = 22 and divide the difference by the difference in trades (5,120).
+# Valgrind does not offer the SHA extensions, so under it the chain uses BearSSL's code.
 # Needs: cmake, a C compiler, liblmdb-dev, libbearssl-dev, libpq-dev, postgresql-15.
 set -eu
 

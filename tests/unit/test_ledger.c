@@ -17,6 +17,7 @@
 #include <lmdb.h>
 
 #include "core/ledger/ledger.h"
+#include "core/ledger/ledger_internal.h"
 
 /* ---- fixture ------------------------------------------------------------------------- */
 
@@ -1042,6 +1043,98 @@ static void test_sync_failure(void **state)
     expect_verify_ok(f);
 }
 
+/* The flush writes the expiry index in key order through one cursor (ledger.c,
+ * flush_expiry). A reservation made and posted in the same batch queues an insert and a delete
+ * of the same key: the stable sort must keep the insert first. Mixed deadlines in one batch
+ * and posts of reservations made earlier exercise the reordering. */
+static void test_expiry_index_same_batch_and_out_of_order(void **state)
+{
+    fx *f = *state;
+    chart(f);
+    xr_ledger_op ops[8];
+    xr_ledger_result res[8];
+    /* Batch 1: three reservations whose deadlines run against their id order. */
+    for (int i = 0; i < 3; i++) {
+        ops[i] = op_xfer(200 + (uint64_t)i, XR_LEDGER_OP_RESERVE, CUST_A, OMNI_USD, 100);
+        ops[i].deadline_ns = f->now_ns + 3000 - 1000 * i;
+    }
+    assert_int_equal(xr_ledger_execute(f->lg, ops, 3, res), XR_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(res[i].err, XR_OK);
+    /* Batch 2: post the middle one, reserve-and-post a new one (insert and delete of one
+     * key), reserve one more with the earliest deadline, and void the first. */
+    ops[0] = op_resolve(210, XR_LEDGER_OP_POST, 201, 0);
+    ops[1] = op_xfer(211, XR_LEDGER_OP_RESERVE, CUST_A, OMNI_USD, 50);
+    ops[1].deadline_ns = f->now_ns + 500;
+    ops[2] = op_resolve(212, XR_LEDGER_OP_POST, 211, 0);
+    ops[3] = op_xfer(213, XR_LEDGER_OP_RESERVE, CUST_A, OMNI_USD, 70);
+    ops[3].deadline_ns = f->now_ns + 200;
+    ops[4] = op_resolve(214, XR_LEDGER_OP_VOID, 200, 0);
+    assert_int_equal(xr_ledger_execute(f->lg, ops, 5, res), XR_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(res[i].err, XR_OK);
+    xr_ledger_stats st;
+    assert_int_equal(xr_ledger_stats_get(f->lg, &st), XR_OK);
+    assert_int_equal(st.open_reservations_with_deadline, 2); /* 202 and 213 */
+    expect_balances(f, CUST_A, 100000 - 150, 170);
+    expect_verify_ok(f);
+    /* Both expire in deadline order; nothing is left in the index. */
+    f->now_ns += 5000;
+    uint32_t expired = 0;
+    assert_int_equal(xr_ledger_expire_due(f->lg, &expired), XR_OK);
+    assert_int_equal(expired, 2);
+    assert_int_equal(xr_ledger_stats_get(f->lg, &st), XR_OK);
+    assert_int_equal(st.open_reservations_with_deadline, 0);
+    expect_balances(f, CUST_A, 100000 - 150, 0);
+    expect_verify_ok(f);
+}
+
+/* The SHA-NI chain compression (ledger_sha.c) against BearSSL's portable SHA-256, block by
+ * block, from the initial value and from a mid-chain state, with the stride and output offset
+ * the writer uses. Skipped on a CPU without the SHA extensions. */
+static void test_sha_ni_matches_bearssl(void **state)
+{
+    (void)state;
+    if (!lg_sha_ni_available()) {
+        skip();
+        return;
+    }
+    enum { N = 300 };
+    static lg_entry_raw e[N];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < LG_ENTRY_SIZE; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            e[i].b[j] = (uint8_t)x;
+        }
+    br_sha256_context ref;
+    br_sha256_init(&ref);
+    uint8_t want[N][32];
+    for (size_t i = 0; i < N; i++) {
+        br_sha256_update(&ref, e[i].b, LG_ENTRY_BLOCK);
+        br_sha256_state(&ref, want[i]);
+    }
+    /* In two runs: the first 7 blocks from the standard initial value, then the rest. */
+    br_sha256_context ctx;
+    br_sha256_init(&ctx);
+    uint8_t st[32];
+    br_sha256_state(&ctx, st);
+    lg_sha256_chain_ni(st, e[0].b, sizeof e[0], 7, 72);
+    assert_memory_equal(st, want[6], 32);
+    lg_sha256_chain_ni(st, e[7].b, sizeof e[0], N - 7, 72);
+    assert_memory_equal(st, want[N - 1], 32);
+    for (size_t i = 0; i < N; i++)
+        assert_memory_equal(e[i].b + 72, want[i], 32);
+    /* The final digest over all blocks is the ordinary SHA-256 (the chain head). */
+    br_sha256_context fin;
+    br_sha256_init(&fin);
+    br_sha256_set_state(&fin, st, (uint64_t)N * LG_ENTRY_BLOCK);
+    uint8_t d1[32], d2[32];
+    br_sha256_out(&fin, d1);
+    br_sha256_out(&ref, d2);
+    assert_memory_equal(d1, d2, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1054,6 +1147,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_void, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_across_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_index_same_batch_and_out_of_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_linked_group_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_linked_group_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_linked_group_failure_undoes_create_and_post, setup,
@@ -1065,6 +1160,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entries_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_and_list, setup, teardown),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_sha_ni_matches_bearssl),
         cmocka_unit_test_setup_teardown(test_bad_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_every_entry_byte, setup, teardown),
