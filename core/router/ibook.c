@@ -5,20 +5,38 @@
  * Structure (in the manner of exchange-core's order book and of most exchange engines):
  *   - orders live in a fixed pool; each resting order is linked into the FIFO of its price
  *     level (doubly linked, so a cancel or a move out of the middle of a queue is O(1));
- *   - levels live in a second pool; each side keeps an array of its levels sorted by a key
- *     that grows toward the best price (the price for bids, minus the price for asks), so
- *     both sides share one code path and the best level is always the last element: taking
- *     from the top never moves memory, and adding a level near the top (where almost all
- *     activity is) moves only the few levels above it;
+ *   - levels live in a second pool. Each side orders its levels by a key that grows toward
+ *     the best price (the price for bids, minus the price for asks), so both sides share one
+ *     code path. The side's best level is always inside a window of W =
+ *     XR_IBOOK_WINDOW_TICKS consecutive keys [base, base + W): slot key mod W holds the
+ *     level of that key (or NULL), a bitmap marks the occupied slots and a summary word marks
+ *     the non-zero bitmap words, so finding the best level, or the next one below a level,
+ *     is two or three bit scans, and adding or removing a level is O(1) with no memory
+ *     moved. This is where a deep, fast-moving book spends its time: the mix of
+ *     exchange-core's benchmark re-queues most orders at a new price, creating and emptying
+ *     levels all the time;
+ *   - levels with keys below the window (far from the market) are kept, exact, in an array
+ *     sorted ascending (best last); they are rarely touched, and a galloping search from the
+ *     top finds one in O(log d) for d levels from the window;
+ *   - the window re-centres, keeping the key that caused it at 3/4 of its width (room for
+ *     better prices above, most of the book below): (a) up, when a key at or above base + W
+ *     arrives (a new best price beyond the window): the levels that fall below the new base
+ *     move to the top of the far array, in order, since they are all better than the levels
+ *     already there; (b) down, when the window empties while far levels remain: the far
+ *     levels that fit in the new window move into it from the top of the array. So the
+ *     window is empty only when the whole side is, and the best level is always in it. The
+ *     slots are a ring (slot = key mod W), so re-centring moves only the levels that leave
+ *     or enter the window, never the slots of those that stay;
  *   - order id -> order is an open-addressing hash (linear probing, deletion by backward
  *     shift, so there are no tombstones and probe lengths never degrade under churn);
  *   - GTD orders are in a binary min-heap keyed by (expiry, arrival), each order knowing its
  *     heap position so a cancel or a fill removes it in O(log n).
  *
- * Why not a price-indexed array window: prices are 128-bit ticks of any pair with no bound a
- * bank can promise, so a window needs an overflow structure and a recentering path that are
- * both cold and both bugs waiting; a sorted array of at most a few thousand levels is found
- * by binary search in a handful of cache lines and is exact for every price.
+ * Why a window and not a slot per tick over the whole band: prices are 128-bit ticks of any
+ * pair with no bound a bank can promise, so an array over every price cannot exist; a
+ * window around the market is where almost every operation lands, and the far array keeps
+ * every other price exact. (exchange-core uses an adaptive radix tree over the whole price
+ * range instead; the window does the common case with no pointer chasing at all.)
  *
  * The level count never exceeds the order count (an empty level is removed at once), so a
  * level pool as large as the order pool can never run out, and a move (which frees its old
@@ -31,6 +49,12 @@
 #include "core/base/assert.h"
 
 #define NO_POS UINT32_MAX
+
+/* The window: W ticks, W / 64 bitmap words, one summary word over them. */
+#define WIN       ((uint32_t)XR_IBOOK_WINDOW_TICKS)
+#define WIN_WORDS (WIN / 64)
+_Static_assert((WIN & (WIN - 1)) == 0 && WIN >= 64, "the window is a power of two of words");
+_Static_assert(WIN_WORDS <= 64, "one summary word covers the bitmap");
 
 typedef struct xr_ibook_lvl ib_level;
 typedef struct xr_ibook_ord ib_order;
@@ -71,7 +95,7 @@ typedef struct layout {
     size_t orders_off, orders_len;
     size_t levels_off, levels_len;
     size_t hash_off;
-    size_t skeys_off[2], slevels_off[2];
+    size_t skeys_off[2], slevels_off[2], sslots_off[2], sbits_off[2];
     size_t heap_off;
     size_t total;
     uint32_t hash_slots;
@@ -107,6 +131,10 @@ static bool compute_layout(const xr_ibook_config *cfg, layout *l)
         off = align_up(off + n * sizeof(xr_i128), 64);
         l->slevels_off[s] = off;
         off = align_up(off + n * sizeof(ib_level *), 64);
+        l->sslots_off[s] = off;
+        off = align_up(off + WIN * sizeof(ib_level *), 64);
+        l->sbits_off[s] = off;
+        off = align_up(off + WIN_WORDS * sizeof(uint64_t), 64);
     }
     l->heap_off = off;
     off = align_up(off + n * sizeof(ib_order *), 64);
@@ -143,6 +171,12 @@ xr_err xr_ibook_init(xr_ibook *b, void *mem, size_t len, const xr_ibook_config *
         nb.side[s].keys = (xr_i128 *)(void *)(base + l.skeys_off[s]);
         nb.side[s].levels = (ib_level **)(void *)(base + l.slevels_off[s]);
         nb.side[s].count = 0;
+        nb.side[s].slots = (ib_level **)(void *)(base + l.sslots_off[s]);
+        nb.side[s].bits = (uint64_t *)(void *)(base + l.sbits_off[s]);
+        nb.side[s].summary = 0;
+        nb.side[s].best = NULL;
+        nb.side[s].window_count = 0;
+        nb.side[s].base = 0;
     }
     nb.heap = (ib_order **)(void *)(base + l.heap_off);
     nb.orders_max = cfg->orders_max;
@@ -155,12 +189,6 @@ xr_err xr_ibook_init(xr_ibook *b, void *mem, size_t len, const xr_ibook_config *
 }
 
 /* ---- small helpers ------------------------------------------------------------------- */
-
-/* Sort key of a price on a side: grows toward the best price on both sides. */
-static inline xr_i128 side_key(int side, xr_i128 price)
-{
-    return side == XR_IBOOK_BUY ? price : -price;
-}
 
 /* Does a taker on `taker_side` with limit `limit` cross a maker level at `price`? */
 static inline bool crosses(int taker_side, xr_i128 limit, xr_i128 price)
@@ -297,13 +325,13 @@ static void heap_remove(xr_ibook *b, ib_order *o)
     heap_down(b, moved->heap_pos); /* no-op when it went up */
 }
 
-/* ---- levels -------------------------------------------------------------------------- */
+/* ---- levels: the far array --------------------------------------------------------- */
 
-/* First index in side `s` whose key is >= key. The array is ascending with the best price
- * last, and almost all activity is near the best price, so the search gallops down from the
- * top (1, 2, 4, ... levels below it) and then bisects only the bracket it found: the cost is
- * O(log d) for a price d levels from the top rather than O(log L) for every price. */
-static inline uint32_t level_lower_bound(const xr_ibook *b, int s, xr_i128 key)
+/* First index in side `s`'s far array whose key is >= key. The array is ascending with the
+ * best price last, and the far levels nearest the window are the likeliest to change, so the
+ * search gallops down from the top (1, 2, 4, ... levels below it) and then bisects only the
+ * bracket it found: O(log d) for a key d levels from the top. */
+static inline uint32_t far_lower_bound(const xr_ibook *b, int s, xr_i128 key)
 {
     const xr_i128 *keys = b->side[s].keys;
     uint32_t n = b->side[s].count;
@@ -336,32 +364,223 @@ static inline uint32_t level_lower_bound(const xr_ibook *b, int s, xr_i128 key)
     return lo + 1;
 }
 
+/* Inserts level `l` with `key` (absent from the far array) at its sorted place. */
+static void far_insert(xr_ibook *b, int s, xr_i128 key, ib_level *l)
+{
+    xr_ibook_side_levels *sl = &b->side[s];
+    XR_ASSERT(sl->count < b->orders_max);
+    uint32_t pos = far_lower_bound(b, s, key);
+    XR_ASSERT(pos == sl->count || sl->keys[pos] != key);
+    uint32_t above = sl->count - pos;
+    if (above > 0) {
+        memmove(&sl->keys[pos + 1], &sl->keys[pos], above * sizeof sl->keys[0]);
+        memmove(&sl->levels[pos + 1], &sl->levels[pos], above * sizeof sl->levels[0]);
+    }
+    sl->keys[pos] = key;
+    sl->levels[pos] = l;
+    sl->count++;
+}
+
+/* ---- levels: the window -------------------------------------------------------------- */
+
+/* Sort key of a price on a side: grows toward the best price on both sides. */
+static inline xr_i128 side_key(int side, xr_i128 price)
+{
+    return side == XR_IBOOK_BUY ? price : -price;
+}
+
+/* Ring slot of a key: its low bits (two's complement, so negative ask keys wrap too). */
+static inline uint32_t win_slot(xr_i128 key)
+{
+    return (uint32_t)(xr_u128)key & (WIN - 1);
+}
+
+/* Is `key` inside side `sl`'s window? The difference is taken unsigned: exact whenever
+ * key >= base, however far apart the two are. */
+static inline bool win_contains(const xr_ibook_side_levels *sl, xr_i128 key)
+{
+    return key >= sl->base && (xr_u128)key - (xr_u128)sl->base < WIN;
+}
+
+/* The window base that puts `key` at 3/4 of the window, clamped so that every key of the
+ * window is a valid i128. */
+static xr_i128 win_base_for(xr_i128 key)
+{
+    const xr_i128 below = (xr_i128)(WIN - WIN / 4);
+    if (key < XR_I128_MIN + below)
+        return XR_I128_MIN;
+    xr_i128 base = key - below;
+    if (base > XR_I128_MAX - (xr_i128)(WIN - 1))
+        base = XR_I128_MAX - (xr_i128)(WIN - 1);
+    return base;
+}
+
+/* Highest occupied slot <= j, or -1. */
+static inline int32_t win_highest_le(const xr_ibook_side_levels *sl, uint32_t j)
+{
+    uint32_t w = j / 64;
+    uint64_t m = sl->bits[w] & (~0ull >> (63 - j % 64));
+    if (m != 0)
+        return (int32_t)(w * 64 + 63 - (uint32_t)__builtin_clzll(m));
+    uint64_t sm = sl->summary & ((1ull << w) - 1); /* words below w */
+    if (sm == 0)
+        return -1;
+    w = 63 - (uint32_t)__builtin_clzll(sm);
+    return (int32_t)(w * 64 + 63 - (uint32_t)__builtin_clzll(sl->bits[w]));
+}
+
+/* Lowest occupied slot >= j, or -1. */
+static inline int32_t win_lowest_ge(const xr_ibook_side_levels *sl, uint32_t j)
+{
+    uint32_t w = j / 64;
+    uint64_t m = sl->bits[w] & (~0ull << (j % 64));
+    if (m != 0)
+        return (int32_t)(w * 64 + (uint32_t)__builtin_ctzll(m));
+    uint64_t sm = w == 63 ? 0 : sl->summary & (~0ull << (w + 1)); /* words above w */
+    if (sm == 0)
+        return -1;
+    w = (uint32_t)__builtin_ctzll(sm);
+    return (int32_t)(w * 64 + (uint32_t)__builtin_ctzll(sl->bits[w]));
+}
+
+/* The window level with the highest key below `key`, or NULL. `key` is in the window or is
+ * base + W (then: the best level of the window). Walks the ring down from key - 1 to base,
+ * wrapping from slot 0 to slot W - 1 when base's slot lies above. */
+static inline ib_level *win_below(const xr_ibook_side_levels *sl, xr_i128 key)
+{
+    if (key == sl->base)
+        return NULL;
+    uint32_t from = win_slot(key - 1), lo = win_slot(sl->base);
+    int32_t j = win_highest_le(sl, from);
+    if (from >= lo) /* no wrap: the keys below are slots lo..from */
+        return j >= (int32_t)lo ? sl->slots[j] : NULL;
+    if (j >= 0) /* wrap: slots 0..from, then lo..W-1 */
+        return sl->slots[j];
+    j = win_highest_le(sl, WIN - 1);
+    return j >= (int32_t)lo ? sl->slots[j] : NULL;
+}
+
+/* The best level of side `sl` found in the bitmap, or NULL when the side is empty (the
+ * window holds the best level whenever the side has one). */
+static ib_level *win_best(const xr_ibook_side_levels *sl)
+{
+    if (sl->summary == 0)
+        return NULL;
+    /* The highest key of the window is base + W - 1: its slot is just below base's. */
+    uint32_t top = win_slot(sl->base) == 0 ? WIN - 1 : win_slot(sl->base) - 1;
+    int32_t j = win_highest_le(sl, top);
+    if (j < 0)
+        j = win_highest_le(sl, WIN - 1);
+    XR_ASSERT(j >= 0);
+    return sl->slots[j];
+}
+
+/* The best level of side `sl`, or NULL when the side is empty. It is cached: every taker
+ * looks at it first, and most of them (re-queued orders) do not cross. */
+static inline ib_level *side_best(const xr_ibook_side_levels *sl)
+{
+    return sl->best;
+}
+
+static inline void win_put(xr_ibook_side_levels *sl, uint32_t j, ib_level *l)
+{
+    XR_ASSERT(sl->slots[j] == NULL);
+    if (sl->best == NULL || side_key(l->side, l->price) > side_key(l->side, sl->best->price))
+        sl->best = l;
+    sl->slots[j] = l;
+    sl->bits[j / 64] |= 1ull << (j % 64);
+    sl->summary |= 1ull << (j / 64);
+    sl->window_count++;
+}
+
+static inline void win_take(xr_ibook_side_levels *sl, uint32_t j)
+{
+    ib_level *l = sl->slots[j];
+    XR_ASSERT(l != NULL && sl->window_count > 0);
+    sl->slots[j] = NULL;
+    uint64_t w = sl->bits[j / 64] & ~(1ull << (j % 64));
+    sl->bits[j / 64] = w;
+    if (w == 0)
+        sl->summary &= ~(1ull << (j / 64));
+    sl->window_count--;
+    if (l == sl->best)
+        sl->best = win_below(sl, side_key(l->side, l->price));
+}
+
+/* Re-centres side `s`'s window up for `key` >= base + W: the levels below the new base
+ * leave, lowest first, for the top of the far array (they are all above its keys). */
+static void win_recentre_up(xr_ibook *b, int s, xr_i128 key)
+{
+    xr_ibook_side_levels *sl = &b->side[s];
+    xr_i128 nb = win_base_for(key);
+    XR_ASSERT(nb > sl->base && key - nb < (xr_i128)WIN);
+    uint32_t lo = win_slot(sl->base);
+    while (sl->summary != 0) {
+        int32_t j = win_lowest_ge(sl, lo);
+        if (j < 0)
+            j = win_lowest_ge(sl, 0);
+        ib_level *l = sl->slots[j];
+        xr_i128 k = side_key(s, l->price);
+        if (k >= nb)
+            break;
+        win_take(sl, (uint32_t)j);
+        XR_ASSERT(sl->count < b->orders_max);
+        XR_ASSERT(sl->count == 0 || sl->keys[sl->count - 1] < k);
+        sl->keys[sl->count] = k;
+        sl->levels[sl->count] = l;
+        sl->count++;
+    }
+    sl->base = nb;
+}
+
+/* Re-centres side `s`'s empty window down onto the best far level: the far levels that fit
+ * in the new window move into it, from the top of the array. */
+static void win_recentre_down(xr_ibook *b, int s)
+{
+    xr_ibook_side_levels *sl = &b->side[s];
+    XR_ASSERT(sl->summary == 0 && sl->count > 0);
+    xr_i128 nb = win_base_for(sl->keys[sl->count - 1]);
+    sl->base = nb;
+    while (sl->count > 0 && sl->keys[sl->count - 1] >= nb) {
+        sl->count--;
+        XR_ASSERT(win_contains(sl, sl->keys[sl->count]));
+        win_put(sl, win_slot(sl->keys[sl->count]), sl->levels[sl->count]);
+    }
+}
+
 /* The level of `price` on side `s`, created (empty) when missing. Never fails: there are
  * as many level slots as order slots and the caller holds an order that will rest in it. */
 static ib_level *level_get_or_add(xr_ibook *b, int s, xr_i128 price)
 {
     xr_ibook_side_levels *sl = &b->side[s];
     xr_i128 key = side_key(s, price);
-    uint32_t pos = level_lower_bound(b, s, key);
-    ib_level **lv = b->side[s].levels;
-    if (pos < sl->count && sl->keys[pos] == key)
-        return lv[pos];
+    bool in_window = true;
+    if (sl->summary == 0) {
+        XR_ASSERT(sl->count == 0); /* the window is empty only when the side is */
+        sl->base = win_base_for(key);
+    } else if (key < sl->base) {
+        in_window = false;
+        uint32_t pos = far_lower_bound(b, s, key);
+        if (pos < sl->count && sl->keys[pos] == key)
+            return sl->levels[pos];
+    } else if (!win_contains(sl, key)) {
+        win_recentre_up(b, s, key);
+    } else {
+        ib_level *l = sl->slots[win_slot(key)];
+        if (l != NULL)
+            return l;
+    }
     ib_level *l = xr_pool_get(&b->levels);
     XR_ASSERT(l != NULL);
-    XR_ASSERT(sl->count < b->orders_max);
     l->price = price;
     l->total = 0;
     l->head = l->tail = NULL;
     l->count = 0;
     l->side = (uint8_t)s;
-    uint32_t above = sl->count - pos;
-    if (above > 0) {
-        memmove(&sl->keys[pos + 1], &sl->keys[pos], above * sizeof sl->keys[0]);
-        memmove(&lv[pos + 1], &lv[pos], above * sizeof lv[0]);
-    }
-    sl->keys[pos] = key;
-    lv[pos] = l;
-    sl->count++;
+    if (in_window)
+        win_put(sl, win_slot(key), l);
+    else
+        far_insert(b, s, key, l);
     return l;
 }
 
@@ -371,20 +590,53 @@ static void level_remove(xr_ibook *b, ib_level *l)
     XR_ASSERT(l->count == 0 && l->head == NULL && l->total == 0);
     int s = l->side;
     xr_ibook_side_levels *sl = &b->side[s];
-    ib_level **lv = b->side[s].levels;
-    XR_ASSERT(sl->count > 0);
-    uint32_t pos;
-    if (lv[sl->count - 1] == l) {
-        pos = sl->count - 1; /* the common case: the best level emptied */
+    xr_i128 key = side_key(s, l->price);
+    if (key >= sl->base) {
+        uint32_t j = win_slot(key);
+        XR_ASSERT(win_contains(sl, key) && sl->slots[j] == l);
+        win_take(sl, j);
+        if (sl->summary == 0 && sl->count > 0)
+            win_recentre_down(b, s);
     } else {
-        pos = level_lower_bound(b, s, side_key(s, l->price));
-        XR_ASSERT(pos < sl->count && lv[pos] == l);
+        uint32_t pos = far_lower_bound(b, s, key);
+        XR_ASSERT(pos < sl->count && sl->levels[pos] == l);
         uint32_t above = sl->count - pos - 1;
         memmove(&sl->keys[pos], &sl->keys[pos + 1], above * sizeof sl->keys[0]);
-        memmove(&lv[pos], &lv[pos + 1], above * sizeof lv[0]);
+        memmove(&sl->levels[pos], &sl->levels[pos + 1], above * sizeof sl->levels[0]);
+        sl->count--;
     }
-    sl->count--;
     xr_pool_put(&b->levels, l);
+}
+
+/* Walks a side's levels best first: the window from its best level down, then the far
+ * array from its top. */
+typedef struct level_iter {
+    const xr_ibook_side_levels *sl;
+    const ib_level *l; /* the current level, NULL at the end */
+    uint32_t far;      /* index of l in the far array, or NO_POS while in the window */
+} level_iter;
+
+static inline level_iter level_first(const xr_ibook *b, int s)
+{
+    const xr_ibook_side_levels *sl = &b->side[s];
+    return (level_iter){sl, side_best(sl), NO_POS};
+}
+
+static inline void level_next(level_iter *it)
+{
+    const xr_ibook_side_levels *sl = it->sl;
+    if (it->far == NO_POS) {
+        it->l = win_below(sl, side_key(it->l->side, it->l->price));
+        if (it->l != NULL || sl->count == 0)
+            return;
+        it->far = sl->count;
+    }
+    if (it->far == 0) {
+        it->l = NULL;
+        return;
+    }
+    it->far--;
+    it->l = sl->levels[it->far];
 }
 
 /* Appends `o` (price, side, remaining set) at the back of its level's queue. */
@@ -440,14 +692,12 @@ static void order_free(xr_ibook *b, ib_order *o)
  * to `need` (the sum stops as soon as it reaches it). */
 static xr_i128 crossing_qty(const xr_ibook *b, int taker_side, xr_i128 limit, xr_i128 need)
 {
-    int s = 1 - taker_side;
-    ib_level *const *lv = b->side[s].levels;
     xr_i128 sum = 0;
-    for (uint32_t i = b->side[s].count; i > 0 && sum < need; i--) {
-        const ib_level *l = lv[i - 1];
-        if (!crosses(taker_side, limit, l->price))
+    for (level_iter it = level_first(b, 1 - taker_side); it.l != NULL && sum < need;
+         level_next(&it)) {
+        if (!crosses(taker_side, limit, it.l->price))
             break;
-        sum += l->total;
+        sum += it.l->total;
     }
     return sum;
 }
@@ -456,12 +706,10 @@ static xr_i128 crossing_qty(const xr_ibook *b, int taker_side, xr_i128 limit, xr
 static xr_i128 match(xr_ibook *b, uint64_t taker_id, int taker_side, xr_i128 limit, xr_i128 qty,
                      uint32_t *nfills)
 {
-    int s = 1 - taker_side;
-    xr_ibook_side_levels *sl = &b->side[s];
-    ib_level **lv = b->side[s].levels;
-    while (qty > 0 && sl->count > 0) {
-        ib_level *l = lv[sl->count - 1];
-        if (!crosses(taker_side, limit, l->price))
+    const xr_ibook_side_levels *sl = &b->side[1 - taker_side];
+    while (qty > 0) {
+        ib_level *l = side_best(sl);
+        if (l == NULL || !crosses(taker_side, limit, l->price))
             break;
         while (qty > 0 && l->head != NULL) {
             ib_order *m = l->head;
@@ -484,8 +732,9 @@ static xr_i128 match(xr_ibook *b, uint64_t taker_id, int taker_side, xr_i128 lim
             b->on_fill(b->ctx, &f);
             b->in_call = false;
             if (m->remaining == 0) {
-                /* Unlinking the last order removes the level (and may move lv[]), so the
-                 * loop re-reads the top from the array rather than keeping `l`. */
+                /* Unlinking the last order removes the level (and may re-centre the
+                 * window), so the loop looks the best level up again rather than keeping
+                 * `l`. */
                 bool last = m->next == NULL;
                 order_unlink(b, m);
                 order_free(b, m);
@@ -644,9 +893,8 @@ xr_err xr_ibook_marketable(const xr_ibook *b, const xr_price *best_bid, const xr
         const xr_price *mkt = s == XR_IBOOK_BUY ? best_ask : best_bid;
         if (mkt == NULL)
             continue;
-        ib_level *const *lv = b->side[s].levels;
-        for (uint32_t i = b->side[s].count; i > 0; i--) {
-            const ib_level *l = lv[i - 1];
+        for (level_iter it = level_first(b, s); it.l != NULL; level_next(&it)) {
+            const ib_level *l = it.l;
             /* A resting buy is reached when the ask is at or below it: the same test as an
              * incoming sell at the ask crossing it. */
             if (!crosses(1 - s, mkt->ticks, l->price))
@@ -678,10 +926,9 @@ xr_err xr_ibook_get(const xr_ibook *b, uint64_t id, xr_ibook_info *out)
 xr_err xr_ibook_best(const xr_ibook *b, xr_ibook_side side, xr_price *price, xr_amount *qty)
 {
     XR_ASSERT(b != NULL && price != NULL && (unsigned)side <= XR_IBOOK_SELL);
-    uint32_t c = b->side[side].count;
-    if (c == 0)
+    const ib_level *l = side_best(&b->side[side]);
+    if (l == NULL)
         return XR_ERR_NOT_FOUND;
-    const ib_level *l = b->side[side].levels[c - 1];
     price->ticks = l->price;
     if (qty != NULL)
         qty->units = l->total;
@@ -693,15 +940,13 @@ xr_err xr_ibook_depth(const xr_ibook *b, xr_ibook_side side, xr_ibook_level_info
 {
     XR_ASSERT(b != NULL && n != NULL && (unsigned)side <= XR_IBOOK_SELL);
     XR_ASSERT(out != NULL || cap == 0);
-    uint32_t c = b->side[side].count;
-    ib_level *const *lv = b->side[side].levels;
     size_t w = 0;
-    for (uint32_t i = c; i > 0; i--) {
+    for (level_iter it = level_first(b, side); it.l != NULL; level_next(&it)) {
         if (w == cap) {
             *n = w;
             return XR_ERR_AGAIN;
         }
-        const ib_level *l = lv[i - 1];
+        const ib_level *l = it.l;
         out[w++] = (xr_ibook_level_info){{l->price}, {l->total}, l->count};
     }
     *n = w;
@@ -728,14 +973,44 @@ xr_err xr_ibook_verify(const xr_ibook *b)
     uint32_t orders_seen = 0, levels_seen = 0, gtd_seen = 0;
     for (int s = 0; s < 2; s++) {
         const xr_ibook_side_levels *sl = &b->side[s];
-        ib_level *const *lv = b->side[s].levels;
-        CHECK(sl->count <= b->orders_max);
+        CHECK(sl->count <= b->orders_max && sl->window_count <= WIN);
+        /* The window: slots <-> bitmap <-> summary, each level at its key's slot. */
+        uint32_t in_window = 0;
+        for (uint32_t w = 0; w < WIN_WORDS; w++) {
+            uint64_t bits = 0;
+            for (uint32_t j = w * 64; j < w * 64 + 64; j++) {
+                const ib_level *l = sl->slots[j];
+                if (l == NULL)
+                    continue;
+                bits |= 1ull << (j % 64);
+                in_window++;
+                CHECK(l->side == s && l->price >= 1);
+                CHECK(win_contains(sl, side_key(s, l->price)));
+                CHECK(win_slot(side_key(s, l->price)) == j);
+            }
+            CHECK(sl->bits[w] == bits);
+            CHECK(((sl->summary >> w) & 1) == (bits != 0));
+        }
+        CHECK(in_window == sl->window_count);
+        CHECK(sl->best == win_best(sl));
+        CHECK(sl->window_count > 0 || sl->count == 0); /* the window holds the best level */
+        /* The far array: ascending, all below the window. */
         for (uint32_t i = 0; i < sl->count; i++) {
-            const ib_level *l = lv[i];
-            CHECK(l != NULL && l->side == s && l->price >= 1);
-            CHECK(sl->keys[i] == side_key(s, l->price));
+            CHECK(sl->levels[i] != NULL && sl->levels[i]->side == s);
+            CHECK(sl->keys[i] == side_key(s, sl->levels[i]->price));
+            CHECK(sl->keys[i] < sl->base);
             if (i > 0)
                 CHECK(sl->keys[i - 1] < sl->keys[i]);
+        }
+        /* Every level, best first: strictly descending keys, FIFO and totals. */
+        uint32_t levels_here = 0;
+        xr_i128 last_key = 0;
+        for (level_iter it = level_first(b, s); it.l != NULL; level_next(&it)) {
+            const ib_level *l = it.l;
+            CHECK(levels_here < sl->window_count + sl->count);
+            CHECK(levels_here == 0 || side_key(s, l->price) < last_key);
+            last_key = side_key(s, l->price);
+            levels_here++;
             CHECK(l->count > 0 && l->head != NULL && l->tail != NULL);
             CHECK(l->head->prev == NULL && l->tail->next == NULL);
             xr_i128 total = 0;
@@ -765,6 +1040,7 @@ xr_err xr_ibook_verify(const xr_ibook *b)
             orders_seen += count;
             levels_seen++;
         }
+        CHECK(levels_here == sl->window_count + sl->count);
     }
     CHECK(orders_seen == xr_ibook_count(b));
     CHECK(levels_seen == b->levels.capacity - xr_pool_free_count(&b->levels));

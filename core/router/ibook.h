@@ -47,11 +47,15 @@
  * ticks, 1..XR_I128_MAX. Integer arithmetic only; nothing is rounded.
  *
  * Layout (see ibook.c): orders come from a fixed pool (core/ring/pool.h) and sit in a doubly
- * linked FIFO per price level; each side keeps its levels in an array sorted by price with
- * the best level at the end, so the best price is O(1), a level is found by binary search,
- * and adding or removing a level near the top moves few bytes. GTD orders are also in a
- * binary min-heap by expiry. Nothing allocates after init.
- *
+ * linked FIFO per price level. Each side has a window of XR_IBOOK_WINDOW_TICKS consecutive
+ * prices that always contains its best price, with one slot per tick and a two-level bitmap
+ * of the occupied ones: near the market a level is found, added or removed in O(1) and the
+ * next best price is a couple of bit scans away. Levels worse than the window (far from the
+ * market) are kept exact in an array sorted by price. When a better price arrives above the
+ * window, or the window empties, the window re-centres (the levels that leave or enter it
+ * move between the two; nothing else moves). GTD orders are also in a binary min-heap by
+ * expiry. Nothing allocates after init.
+
  * Fills are reported through the callback given at init, in execution order, while the call
  * that causes them runs. The callback must not call into the same book (XR_ASSERT).
  *
@@ -171,10 +175,23 @@ struct xr_ibook_lvl;  /* a price level (ibook.c) */
 struct xr_ibook_ord;  /* a resting order (ibook.c) */
 struct xr_ibook_slot; /* an id hash slot (ibook.c) */
 
+/* Ticks covered by each side's price window (see Layout above and ibook.c). */
+#define XR_IBOOK_WINDOW_TICKS 4096u
+
 typedef struct xr_ibook_side_levels {
-    xr_i128 *keys;                /* sorted ascending, best last: price (bids) or -price (asks) */
+    /* The window: one slot per tick for keys base .. base + XR_IBOOK_WINDOW_TICKS - 1, slot
+     * key mod XR_IBOOK_WINDOW_TICKS (a ring: re-centring moves no slot), and a bitmap of the
+     * occupied slots with a summary word of the non-zero bitmap words. */
+    struct xr_ibook_lvl **slots;
+    uint64_t *bits;            /* XR_IBOOK_WINDOW_TICKS / 64 words */
+    uint64_t summary;          /* bit w: bits[w] != 0 */
+    struct xr_ibook_lvl *best; /* the side's best level (always in the window); NULL: empty */
+    xr_i128 base;              /* key of the window's lowest tick */
+    uint32_t window_count;     /* levels in the window */
+    /* Levels with keys below base (far from the market), sorted ascending, best last. */
+    xr_i128 *keys;                /* price (bids) or -price (asks) */
     struct xr_ibook_lvl **levels; /* the level of each key */
-    uint32_t count;
+    uint32_t count;               /* levels below the window */
 } xr_ibook_side_levels;
 
 typedef struct xr_ibook {
@@ -206,8 +223,9 @@ xr_err xr_ibook_init(xr_ibook *b, void *mem, size_t len, const xr_ibook_config *
  * it (FOK) as the rules above say; fills go to the callback before this returns. `now_ns`
  * is only checked against a GTD expiry. On XR_OK `*res` says what happened. Errors (nothing
  * changed, no fill, `*res` untouched): XR_ERR_INVALID_ARGUMENT, XR_ERR_ALREADY_EXISTS,
- * XR_ERR_NO_MEMORY. O(log L + fills) with L levels on the side, plus the distance of a new
- * level from the top of the book. */
+ * XR_ERR_NO_MEMORY. O(1 + fills) for a price within the window; a price below it costs a
+ * binary search and moves the far levels above it; a price above it re-centres the window
+ * (O(levels that leave it)). */
 xr_err xr_ibook_submit(xr_ibook *b, const xr_ibook_order *o, uint64_t now_ns, xr_ibook_result *res);
 
 /* Cancels the resting order `id`. On XR_OK writes its remaining quantity to `*cancelled`

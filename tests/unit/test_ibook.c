@@ -751,7 +751,24 @@ static void compare_depth(const tbook *t, const ref_book *r, xr_ibook_level_info
     assert_int_equal(xr_ibook_count(&t->b), ref_count(r));
 }
 
-static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 unit)
+/* Where the model's prices lie. The model draws prices around 1000 in steps of one; this
+ * maps a drawn price p to centre + (p - 1000) x stride, and moves the centre by `drift`
+ * ticks every 1000 operations, so the same mix can run with levels spread far beyond the
+ * book's price window, with a market that trends through it, or next to the largest tick. */
+typedef struct model_prices {
+    xr_i128 centre, stride, drift;
+} model_prices;
+
+/* p + d, clamped to the valid prices 1..XR_I128_MAX without overflowing. */
+static xr_i128 price_add(xr_i128 p, xr_i128 d)
+{
+    if (d > 0 && p > XR_I128_MAX - d)
+        return XR_I128_MAX;
+    return p + d < 1 ? 1 : p + d;
+}
+
+static void run_model_at(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 unit,
+                         model_prices mp)
 {
     tbook *t = tb_new(orders_max);
     ref_book r = {
@@ -775,6 +792,10 @@ static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 
         want.n = 0;
         unsigned kind = (unsigned)below(&g, 100);
         xr_ibook_result ra, rb;
+        /* Zeroed so that gcc -O3 does not warn (-Wmaybe-uninitialized) where it cannot see
+         * that an error return is compared before the results are. */
+        memset(&ra, 0, sizeof ra);
+        memset(&rb, 0, sizeof rb);
         if (kind < 35) {
             /* Submit: buys 975..1015, sells 985..1025, so they cross often. */
             xr_ibook_order o;
@@ -785,6 +806,7 @@ static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 
                     : tk < 9 ? XR_IBOOK_IOC
                              : XR_IBOOK_FOK;
             o.price.ticks = (o.side == XR_IBOOK_BUY ? 975 : 985) + (xr_i128)below(&g, 41);
+            o.price.ticks = price_add(mp.centre, (o.price.ticks - 1000) * mp.stride);
             o.qty.units = (xr_i128)(1 + below(&g, 50)) * unit;
             o.expire_ns = now + 1 + below(&g, 5000);
             /* Now and then an id that is resting: ALREADY_EXISTS on both. */
@@ -828,7 +850,7 @@ static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 
             else if (how == 1)
                 qty += (xr_i128)(1 + below(&g, 20)) * unit;
             else if (how == 2)
-                price += (xr_i128)below(&g, 21) - 10;
+                price = price_add(price, ((xr_i128)below(&g, 21) - 10) * mp.stride);
             if (price < 1)
                 price = 1;
             xr_err ea = xr_ibook_move(&t->b, id, (xr_price){price}, (xr_amount){qty}, &ra);
@@ -853,7 +875,9 @@ static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 
             stats[5] += na;
         } else {
             /* The marketable query against a random consolidated market. */
-            xr_price bid = {980 + (xr_i128)below(&g, 40)}, ask = {bid.ticks + 1};
+            xr_price bid = {980 + (xr_i128)below(&g, 40)}, ask = {0};
+            bid.ticks = price_add(mp.centre, (bid.ticks - 1000) * mp.stride);
+            ask.ticks = price_add(bid.ticks, 1);
             size_t na;
             xr_err e = xr_ibook_marketable(&t->b, &bid, &ask, ids_a, orders_max + 1, &na);
             assert_int_equal(e, XR_OK);
@@ -870,6 +894,8 @@ static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 
         }
         compare_fills(&t->f, &want, op);
         stats[7] += want.n;
+        if (op % 1000 == 999)
+            mp.centre = price_add(mp.centre, mp.drift);
         compare_depth(t, &r, buf, bufcap, op);
         if (xr_ibook_verify(&t->b) != XR_OK)
             fail_msg("op %llu: verify failed", (unsigned long long)op);
@@ -890,6 +916,169 @@ static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 
     free(r.side[0]);
     free(r.side[1]);
     tb_free(t);
+}
+
+/* The levels of `side`, best first, are exactly `prices` (n of them). */
+static void expect_depth(const tbook *t, xr_ibook_side side, const xr_i128 *prices, size_t n)
+{
+    xr_ibook_level_info lv[16];
+    size_t got;
+    assert_int_equal(xr_ibook_depth(&t->b, side, lv, 16, &got), XR_OK);
+    assert_int_equal(got, n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(lv[i].price.ticks == prices[i]);
+    xr_price best;
+    if (n == 0) {
+        assert_int_equal(xr_ibook_best(&t->b, side, &best, NULL), XR_ERR_NOT_FOUND);
+    } else {
+        assert_int_equal(xr_ibook_best(&t->b, side, &best, NULL), XR_OK);
+        assert_true(best.ticks == prices[0]);
+    }
+}
+
+/* Prices beyond the price window (XR_IBOOK_WINDOW_TICKS ticks around the best price): a new
+ * best far above re-centres the window and sends the old levels below it; emptying the
+ * window brings the best far level back into it; a sweep and the queries walk the window
+ * and then the far levels, best first, on both sides. */
+static void test_window_recentre_and_far_levels(void **state)
+{
+    (void)state;
+    tbook *t = tb_new(64);
+    const xr_i128 m = 1000000000;
+    const xr_i128 far = 10 * (xr_i128)XR_IBOOK_WINDOW_TICKS;
+    /* Bids. */
+    submit(t, 1, XR_IBOOK_BUY, XR_IBOOK_GTC, (int64_t)m, 1);
+    submit(t, 2, XR_IBOOK_BUY, XR_IBOOK_GTC, (int64_t)(m + far), 1); /* re-centres up */
+    expect_depth(t, XR_IBOOK_BUY, (xr_i128[]){m + far, m}, 2);
+    submit(t, 3, XR_IBOOK_BUY, XR_IBOOK_GTC, (int64_t)(m - far), 1); /* far below */
+    submit(t, 4, XR_IBOOK_BUY, XR_IBOOK_GTC, (int64_t)(m + 1), 1);   /* far, between */
+    submit(t, 5, XR_IBOOK_BUY, XR_IBOOK_GTC, (int64_t)(m + far - 1), 1);
+    expect_depth(t, XR_IBOOK_BUY, (xr_i128[]){m + far, m + far - 1, m + 1, m, m - far}, 5);
+    assert_int_equal(xr_ibook_cancel(&t->b, 2, NULL), XR_OK);
+    assert_int_equal(xr_ibook_cancel(&t->b, 5, NULL), XR_OK); /* the window empties */
+    assert_int_equal(xr_ibook_verify(&t->b), XR_OK);
+    expect_depth(t, XR_IBOOK_BUY, (xr_i128[]){m + 1, m, m - far}, 3);
+    /* A move far up and back down again re-centres twice and re-queues each time. */
+    xr_ibook_result r;
+    assert_int_equal(xr_ibook_move(&t->b, 1, (xr_price){m + 3 * far}, (xr_amount){1}, &r), XR_OK);
+    assert_int_equal(xr_ibook_verify(&t->b), XR_OK);
+    expect_depth(t, XR_IBOOK_BUY, (xr_i128[]){m + 3 * far, m + 1, m - far}, 3);
+    assert_int_equal(xr_ibook_move(&t->b, 1, (xr_price){m - far}, (xr_amount){1}, &r), XR_OK);
+    assert_int_equal(xr_ibook_verify(&t->b), XR_OK);
+    expect_depth(t, XR_IBOOK_BUY, (xr_i128[]){m + 1, m - far}, 2);
+    /* Asks, mirrored: the best is the lowest price. */
+    submit(t, 11, XR_IBOOK_SELL, XR_IBOOK_GTC, (int64_t)(m + 5 * far), 1);
+    submit(t, 12, XR_IBOOK_SELL, XR_IBOOK_GTC, (int64_t)(m + 2 * far), 1); /* re-centres */
+    submit(t, 13, XR_IBOOK_SELL, XR_IBOOK_GTC, (int64_t)(m + 9 * far), 1);
+    submit(t, 14, XR_IBOOK_SELL, XR_IBOOK_GTC, (int64_t)(m + 2 * far + 7), 1);
+    expect_depth(t, XR_IBOOK_SELL,
+                 (xr_i128[]){m + 2 * far, m + 2 * far + 7, m + 5 * far, m + 9 * far}, 4);
+    /* FOK counts across the window and the far levels; the sweep takes them in order. */
+    r = submit(t, 20, XR_IBOOK_BUY, XR_IBOOK_FOK, (int64_t)(m + 9 * far), 5);
+    assert_int_equal(r.outcome, XR_IBOOK_KILLED);
+    r = submit(t, 21, XR_IBOOK_BUY, XR_IBOOK_FOK, (int64_t)(m + 9 * far), 4);
+    assert_int_equal(r.outcome, XR_IBOOK_FILLED);
+    expect_fill(t, 0, 21, 12, (int64_t)(m + 2 * far), 1);
+    expect_fill(t, 1, 21, 14, (int64_t)(m + 2 * far + 7), 1);
+    expect_fill(t, 2, 21, 11, (int64_t)(m + 5 * far), 1);
+    expect_fill(t, 3, 21, 13, (int64_t)(m + 9 * far), 1);
+    expect_depth(t, XR_IBOOK_SELL, NULL, 0);
+    /* A sell sweeping the bids: window level, then the far one. */
+    submit(t, 30, XR_IBOOK_BUY, XR_IBOOK_GTD, (int64_t)(m - 2 * far), 1); /* far, GTD */
+    uint64_t ids[8];
+    size_t n;
+    xr_price bid = {m - 2 * far}, ask = {m - 2 * far + 1};
+    assert_int_equal(xr_ibook_marketable(&t->b, &bid, &ask, ids, 8, &n), XR_OK);
+    assert_int_equal(n, 3);
+    assert_true(ids[0] == 4 && ids[1] == 3 && ids[2] == 1); /* 1 re-queued behind 3 */
+    r = submit(t, 31, XR_IBOOK_SELL, XR_IBOOK_IOC, 1, 10);
+    assert_int_equal(r.outcome, XR_IBOOK_CANCELLED);
+    assert_int_equal(r.fills, 4);
+    expect_fill(t, 0, 31, 4, (int64_t)(m + 1), 1);
+    expect_fill(t, 1, 31, 3, (int64_t)(m - far), 1);
+    expect_fill(t, 2, 31, 1, (int64_t)(m - far), 1);
+    expect_fill(t, 3, 31, 30, (int64_t)(m - 2 * far), 1);
+    expect_depth(t, XR_IBOOK_BUY, NULL, 0);
+    assert_int_equal(xr_ibook_count(&t->b), 0);
+    tb_free(t);
+}
+
+/* The smallest and largest ticks on both sides: the window clamps at the ends of the i128
+ * range rather than overflowing. */
+static void test_extreme_ticks(void **state)
+{
+    (void)state;
+    tbook *t = tb_new(64);
+    const xr_i128 max = XR_I128_MAX;
+    xr_ibook_order o = {1, XR_IBOOK_SELL, XR_IBOOK_GTC, {max}, {1}, 0};
+    xr_ibook_result r;
+    xr_i128 sells[] = {max, max - 1, max - 1000000, max - (xr_i128)XR_IBOOK_WINDOW_TICKS};
+    for (uint64_t i = 0; i < 4; i++) {
+        o.id = 1 + i;
+        o.price.ticks = sells[i];
+        assert_int_equal(xr_ibook_submit(&t->b, &o, 0, &r), XR_OK);
+        assert_int_equal(xr_ibook_verify(&t->b), XR_OK);
+    }
+    expect_depth(t, XR_IBOOK_SELL,
+                 (xr_i128[]){max - 1000000, max - (xr_i128)XR_IBOOK_WINDOW_TICKS, max - 1, max}, 4);
+    xr_i128 buys[] = {1, 2, 5000, max - 2000000};
+    o.side = XR_IBOOK_BUY;
+    for (uint64_t i = 0; i < 4; i++) {
+        o.id = 10 + i;
+        o.price.ticks = buys[i];
+        assert_int_equal(xr_ibook_submit(&t->b, &o, 0, &r), XR_OK);
+        assert_int_equal(xr_ibook_verify(&t->b), XR_OK);
+    }
+    expect_depth(t, XR_IBOOK_BUY, (xr_i128[]){max - 2000000, 5000, 2, 1}, 4);
+    /* A bid at the largest tick takes every ask, at the asks' prices. */
+    xr_ibook_order take = {20, XR_IBOOK_BUY, XR_IBOOK_IOC, {max}, {10}, 0};
+    t->f.n = 0;
+    assert_int_equal(xr_ibook_submit(&t->b, &take, 0, &r), XR_OK);
+    assert_int_equal(r.fills, 4);
+    const uint64_t makers[] = {3, 4, 2, 1};
+    for (size_t i = 0; i < 4; i++)
+        assert_true(t->f.v[i].maker_id == makers[i] &&
+                    t->f.v[i].price.ticks == sells[makers[i] - 1]);
+    expect_depth(t, XR_IBOOK_SELL, NULL, 0);
+    /* A sell at the smallest tick takes every bid. */
+    take = (xr_ibook_order){21, XR_IBOOK_SELL, XR_IBOOK_IOC, {1}, {10}, 0};
+    t->f.n = 0;
+    assert_int_equal(xr_ibook_submit(&t->b, &take, 0, &r), XR_OK);
+    assert_int_equal(r.fills, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_true(t->f.v[i].maker_id == 13 - i && t->f.v[i].price.ticks == buys[3 - i]);
+    assert_int_equal(xr_ibook_count(&t->b), 0);
+    assert_int_equal(xr_ibook_verify(&t->b), XR_OK);
+    tb_free(t);
+}
+
+static void test_model_far_levels(void **state)
+{
+    (void)state;
+    /* 1,500 ticks between the model's prices: most levels lie outside the window. */
+    run_model_at(4, 1024, 30000, 1, (model_prices){1000000000, 1500, 0});
+}
+
+static void test_model_trending(void **state)
+{
+    (void)state;
+    /* The market climbs about 12,000 ticks, then another book falls 21,000: the window
+     * re-centres again and again and orders left behind become far levels. */
+    run_model_at(5, 1024, 30000, 1, (model_prices){1000000, 3, 400});
+    run_model_at(6, 1024, 30000, 1, (model_prices){10000000, 1, -700});
+}
+
+static void test_model_extreme_ticks(void **state)
+{
+    (void)state;
+    /* Next to the largest tick (many prices clamp to it) and next to the smallest. */
+    run_model_at(7, 512, 20000, 1, (model_prices){XR_I128_MAX - 20, 1, 0});
+    run_model_at(8, 512, 20000, 1, (model_prices){20, 1, 0});
+}
+
+static void run_model(uint64_t seed, uint32_t orders_max, uint64_t ops, xr_i128 unit)
+{
+    run_model_at(seed, orders_max, ops, unit, (model_prices){1000, 1, 0});
 }
 
 static void test_model_large(void **state)
@@ -933,6 +1122,11 @@ int main(void)
         cmocka_unit_test(test_model_large),
         cmocka_unit_test(test_model_small_full),
         cmocka_unit_test(test_model_wide_numbers),
+        cmocka_unit_test(test_window_recentre_and_far_levels),
+        cmocka_unit_test(test_extreme_ticks),
+        cmocka_unit_test(test_model_far_levels),
+        cmocka_unit_test(test_model_trending),
+        cmocka_unit_test(test_model_extreme_ticks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
