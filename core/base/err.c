@@ -49,6 +49,7 @@ static const err_info err_table[XR_ERR__COUNT] = {
     [XR_ERR_STALE] = {"STALE", "the data or timestamp is too old to use"},
     [XR_ERR_REJECTED] = {"REJECTED", "the venue rejected the order"},
     [XR_ERR_INTERNAL] = {"INTERNAL", "an internal invariant failed"},
+    [XR_ERR_NOT_SUPPORTED] = {"NOT_SUPPORTED", "not supported in this version"},
 };
 
 _Static_assert(sizeof err_table / sizeof err_table[0] == XR_ERR__COUNT,

@@ -49,6 +49,7 @@ typedef enum xr_err {
     XR_ERR_STALE = 29,                 /* market data or a timestamp is too old to use */
     XR_ERR_REJECTED = 30,              /* the venue rejected the order */
     XR_ERR_INTERNAL = 31,              /* an invariant failed inside xroute (a bug) */
+    XR_ERR_NOT_SUPPORTED = 32,         /* the request is valid but this version does not do it */
     XR_ERR__COUNT                      /* not an error: one past the last code */
 } xr_err;
 

@@ -81,6 +81,7 @@ static void test_pinned_wire_values(void **state)
         {29, "STALE"},
         {30, "REJECTED"},
         {31, "INTERNAL"},
+        {32, "NOT_SUPPORTED"},
     };
     for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++)
         assert_string_equal(xr_err_name((xr_err)pinned[i].value), pinned[i].name);
