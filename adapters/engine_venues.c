@@ -1,0 +1,399 @@
+/*
+ * adapters/engine_venues.c - the engine's venue driver over Binance-dialect sessions
+ * (adapters/venues/binance/session.h), and xr_engine_open, which opens an engine with it.
+ *
+ * This is the glue that keeps core/ socket-free: the engine's router and pricing stages talk
+ * to this driver only through the rings of core/engine/venue.h. All venues share one
+ * io_uring loop, polled without waiting from the engine's schedule.
+ *
+ * Child orders: an IOC LIMIT with the router's client order id and newOrderRespType FULL,
+ * so the answer carries every fill; the user-data stream reports the same fills again and
+ * the router keeps each once (by cumulative quantity). An UNKNOWN outcome (timeout, dropped
+ * connection, 5xx after send) is resolved by GET /api/v3/order with the same client order id;
+ * "order does not exist" there means it never executed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/net/loop.h"
+#include "adapters/venues/binance/session.h"
+#include "core/base/assert.h"
+#include "core/base/clock.h"
+#include "core/base/log.h"
+#include "core/engine/engine_internal.h"
+#include "core/engine/venue.h"
+#include "core/market/book.h"
+
+#define CHILDREN_MAX 256u
+#define EVQ_MAX      256u
+
+typedef struct child_rec {
+    bool used, final_seen, result_seen;
+    uint8_t leg;
+    uint16_t pair;
+    uint32_t order_ref, order_seq;
+    char cid[XR_ENG_CLIENT_ID];
+} child_rec;
+
+typedef struct drv drv;
+
+typedef struct venue {
+    drv *d;
+    uint16_t idx;
+    xr_binance_session *s;
+    xr_eng_venue_io io;
+    uint32_t nsym;
+    char sym[XR_ENGINE_VENUE_PAIRS_MAX][XR_SYMBOL_MAX + 1];
+    uint16_t pair[XR_ENGINE_VENUE_PAIRS_MAX]; /* engine pair index of symbol i */
+    bool inst_sent[XR_ENGINE_VENUE_PAIRS_MAX];
+    bool up[XR_ENGINE_VENUE_PAIRS_MAX];
+    uint64_t last_id[XR_ENGINE_VENUE_PAIRS_MAX];
+    child_rec child[CHILDREN_MAX];
+    xr_eng_msg *evq; /* child events the ring could not take yet */
+    uint32_t evq_head, evq_n;
+    bool work;
+} venue;
+
+struct drv {
+    xr_net_loop *loop;
+    uint32_t nv;
+    venue v[XR_ENGINE_VENUES_MAX];
+};
+
+/* ---- child events ------------------------------------------------------------------------- */
+
+static void ev_push(venue *v, const xr_eng_msg *m)
+{
+    v->work = true;
+    if (v->evq_n == 0 && xr_spsc_ring_try_push(v->io.events, m) == XR_OK)
+        return;
+    if (v->evq_n == EVQ_MAX) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_ERROR, "engine", "venue_event_dropped");
+        xr_log_end(&l);
+        return;
+    }
+    v->evq[(v->evq_head + v->evq_n) % EVQ_MAX] = *m;
+    v->evq_n++;
+}
+
+static void evq_flush(venue *v)
+{
+    while (v->evq_n > 0 && xr_spsc_ring_try_push(v->io.events, &v->evq[v->evq_head]) == XR_OK) {
+        v->evq_head = (v->evq_head + 1) % EVQ_MAX;
+        v->evq_n--;
+    }
+}
+
+static child_rec *child_find(venue *v, const char *cid)
+{
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
+        if (v->child[i].used && strcmp(v->child[i].cid, cid) == 0)
+            return &v->child[i];
+    return NULL;
+}
+
+static void child_msg(venue *v, const child_rec *c, xr_eng_child_ev_kind kind, xr_eng_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->type = XR_ENG_M_CHILD_EV;
+    m->u.cev.order_ref = c->order_ref;
+    m->u.cev.order_seq = c->order_seq;
+    m->u.cev.leg = c->leg;
+    m->u.cev.kind = (uint8_t)kind;
+    (void)v;
+}
+
+static void child_failed(venue *v, child_rec *c, xr_err err)
+{
+    xr_eng_msg m;
+    child_msg(v, c, XR_ENG_CHILD_FAILED, &m);
+    m.u.cev.err = err;
+    ev_push(v, &m);
+    c->used = false;
+}
+
+static bool status_final(uint8_t st)
+{
+    return st == XR_ORDER_FILLED || st == XR_ORDER_CANCELLED || st == XR_ORDER_REJECTED ||
+           st == XR_ORDER_EXPIRED;
+}
+
+static void on_event(void *ctx, const xr_event *ev)
+{
+    venue *v = ctx;
+    if (ev->kind < XR_EV_ORDER_ACK || ev->kind > XR_EV_ORDER_STATUS)
+        return; /* market data is read from the session's books after each poll */
+    const xr_ev_order *o = &ev->u.order;
+    child_rec *c = child_find(v, o->client_order_id);
+    if (c == NULL)
+        return; /* not ours, or its order answer has already ended */
+    /* Fills and final states may arrive twice (the REST answer and the user stream): the
+     * router takes each fill once by cumulative quantity and the first FINAL only. */
+    xr_eng_msg m;
+    if (ev->kind == XR_EV_ORDER_FILL) {
+        child_msg(v, c, XR_ENG_CHILD_FILL, &m);
+        m.u.cev.last_qty = o->last_qty;
+        m.u.cev.last_price = o->last_price;
+        m.u.cev.cum_qty = o->cum_qty;
+        m.u.cev.fee = o->fee;
+        m.u.cev.fee_scale = o->fee_scale;
+        memcpy(m.u.cev.fee_asset, o->fee_asset, sizeof m.u.cev.fee_asset);
+        ev_push(v, &m);
+    }
+    if (status_final(o->status)) {
+        child_msg(v, c, XR_ENG_CHILD_FINAL, &m);
+        m.u.cev.cum_qty = o->cum_qty;
+        ev_push(v, &m);
+        c->final_seen = true;
+    }
+}
+
+static void on_result(void *ctx, const xr_binance_result *r)
+{
+    venue *v = ctx;
+    if (r->op != XR_BINANCE_OP_ORDER_NEW && r->op != XR_BINANCE_OP_ORDER_QUERY)
+        return;
+    child_rec *c = child_find(v, r->client_order_id);
+    if (c == NULL)
+        return;
+    switch (r->outcome) {
+    case XR_BINANCE_CONFIRMED:
+        /* A FULL answer of an IOC order is final and carried every fill, all reported just
+         * before this. (A query's answer carries no fills: those come from the user stream,
+         * which reports them before the final state - see the ARCHITECTURE note.) */
+        c->result_seen = true;
+        if (c->final_seen)
+            c->used = false;
+        break;
+    case XR_BINANCE_REJECTED:
+        /* Refused: nothing executed (for a query: the venue never saw the order). */
+        child_failed(v, c, r->err != XR_OK ? r->err : XR_ERR_REJECTED);
+        break;
+    default: {
+        /* Unknown: ask the venue, by the same client order id. */
+        const xr_instrument *inst = xr_binance_session_instrument(v->s, v->sym[0]);
+        for (uint32_t i = 0; i < v->nsym; i++)
+            if (v->pair[i] == c->pair)
+                inst = xr_binance_session_instrument(v->s, v->sym[i]);
+        if (inst == NULL || xr_binance_session_order_query(v->s, inst, c->cid, NULL) != XR_OK)
+            child_failed(v, c, XR_ERR_VENUE_UNAVAILABLE); /* cannot even ask: log and fail */
+        break;
+    }
+    }
+}
+
+/* ---- commands and market data ---------------------------------------------------------------- */
+
+static void take_commands(venue *v)
+{
+    const xr_eng_msg *m;
+    while ((m = xr_spsc_ring_peek(v->io.cmds)) != NULL) {
+        v->work = true;
+        const xr_eng_child_cmd *cc = &m->u.child;
+        child_rec *c = NULL;
+        for (uint32_t i = 0; i < CHILDREN_MAX && c == NULL; i++)
+            if (!v->child[i].used)
+                c = &v->child[i];
+        child_rec tmp;
+        if (c == NULL)
+            c = &tmp;
+        memset(c, 0, sizeof *c);
+        c->used = true;
+        c->leg = cc->leg;
+        c->pair = cc->pair;
+        c->order_ref = cc->order_ref;
+        c->order_seq = cc->order_seq;
+        memcpy(c->cid, cc->client_order_id, sizeof c->cid);
+        const xr_instrument *inst = NULL;
+        for (uint32_t i = 0; i < v->nsym; i++)
+            if (v->pair[i] == cc->pair)
+                inst = xr_binance_session_instrument(v->s, v->sym[i]);
+        xr_err err = c == &tmp ? XR_ERR_NO_MEMORY : inst == NULL ? XR_ERR_VENUE_UNAVAILABLE : XR_OK;
+        if (err == XR_OK) {
+            xr_binance_order_params p = {.inst = inst,
+                                         .side = (xr_side)cc->side,
+                                         .type = XR_ORDER_TYPE_LIMIT,
+                                         .tif = XR_TIF_IOC,
+                                         .price = cc->limit,
+                                         .qty = cc->qty,
+                                         .client_order_id = c->cid,
+                                         .resp_type = XR_BINANCE_RESP_FULL};
+            err = xr_binance_session_order_new(v->s, &p, NULL);
+        }
+        if (err != XR_OK)
+            child_failed(v, c, err);
+        xr_spsc_ring_release(v->io.cmds, 1);
+    }
+}
+
+static void publish_md(venue *v)
+{
+    if (xr_binance_session_get_state(v->s) != XR_BINANCE_SESSION_READY)
+        return;
+    uint64_t now = xr_clock_mono_ns();
+    for (uint32_t i = 0; i < v->nsym; i++) {
+        xr_eng_msg *m;
+        if (!v->inst_sent[i]) {
+            const xr_instrument *inst = xr_binance_session_instrument(v->s, v->sym[i]);
+            if (inst == NULL || (m = xr_spsc_ring_try_reserve(v->io.md)) == NULL)
+                continue;
+            memset(m, 0, sizeof *m);
+            m->type = XR_ENG_M_MD_INST;
+            m->u.inst.venue = v->idx;
+            m->u.inst.pair = v->pair[i];
+            m->u.inst.inst = *inst;
+            xr_spsc_ring_commit(v->io.md, 1);
+            v->inst_sent[i] = true;
+            v->work = true;
+        }
+        const xr_book *b = xr_binance_session_book(v->s, i);
+        bool ok = b != NULL && xr_book_check(b, now) == XR_OK;
+        if (ok == v->up[i] && (!ok || xr_book_update_id(b) == v->last_id[i]))
+            continue;
+        if ((m = xr_spsc_ring_try_reserve(v->io.md)) == NULL)
+            continue; /* level-triggered: tried again after the next poll */
+        memset(m, 0, sizeof *m);
+        m->type = ok ? XR_ENG_M_MD_BOOK : XR_ENG_M_MD_DOWN;
+        xr_eng_md_book *mb = &m->u.book;
+        mb->venue = v->idx;
+        mb->pair = v->pair[i];
+        if (ok) {
+            xr_book_level lv[XR_ENG_MD_LEVELS];
+            uint32_t n = 0;
+            mb->update_id = xr_book_update_id(b);
+            (void)xr_book_top(b, XR_SIDE_BUY, now, lv, XR_ENG_MD_LEVELS, &n);
+            for (uint32_t k = 0; k < n; k++)
+                mb->bids[k] = (xr_eng_md_level){lv[k].price, lv[k].qty};
+            mb->n_bids = (uint16_t)n;
+            (void)xr_book_top(b, XR_SIDE_SELL, now, lv, XR_ENG_MD_LEVELS, &n);
+            for (uint32_t k = 0; k < n; k++)
+                mb->asks[k] = (xr_eng_md_level){lv[k].price, lv[k].qty};
+            mb->n_asks = (uint16_t)n;
+            v->last_id[i] = mb->update_id;
+        }
+        xr_spsc_ring_commit(v->io.md, 1);
+        v->up[i] = ok;
+        v->work = true;
+    }
+}
+
+/* ---- the driver --------------------------------------------------------------------------- */
+
+static void drv_destroy(void *p)
+{
+    drv *d = p;
+    if (d == NULL)
+        return;
+    for (uint32_t i = 0; i < d->nv; i++) {
+        xr_binance_session_destroy(d->v[i].s);
+        free(d->v[i].evq);
+    }
+    xr_net_loop_destroy(d->loop);
+    free(d);
+}
+
+static xr_err drv_poll(void *p, bool *work)
+{
+    drv *d = p;
+    for (uint32_t i = 0; i < d->nv; i++) {
+        d->v[i].work = false;
+        evq_flush(&d->v[i]);
+        take_commands(&d->v[i]);
+    }
+    uint32_t n = 0;
+    if (xr_net_loop_poll(d->loop, 0, &n) != XR_OK)
+        return XR_ERR_INTERNAL;
+    for (uint32_t i = 0; i < d->nv; i++) {
+        (void)xr_binance_session_run_due(d->v[i].s);
+        publish_md(&d->v[i]);
+        evq_flush(&d->v[i]);
+        *work = *work || d->v[i].work;
+    }
+    *work = *work || n > 0;
+    return XR_OK;
+}
+
+static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *assets,
+                         const xr_eng_venue_io *io, void **out)
+{
+    drv *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return XR_ERR_NO_MEMORY;
+    xr_net_loop_config lc;
+    xr_net_loop_config_default(&lc);
+    lc.max_conns = 4 * (cfg->nvenues + 1);
+    lc.recv_buf_bytes = 1u << 20; /* exchangeInfo and depth snapshots arrive whole */
+    xr_err err = xr_net_loop_create(&lc, &d->loop);
+    if (err != XR_OK) {
+        free(d);
+        return err;
+    }
+    /* Engine pair indexes: order of first appearance (core/engine/venue.h). */
+    char names[XR_ENG_PAIRS_MAX][XR_ENGINE_PAIR_NAME_MAX];
+    uint32_t npairs = 0;
+    for (uint32_t vi = 0; vi < cfg->nvenues; vi++) {
+        const xr_engine_venue_config *vc = &cfg->venues[vi];
+        venue *v = &d->v[vi];
+        v->d = d;
+        v->idx = (uint16_t)vi;
+        v->io = io[vi];
+        v->evq = calloc(EVQ_MAX, sizeof *v->evq);
+        d->nv = vi + 1;
+        if (v->evq == NULL) {
+            drv_destroy(d);
+            return XR_ERR_NO_MEMORY;
+        }
+        xr_binance_session_config sc;
+        xr_binance_session_config_default(&sc);
+        sc.ip = vc->ip;
+        sc.port = vc->port;
+        sc.ws_port = vc->ws_port;
+        sc.host = vc->host[0] != '\0' ? vc->host : "localhost";
+        sc.api_key = vc->api_key[0] != '\0' ? vc->api_key : NULL;
+        sc.secret = vc->secret;
+        sc.venue = (uint16_t)vi;
+        sc.assets = assets;
+        sc.book_stale_ns = cfg->book_stale_ns;
+        sc.depth_stream = vc->depth_stream[0] != '\0' ? vc->depth_stream : "@depth@100ms";
+        sc.on_event = on_event;
+        sc.on_result = on_result;
+        sc.ctx = v;
+        sc.seed = vi + 1;
+        for (uint32_t i = 0; i < vc->npairs; i++) {
+            char base[XR_ASSET_CODE_MAX + 1], quote[XR_ASSET_CODE_MAX + 1];
+            if (xr_pair_name_split(vc->pairs[i], strlen(vc->pairs[i]), base, quote) != XR_OK) {
+                drv_destroy(d);
+                return XR_ERR_CONFIG;
+            }
+            snprintf(v->sym[i], sizeof v->sym[i], "%s%s", base, quote);
+            uint32_t k = 0;
+            while (k < npairs && strcmp(names[k], vc->pairs[i]) != 0)
+                k++;
+            if (k == npairs)
+                snprintf(names[npairs++], sizeof names[0], "%s", vc->pairs[i]);
+            v->pair[i] = (uint16_t)k;
+            sc.symbols[i] = v->sym[i];
+        }
+        v->nsym = vc->npairs;
+        sc.nsymbols = vc->npairs;
+        if ((err = xr_binance_session_create(&sc, d->loop, &v->s)) != XR_OK) {
+            drv_destroy(d);
+            return err;
+        }
+    }
+    *out = d;
+    return XR_OK;
+}
+
+static const xr_eng_venue_driver binance_driver = {
+    .create = drv_create,
+    .poll = drv_poll,
+    .destroy = drv_destroy,
+};
+
+xr_err xr_engine_open(const xr_engine_config *cfg, xr_engine **out)
+{
+    return xr_engine_open_with(cfg, &binance_driver, out);
+}

@@ -1,0 +1,296 @@
+/*
+ * core/engine/engine_internal.h - what the engine's stages share: the ring message, the
+ * ports (ring + outbox) a stage writes through, the ids of ledger accounts and ops, and
+ * each stage's state and poll function.
+ *
+ * Stages (docs/ARCHITECTURE.md, "Engine"):
+ *   gateway  ingress commands -> validates, customer directory, order idempotency -> pricing
+ *            or ledger; collects every answer and writes the egress ring.
+ *   pricing  books (fed by the venues' market-data rings), quotes, pre-trade checks and the
+ *            routing plan of an order -> ledger.
+ *   ledger   group commit: customer accounts, funding, reservations, post/void groups.
+ *   router   parent orders (pool), child orders to the venue rings, fills -> ledger.
+ *   venues   a driver (core/engine/venue.h) implemented in adapters/.
+ *
+ * Every ring carries xr_eng_msg slots. A stage never blocks on a full ring: it writes
+ * through a port, whose outbox keeps what the ring could not take, and it takes a new input
+ * message only when every port it may write to has room for that message's outputs (so
+ * back-pressure travels upstream to xr_engine_submit's XR_ERR_AGAIN).
+ *
+ * This header must not include core/market/event.h: core/router/order_state.h (used by the
+ * router) declares an xr_order_status of its own, so the two cannot meet in one file.
+ */
+#ifndef XR_ENGINE_ENGINE_INTERNAL_H
+#define XR_ENGINE_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ledger/ledger.h"
+#include "core/market/instrument.h"
+#include "core/ring/pool.h"
+#include "core/ring/spsc_ring.h"
+#include "xroute/engine.h"
+#include "xroute/err.h"
+#include "xroute/money.h"
+
+#define XR_ENG_LEGS_MAX     8u  /* = XR_PRICING_VENUES_MAX (checked in stage_pricing.c) */
+#define XR_ENG_MD_LEVELS    32u /* levels per side of a market-data snapshot */
+#define XR_ENG_CLIENT_ID    40u /* client order id and its NUL */
+#define XR_ENG_PAIRS_MAX    32u /* distinct pairs over all venues */
+#define XR_ENG_OUTBOX_SMALL 64u
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+typedef enum xr_eng_msg_type {
+    XR_ENG_M_CMD = 1,       /* xr_eng_req: a command (ingress, gateway -> pricing/ledger) */
+    XR_ENG_M_EVT = 2,       /* xr_engine_event: an answer (-> gateway -> egress) */
+    XR_ENG_M_ORDER = 3,     /* xr_eng_order: a parent order on its way through the stages */
+    XR_ENG_M_CUSTOMER = 4,  /* xr_eng_req: ledger -> gateway, customer accounts created */
+    XR_ENG_M_CHILD_CMD = 5, /* xr_eng_child_cmd: router -> venue */
+    XR_ENG_M_CHILD_EV = 6,  /* xr_eng_child_ev: venue -> router */
+    XR_ENG_M_MD_INST = 7,   /* xr_eng_md_inst: venue -> pricing, a pair's rules */
+    XR_ENG_M_MD_BOOK = 8,   /* xr_eng_md_book: venue -> pricing, a book's top levels */
+    XR_ENG_M_MD_DOWN = 9,   /* xr_eng_md_book (no levels): the venue book is not usable */
+} xr_eng_msg_type;
+
+/* A command with what the gateway learnt about its customer. */
+typedef struct xr_eng_req {
+    xr_engine_cmd cmd;
+    uint64_t cust_no; /* internal customer number (account ids), 0 for none */
+    uint8_t tier;
+    uint8_t created; /* CUSTOMER: 1 when the accounts are new */
+    xr_err err;      /* CUSTOMER: the ledger's result */
+} xr_eng_req;
+
+/* Where an order is in its life (the gateway builds the answer from it). */
+typedef enum xr_eng_order_phase {
+    XR_ENG_PH_NEW = 0,      /* gateway -> pricing */
+    XR_ENG_PH_RESERVE = 1,  /* pricing -> ledger: reserve */
+    XR_ENG_PH_ROUTE = 2,    /* ledger -> router: reserved durably */
+    XR_ENG_PH_BOOK = 3,     /* router -> ledger: post or void */
+    XR_ENG_PH_DONE = 4,     /* ledger -> gateway: booked, report */
+    XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err) */
+} xr_eng_order_phase;
+
+/* One venue's part of an order: the plan, then what the venue did. */
+typedef struct xr_eng_leg {
+    uint16_t venue;
+    uint16_t fee_bps;
+    uint8_t done;      /* the child order reached a final state (and all its fills are in) */
+    uint8_t done_seen; /* the venue said it is final; `done_cum` is its executed quantity */
+    uint8_t fee_in;    /* asset of the venue's actual fee: 0 none yet, 1 base, 2 quote */
+    uint8_t reserved;
+    xr_err err;          /* the child's failure, XR_OK otherwise */
+    xr_amount qty;       /* planned base quantity */
+    xr_price limit;      /* the child's IOC limit: the slippage bound, on the tick */
+    xr_amount filled;    /* base executed */
+    xr_amount done_cum;  /* executed quantity the venue reported as final */
+    xr_i128 quote_exact; /* sum of fill qty x price, in 10^-(base + price scale) quote */
+    xr_amount venue_fee; /* what the venue charged, in `fee_in`'s asset minor units */
+    xr_amount notional;  /* booked: buy ceil, sell floor of quote_exact at quote scale */
+    xr_amount fee;       /* booked: ceil(notional x fee_bps / 10^4), quote */
+} xr_eng_leg;
+
+/* A parent order. Travels by value through the rings; the router keeps it in its pool while
+ * the children are out. */
+typedef struct xr_eng_order {
+    xr_engine_cmd cmd; /* NEW_ORDER as submitted */
+    uint64_t cust_no;
+    uint8_t tier;
+    uint8_t phase;  /* xr_eng_order_phase */
+    uint8_t status; /* xr_engine_order_status */
+    uint8_t n_legs;
+    uint8_t replayed; /* the reservation was found in the ledger (a resend after restart) */
+    uint8_t reserved_[3];
+    xr_err err;
+    uint32_t gw_entry;                /* the gateway's idempotency entry */
+    uint32_t pair;                    /* engine pair index */
+    uint16_t base_asset, quote_asset; /* registry ids */
+    xr_pair_scale scale;
+    uint32_t spread_bps;
+    xr_amount reserve; /* held on the customer's source account */
+    xr_ledger_id reserve_id;
+    xr_amount filled, notional, fees, spread, quote; /* totals, set by the router */
+    xr_price avg_price;
+    int64_t booked_ns;
+    xr_eng_leg legs[XR_ENG_LEGS_MAX];
+} xr_eng_order;
+
+typedef struct xr_eng_child_cmd {
+    uint32_t order_ref; /* the router's pool index */
+    uint32_t order_seq; /* the parent's serial: events for a finished parent are dropped */
+    uint8_t leg;
+    uint8_t side; /* xr_engine_side */
+    uint16_t pair;
+    xr_amount qty;
+    xr_price limit;
+    char client_order_id[XR_ENG_CLIENT_ID];
+} xr_eng_child_cmd;
+
+typedef enum xr_eng_child_ev_kind {
+    XR_ENG_CHILD_FILL = 1,   /* one execution */
+    XR_ENG_CHILD_FINAL = 2,  /* the order is final at the venue with cum_qty executed */
+    XR_ENG_CHILD_FAILED = 3, /* refused, nothing executed (err) */
+} xr_eng_child_ev_kind;
+
+typedef struct xr_eng_child_ev {
+    uint32_t order_ref;
+    uint32_t order_seq;
+    uint8_t leg;
+    uint8_t kind; /* xr_eng_child_ev_kind */
+    uint8_t fee_scale;
+    uint8_t reserved;
+    xr_err err;
+    xr_amount last_qty;
+    xr_price last_price;
+    xr_amount cum_qty; /* FILL: executed including this one; FINAL: executed in all */
+    xr_amount fee;     /* FILL: at fee_scale in fee_asset */
+    char fee_asset[XR_ASSET_CODE_MAX + 1];
+} xr_eng_child_ev;
+
+typedef struct xr_eng_md_inst {
+    uint16_t venue;
+    uint16_t pair;
+    xr_instrument inst;
+} xr_eng_md_inst;
+
+typedef struct xr_eng_md_level {
+    xr_price price;
+    xr_amount qty;
+} xr_eng_md_level;
+
+typedef struct xr_eng_md_book {
+    uint16_t venue;
+    uint16_t pair;
+    uint16_t n_bids, n_asks;
+    uint64_t update_id;
+    xr_eng_md_level bids[XR_ENG_MD_LEVELS]; /* best first */
+    xr_eng_md_level asks[XR_ENG_MD_LEVELS];
+} xr_eng_md_book;
+
+typedef struct xr_eng_msg {
+    uint32_t type; /* xr_eng_msg_type */
+    uint32_t reserved;
+    union {
+        xr_eng_req req;
+        xr_engine_event ev;
+        xr_eng_order order;
+        xr_eng_child_cmd child;
+        xr_eng_child_ev cev;
+        xr_eng_md_inst inst;
+        xr_eng_md_book book;
+    } u;
+} xr_eng_msg;
+
+/* Ring slot size: exactly one message (try_push copies a whole slot from the message). */
+#define XR_ENG_SLOT ((uint32_t)sizeof(xr_eng_msg))
+_Static_assert(sizeof(xr_eng_msg) % 8 == 0, "ring slots are multiples of 8 bytes");
+
+/* ---- ports ------------------------------------------------------------------------------- */
+
+/* The producer side of one ring, with an outbox for what the ring could not take. */
+typedef struct xr_eng_port {
+    xr_spsc_ring *ring;
+    xr_eng_msg *box; /* cap messages */
+    uint32_t cap, head, n;
+} xr_eng_port;
+
+/* True when the port can take `k` more messages without losing one. */
+static inline bool xr_eng_port_room(const xr_eng_port *p, uint32_t k)
+{
+    return p->cap - p->n >= k;
+}
+/* Sends `m` (or keeps it in the outbox, which must have room: XR_ASSERT). */
+void xr_eng_port_send(xr_eng_port *p, const xr_eng_msg *m);
+/* Moves what the ring now accepts from the outbox into the ring. */
+void xr_eng_port_flush(xr_eng_port *p);
+
+/* ---- ids --------------------------------------------------------------------------------- */
+
+/* Ledger account ids: kind in the top byte, owner (internal customer number, bank id or
+ * venue id) in bits 16..55, the asset's registry id in the low 16 bits. */
+static inline uint64_t xr_eng_account_id(unsigned kind, uint64_t owner, uint16_t asset)
+{
+    return ((uint64_t)kind << 56) | ((owner & 0xFFFFFFFFFFull) << 16) | asset;
+}
+
+/* Op id of a bank request: SHA-256(bank, key, n)[0..16). n = 0 is the request's first op
+ * (a funding transfer or an order's reservation); n >= 1 are the ops of its booking. */
+xr_ledger_id xr_eng_op_id(uint32_t bank, const xr_engine_key *key, uint32_t n);
+/* Op id of the creation of account `account_id` (deterministic: creating again replays). */
+xr_ledger_id xr_eng_account_op_id(uint64_t account_id);
+
+/* ---- the engine ---------------------------------------------------------------------------- */
+
+typedef struct xr_eng_pair {
+    char name[XR_ENGINE_PAIR_NAME_MAX];
+    char base[XR_ASSET_CODE_MAX + 1], quote[XR_ASSET_CODE_MAX + 1];
+    uint16_t base_asset, quote_asset; /* registry ids */
+} xr_eng_pair;
+
+/* Read-only after open: shared by every stage. */
+typedef struct xr_eng_shared {
+    xr_engine_config cfg;
+    xr_asset_registry assets;
+    uint32_t nassets;
+    uint16_t asset_ids[XR_ENGINE_ASSETS_MAX]; /* registry ids of the engine's assets */
+    uint32_t npairs;
+    xr_eng_pair pairs[XR_ENG_PAIRS_MAX];
+} xr_eng_shared;
+
+int xr_eng_find_pair(const xr_eng_shared *sh, const char *name);
+int xr_eng_find_bank(const xr_eng_shared *sh, uint32_t bank_id);
+const xr_asset *xr_eng_asset(const xr_eng_shared *sh, uint16_t id);
+
+typedef struct xr_eng_gateway xr_eng_gateway;
+typedef struct xr_eng_pricing xr_eng_pricing;
+typedef struct xr_eng_ledger xr_eng_ledger;
+typedef struct xr_eng_router xr_eng_router;
+
+/* Every ring of the engine. Name: producer_consumer. */
+typedef struct xr_eng_rings {
+    xr_spsc_ring *ingress;                            /* submit -> gateway */
+    xr_spsc_ring *egress;                             /* gateway -> poll */
+    xr_spsc_ring *gw_pricing;                         /* gateway -> pricing */
+    xr_spsc_ring *gw_ledger;                          /* gateway -> ledger */
+    xr_spsc_ring *pricing_gw;                         /* pricing -> gateway */
+    xr_spsc_ring *pricing_ledger;                     /* pricing -> ledger (reserve) */
+    xr_spsc_ring *ledger_gw;                          /* ledger -> gateway */
+    xr_spsc_ring *ledger_router;                      /* ledger -> router (reserved) */
+    xr_spsc_ring *router_ledger;                      /* router -> ledger (post / void) */
+    xr_spsc_ring *router_venue[XR_ENGINE_VENUES_MAX]; /* child orders */
+    xr_spsc_ring *venue_router[XR_ENGINE_VENUES_MAX]; /* child events */
+    xr_spsc_ring *venue_md[XR_ENGINE_VENUES_MAX];     /* market data -> pricing */
+} xr_eng_rings;
+
+/* Each stage: create (allocates everything), poll (one pass; returns XR_OK or
+ * XR_ERR_INTERNAL), destroy. `*work` is set when the pass did something. */
+xr_err xr_eng_gateway_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_eng_gateway **out);
+xr_err xr_eng_gateway_poll(xr_eng_gateway *g, bool *work);
+void xr_eng_gateway_destroy(xr_eng_gateway *g);
+
+xr_err xr_eng_pricing_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_eng_pricing **out);
+xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work);
+void xr_eng_pricing_destroy(xr_eng_pricing *p);
+
+xr_err xr_eng_ledger_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_eng_ledger **out);
+xr_err xr_eng_ledger_poll(xr_eng_ledger *l, bool *work);
+void xr_eng_ledger_destroy(xr_eng_ledger *l);
+
+xr_err xr_eng_router_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_eng_router **out);
+xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work);
+void xr_eng_router_destroy(xr_eng_router *rt);
+
+/* Memory at open: zeroed, aligned to 128 bytes (rings) or the type; NULL on failure. */
+void *xr_eng_alloc(size_t size);
+void xr_eng_free(void *p);
+/* A port over `ring` with an outbox of `cap` messages. */
+xr_err xr_eng_port_init(xr_eng_port *p, xr_spsc_ring *ring, uint32_t cap);
+void xr_eng_port_fini(xr_eng_port *p);
+
+/* Fills an XR_ENGINE_EV_REJECT answering `cmd`. */
+void xr_eng_reject(xr_eng_msg *m, const xr_engine_cmd *cmd, xr_err err);
+
+#endif /* XR_ENGINE_ENGINE_INTERNAL_H */

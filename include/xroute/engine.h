@@ -1,0 +1,467 @@
+/*
+ * xroute/engine.h - the embedded engine: xroute in the bank's own process, no socket.
+ *
+ * A bank process opens an engine with a configuration, submits commands and polls events.
+ * The commands and events are the bank protocol's requests and responses (docs/protocol.md
+ * maps each message 1:1 onto one struct here), so an embedder and a protocol client see the
+ * same behaviour, the same fields and the same error codes.
+ *
+ *   xr_engine_config cfg;
+ *   xr_engine_config_default(&cfg);            then set data_dir, banks, venues, spreads
+ *   xr_engine *e;
+ *   xr_engine_open(&cfg, &e);
+ *   xr_engine_cmd c = {.kind = XR_ENGINE_CMD_QUOTE, .bank_id = 1, .correlation_id = 7, ...};
+ *   xr_engine_submit(e, &c);                   copies the command into the ingress ring
+ *   xr_engine_event ev[16]; size_t n;
+ *   xr_engine_poll(e, ev, 16, &n);             runs every stage once, returns what is ready
+ *   xr_engine_close(e);
+ *
+ * Model. Every command carries the bank's id and a correlation id chosen by the bank; every
+ * event answering it carries the same correlation id, so a bank matches answers to requests
+ * without relying on order (answers of different commands may come back in any order: a
+ * balances query is answered before an order submitted earlier has filled). Each command gets
+ * exactly one answer event: its result, or XR_ENGINE_EV_REJECT with an xr_err. An order's
+ * answer is its final execution report (PENDING, OPEN and PARTIALLY_FILLED are not reported
+ * as separate events in this version).
+ *
+ * Money. Amounts are xr_amount in the asset's minor units (USDT/6: 1 USDT = 1000000); prices
+ * are xr_price ticks at the pair's price scale, which every event that carries a price also
+ * carries (and XR_ENGINE_CMD_PAIRS will list). No floating point anywhere.
+ *
+ * Mutating commands (fund, defund, new order, conversion) carry a 16-byte idempotency key,
+ * unique per bank. The same key with the same content returns the original result and
+ * executes nothing again (the event has `replayed` = 1); the same key with different content
+ * is rejected with XR_ERR_IDEMPOTENCY_CONFLICT. Fund and defund keys are kept durably by the
+ * ledger. Order keys are kept in memory for the engine's last `idempotency_max` orders and
+ * their reservations durably: an order key resent after a restart is refused with
+ * XR_ERR_INVALID_STATE and never executes twice (its report is not recovered in this version).
+ *
+ * Durability. An order's funds are reserved durably (fsync'd) before any child order leaves
+ * for a venue, and its execution report is produced only after its booking is durable.
+ *
+ * Threading. An engine is single-threaded in this version: xr_engine_submit, xr_engine_poll
+ * and every other function taking an engine must be called from one thread at a time (the
+ * same thread, or threads that hand the engine over with proper synchronisation).
+ * xr_engine_poll runs every stage's poll function once in the caller's thread ("single-thread
+ * schedule"); it never blocks on the network, but the ledger stage's durable commit (an
+ * fsync, ~0.1-1 ms) happens inside it when there is something to commit. The pinned-thread
+ * schedule of the daemon is not built yet.
+ *
+ * Ownership. xr_engine_open copies the configuration. Commands are copied by
+ * xr_engine_submit; events are written into the caller's array. The engine allocates all of
+ * its memory in xr_engine_open (rings, pools, tables; the venue connections' buffers) and
+ * nothing on the order path afterwards.
+ *
+ * Errors returned by functions (as opposed to reject events):
+ *   XR_OK
+ *   XR_ERR_INVALID_ARGUMENT  NULL pointer, a field outside its domain in the configuration or
+ *                            the command header (unknown kind, bank 0), cap 0
+ *   XR_ERR_CONFIG            the configuration is inconsistent (a pair on no venue, a spread
+ *                            for an unknown bank or pair, an unknown venue dialect)
+ *   XR_ERR_AGAIN             submit: the ingress ring is full; poll and submit again
+ *   XR_ERR_NO_MEMORY         open: memory could not be allocated
+ *   XR_ERR_IO, XR_ERR_CORRUPT, XR_ERR_STORAGE_FULL  open: the ledger could not be opened
+ *   XR_ERR_INTERNAL          poll: a stage found a broken invariant (a bug); the engine stops
+ *
+ * Reject codes (XR_ENGINE_EV_REJECT.err), by command:
+ *   any                 XR_ERR_NOT_SUPPORTED (see "Not yet supported" below),
+ *                       XR_ERR_UNAUTHORIZED (unknown bank), XR_ERR_NOT_FOUND (unregistered
+ *                       customer), XR_ERR_INVALID_ARGUMENT (a field outside its domain),
+ *                       XR_ERR_NO_MEMORY (a table or pool is full), XR_ERR_INTERNAL
+ *   CUSTOMER_UPSERT     (none besides the above)
+ *   FUND, DEFUND        XR_ERR_UNKNOWN_ASSET, XR_ERR_INVALID_AMOUNT (amount <= 0),
+ *                       XR_ERR_INSUFFICIENT_FUNDS (defund), XR_ERR_IDEMPOTENCY_CONFLICT,
+ *                       XR_ERR_IO / XR_ERR_STORAGE_FULL (the ledger failed: nothing applied)
+ *   QUOTE               XR_ERR_UNKNOWN_PAIR, XR_ERR_INVALID_AMOUNT (not positive, or not a
+ *                       multiple of the pair's lot step), XR_ERR_BELOW_MIN_SIZE,
+ *                       XR_ERR_INSUFFICIENT_LIQUIDITY, XR_ERR_STALE / XR_ERR_VENUE_UNAVAILABLE
+ *                       (no usable venue book), XR_ERR_INVALID_STATE (crossed data halt),
+ *                       XR_ERR_NOT_FOUND (no spread configured), XR_ERR_OVERFLOW
+ *   NEW_ORDER           as QUOTE, plus XR_ERR_INSUFFICIENT_FUNDS (nothing booked),
+ *                       XR_ERR_IDEMPOTENCY_CONFLICT, XR_ERR_AGAIN (the same key is still in
+ *                       flight: its report follows for the original request),
+ *                       XR_ERR_INVALID_STATE (key known from before a restart)
+ *   BALANCES            (none besides the above)
+ *   BOOK                XR_ERR_UNKNOWN_PAIR, XR_ERR_STALE, XR_ERR_VENUE_UNAVAILABLE,
+ *                       XR_ERR_INVALID_STATE
+ *   An order that was reserved and then could not fill (in whole or in part) is not a reject:
+ *   its execution report has status FAILED and err XR_ERR_INSUFFICIENT_LIQUIDITY (or the
+ *   venue's reason), and whatever did fill is booked.
+ *
+ * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
+ *   CANCEL, ORDER_STATUS, LIST_ORDERS, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT
+ *   (and so GTC/GTD/FOK resting and the internal book), NEW_ORDER with a quote id, NEW_ORDER
+ *   with the amount fixed on the quote side. Supported: CUSTOMER_UPSERT, FUND, DEFUND, QUOTE
+ *   (both amount sides), BALANCES, BOOK, and NEW_ORDER MARKET (time in force IOC or the
+ *   default) with the amount fixed in the base asset, buy and sell.
+ */
+#ifndef XROUTE_ENGINE_H
+#define XROUTE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xroute/err.h"
+#include "xroute/money.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits ------------------------------------------------------------------------------ */
+
+#define XR_ENGINE_PAIR_NAME_MAX   24 /* "BASE/QUOTE" and its NUL */
+#define XR_ENGINE_VENUES_MAX      8
+#define XR_ENGINE_BANKS_MAX       8
+#define XR_ENGINE_SPREADS_MAX     64
+#define XR_ENGINE_VENUE_PAIRS_MAX 16
+#define XR_ENGINE_ASSETS_MAX      16 /* distinct assets over all configured pairs */
+#define XR_ENGINE_BOOK_LEVELS_MAX 20 /* levels per side in a BOOK event */
+#define XR_ENGINE_ANY_TIER        255
+#define XR_ENGINE_PATH_MAX        256
+
+/* ---- configuration ----------------------------------------------------------------------- */
+
+/* One venue connection. Only the "binance" dialect exists in this version. */
+typedef struct xr_engine_venue_config {
+    char name[32];    /* operator's name, e.g. "binance-a" */
+    char dialect[16]; /* "binance" */
+    char ip[64];      /* numeric address */
+    uint16_t port;    /* REST (and WebSocket) port */
+    uint16_t ws_port; /* 0: same as port */
+    char host[64];    /* Host header; "" = "localhost" */
+    char api_key[160];
+    char secret[160];
+    uint16_t taker_fee_bps; /* the venue's taker fee for xroute's account; priced in quote */
+    char depth_stream[24];  /* binance: diff-depth stream suffix; "" = "@depth@100ms" */
+    uint32_t npairs;
+    char pairs[XR_ENGINE_VENUE_PAIRS_MAX][XR_ENGINE_PAIR_NAME_MAX]; /* canonical "BTC/USDT" */
+} xr_engine_venue_config;
+
+typedef struct xr_engine_bank_config {
+    uint32_t id;         /* non-zero, < 2^24 */
+    uint32_t spread_bps; /* default spread for every pair and tier */
+} xr_engine_bank_config;
+
+/* A spread for (bank, pair, tier), more specific than the bank's default. */
+typedef struct xr_engine_spread_config {
+    uint32_t bank_id;
+    char pair[XR_ENGINE_PAIR_NAME_MAX]; /* "" = every pair */
+    uint8_t tier;                       /* XR_ENGINE_ANY_TIER = every tier */
+    uint32_t bps;
+} xr_engine_spread_config;
+
+typedef struct xr_engine_config {
+    char data_dir[XR_ENGINE_PATH_MAX]; /* the ledger lives in data_dir/ledger */
+    uint32_t ring_capacity;            /* slots per stage ring, a power of two [256] */
+    uint32_t customers_max;            /* registered customers [4096] */
+    uint32_t orders_max;               /* orders in flight at once [1024] */
+    uint32_t idempotency_max;          /* order keys remembered, a power of two [65536] */
+    uint32_t quotes_max;               /* live firm quotes [4096] */
+    uint64_t quote_ttl_ns;             /* firm quote lifetime [5 s] */
+    uint32_t slippage_bps;             /* MARKET child limit bound and quote tolerance [50] */
+    uint32_t ledger_batch_max;         /* ops per durable commit at most [1024] */
+    uint64_t book_stale_ns;            /* a venue book not updated for longer is not priced
+                                          [0: never stale] */
+    uint32_t nbanks;
+    xr_engine_bank_config banks[XR_ENGINE_BANKS_MAX];
+    uint32_t nspreads;
+    xr_engine_spread_config spreads[XR_ENGINE_SPREADS_MAX];
+    uint32_t nvenues;
+    xr_engine_venue_config venues[XR_ENGINE_VENUES_MAX];
+} xr_engine_config;
+
+/* Fills `cfg` with the defaults in brackets; no bank, no venue, data_dir "var/xroute". */
+void xr_engine_config_default(xr_engine_config *cfg);
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+typedef enum xr_engine_cmd_kind {
+    XR_ENGINE_CMD_CUSTOMER_UPSERT = 1, /* register a customer, or change its KYC tier */
+    XR_ENGINE_CMD_FUND = 2,            /* bank funding -> customer account */
+    XR_ENGINE_CMD_DEFUND = 3,          /* customer account -> bank funding */
+    XR_ENGINE_CMD_QUOTE = 4,           /* firm quote */
+    XR_ENGINE_CMD_NEW_ORDER = 5,
+    XR_ENGINE_CMD_CANCEL = 6,       /* not yet supported */
+    XR_ENGINE_CMD_ORDER_STATUS = 7, /* not yet supported */
+    XR_ENGINE_CMD_LIST_ORDERS = 8,  /* not yet supported */
+    XR_ENGINE_CMD_BALANCES = 9,
+    XR_ENGINE_CMD_CONVERT = 10, /* not yet supported */
+    XR_ENGINE_CMD_BOOK = 11,    /* consolidated depth */
+    XR_ENGINE_CMD_TICKER = 12,  /* not yet supported */
+    XR_ENGINE_CMD_OHLC = 13,    /* not yet supported */
+    XR_ENGINE_CMD_PAIRS = 14,   /* not yet supported */
+    XR_ENGINE_CMD__COUNT
+} xr_engine_cmd_kind;
+
+/* Values equal core/market's xr_side, xr_order_type and xr_tif. */
+typedef enum xr_engine_side { XR_ENGINE_BUY = 1, XR_ENGINE_SELL = 2 } xr_engine_side;
+typedef enum xr_engine_order_type {
+    XR_ENGINE_MARKET = 1,
+    XR_ENGINE_LIMIT = 2 /* not yet supported */
+} xr_engine_order_type;
+typedef enum xr_engine_tif {
+    XR_ENGINE_TIF_DEFAULT = 0, /* GTC for LIMIT; MARKET orders are always immediate */
+    XR_ENGINE_TIF_GTC = 1,
+    XR_ENGINE_TIF_IOC = 2,
+    XR_ENGINE_TIF_FOK = 3,
+    XR_ENGINE_TIF_GTD = 4
+} xr_engine_tif;
+
+/* Which asset an order's or quote's amount is counted in. */
+typedef enum xr_engine_amount_side {
+    XR_ENGINE_AMOUNT_BASE = 0, /* base quantity bought or sold */
+    XR_ENGINE_AMOUNT_QUOTE = 1 /* quote spent (buy) or received (sell), all in */
+} xr_engine_amount_side;
+
+typedef struct xr_engine_key {
+    uint8_t bytes[16]; /* idempotency key; all-zero is invalid */
+} xr_engine_key;
+
+typedef struct xr_engine_customer_cmd {
+    uint8_t kyc_tier; /* 0..254 */
+} xr_engine_customer_cmd;
+
+typedef struct xr_engine_fund_cmd {
+    xr_engine_key key;
+    char asset[XR_ASSET_CODE_MAX + 1];
+    xr_amount amount; /* > 0, minor units */
+} xr_engine_fund_cmd;
+
+typedef struct xr_engine_quote_cmd {
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t side;        /* xr_engine_side: the customer's */
+    uint8_t amount_side; /* xr_engine_amount_side */
+    xr_amount amount;
+} xr_engine_quote_cmd;
+
+typedef struct xr_engine_order_cmd {
+    xr_engine_key key;
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t side;        /* xr_engine_side */
+    uint8_t type;        /* xr_engine_order_type */
+    uint8_t tif;         /* xr_engine_tif */
+    uint8_t amount_side; /* xr_engine_amount_side */
+    xr_amount amount;    /* > 0 */
+    xr_price limit;      /* LIMIT: at the pair's price scale; MARKET: 0 */
+    int64_t expire_ns;   /* GTD: wall clock; else 0 */
+    uint64_t quote_id;   /* execute this firm quote; 0 none */
+} xr_engine_order_cmd;
+
+typedef struct xr_engine_order_ref_cmd {
+    xr_engine_key key; /* CANCEL, ORDER_STATUS: the order's idempotency key */
+} xr_engine_order_ref_cmd;
+
+typedef struct xr_engine_list_orders_cmd {
+    uint32_t status_mask;               /* bit (1 << xr_engine_order_status); 0 = all */
+    char pair[XR_ENGINE_PAIR_NAME_MAX]; /* "" = all */
+    uint8_t side;                       /* 0 = both */
+    uint8_t type;                       /* 0 = both */
+    int64_t from_ns, to_ns;             /* creation time range; 0 = open */
+    uint64_t cursor;                    /* from an earlier ORDER_LIST event; 0 = first */
+    uint32_t limit;
+} xr_engine_list_orders_cmd;
+
+typedef struct xr_engine_convert_cmd {
+    xr_engine_key key;
+    char from_asset[XR_ASSET_CODE_MAX + 1];
+    char to_asset[XR_ASSET_CODE_MAX + 1];
+    xr_amount amount; /* of from_asset */
+} xr_engine_convert_cmd;
+
+typedef struct xr_engine_market_cmd {
+    char pair[XR_ENGINE_PAIR_NAME_MAX]; /* BOOK, TICKER, OHLC */
+    uint32_t depth;                     /* BOOK: levels per side, 1..XR_ENGINE_BOOK_LEVELS_MAX */
+    uint32_t interval_s;                /* OHLC: 60, 300, 900, 3600, 14400, 86400 */
+    int64_t from_ns, to_ns;             /* OHLC */
+} xr_engine_market_cmd;
+
+/* One command: a header and the payload of its kind. */
+typedef struct xr_engine_cmd {
+    uint8_t kind; /* xr_engine_cmd_kind */
+    uint8_t reserved[3];
+    uint32_t bank_id;        /* a configured bank */
+    uint64_t correlation_id; /* echoed in the answer */
+    uint64_t customer_id;    /* the bank's own id of its customer (customer commands) */
+    union {
+        xr_engine_customer_cmd customer; /* CUSTOMER_UPSERT */
+        xr_engine_fund_cmd fund;         /* FUND, DEFUND */
+        xr_engine_quote_cmd quote;       /* QUOTE */
+        xr_engine_order_cmd order;       /* NEW_ORDER */
+        xr_engine_order_ref_cmd ref;     /* CANCEL, ORDER_STATUS */
+        xr_engine_list_orders_cmd list;  /* LIST_ORDERS */
+        xr_engine_convert_cmd convert;   /* CONVERT */
+        xr_engine_market_cmd market;     /* BOOK, TICKER, OHLC; PAIRS and BALANCES: none */
+    } u;
+} xr_engine_cmd;
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+typedef enum xr_engine_event_kind {
+    XR_ENGINE_EV_CUSTOMER = 1, /* CUSTOMER_UPSERT done */
+    XR_ENGINE_EV_FUNDING = 2,  /* FUND / DEFUND done */
+    XR_ENGINE_EV_QUOTE = 3,    /* a firm quote */
+    XR_ENGINE_EV_EXEC_REPORT = 4,
+    XR_ENGINE_EV_CONVERSION_REPORT = 5,
+    XR_ENGINE_EV_REJECT = 6,
+    XR_ENGINE_EV_BALANCES = 7,
+    XR_ENGINE_EV_BOOK = 8,
+    XR_ENGINE_EV_TICKER = 9,
+    XR_ENGINE_EV_OHLC = 10,
+    XR_ENGINE_EV_PAIRS = 11,
+    XR_ENGINE_EV_ORDER_LIST = 12,
+    XR_ENGINE_EV__COUNT
+} xr_engine_event_kind;
+
+/* Values equal core/router's xr_order_status (stable, stored and on the wire). */
+typedef enum xr_engine_order_status {
+    XR_ENGINE_ORDER_PENDING = 0,
+    XR_ENGINE_ORDER_OPEN = 1,
+    XR_ENGINE_ORDER_PARTIALLY_FILLED = 2,
+    XR_ENGINE_ORDER_FILLED = 3,
+    XR_ENGINE_ORDER_CANCELLED = 4,
+    XR_ENGINE_ORDER_FAILED = 5,
+    XR_ENGINE_ORDER_EXPIRED = 6
+} xr_engine_order_status;
+
+typedef struct xr_engine_reject_ev {
+    xr_err err;       /* why */
+    uint8_t cmd_kind; /* the refused command's kind */
+} xr_engine_reject_ev;
+
+typedef struct xr_engine_customer_ev {
+    uint8_t kyc_tier;
+    uint8_t created; /* 1: registered now (accounts created), 0: tier updated */
+} xr_engine_customer_ev;
+
+typedef struct xr_engine_funding_ev {
+    char asset[XR_ASSET_CODE_MAX + 1];
+    uint8_t scale;
+    uint8_t replayed; /* 1: the key was used before; this is the original result */
+    xr_amount amount;
+} xr_engine_funding_ev;
+
+typedef struct xr_engine_quote_ev {
+    uint64_t quote_id;
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t side, amount_side;
+    uint8_t base_scale, quote_scale, price_scale;
+    uint32_t spread_bps;
+    xr_amount base;     /* the customer receives (buy) or gives (sell) */
+    xr_amount quote;    /* the customer pays (buy) or receives (sell), all in */
+    xr_amount notional; /* venue notional */
+    xr_amount fees;     /* venue fees */
+    xr_amount spread;   /* the bank's spread */
+    xr_price price;     /* quote / base: buy rounded up, sell down */
+    int64_t expires_ns; /* wall clock */
+} xr_engine_quote_ev;
+
+typedef struct xr_engine_exec_report_ev {
+    xr_engine_key key;
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t side;
+    uint8_t status; /* xr_engine_order_status: final in this version */
+    uint8_t replayed;
+    uint8_t venues; /* venues that filled something */
+    uint8_t base_scale, quote_scale, price_scale;
+    xr_err err;         /* FAILED: why; else XR_OK */
+    xr_amount ordered;  /* base quantity ordered */
+    xr_amount filled;   /* base quantity filled */
+    xr_amount quote;    /* the customer paid (buy) or received (sell) */
+    xr_amount notional; /* venue notional */
+    xr_amount fees;     /* venue fees charged to the customer */
+    xr_amount spread;   /* the bank's spread */
+    xr_price avg_price; /* quote / filled: buy rounded up, sell down; 0 when none filled */
+    int64_t booked_ns;  /* wall clock of the durable booking */
+} xr_engine_exec_report_ev;
+
+typedef struct xr_engine_conversion_ev {
+    xr_engine_key key;
+    uint8_t status; /* 0 PENDING, 1 COMPLETED, 2 FAILED */
+    xr_err err;
+    char from_asset[XR_ASSET_CODE_MAX + 1];
+    char to_asset[XR_ASSET_CODE_MAX + 1];
+    xr_amount from_amount, to_amount, fee;
+} xr_engine_conversion_ev;
+
+typedef struct xr_engine_balance {
+    char asset[XR_ASSET_CODE_MAX + 1];
+    uint8_t scale;
+    xr_amount balance;   /* available + reserved */
+    xr_amount available; /* may be traded or withdrawn */
+    xr_amount reserved;  /* held by orders in flight */
+} xr_engine_balance;
+
+typedef struct xr_engine_balances_ev {
+    uint32_t n;
+    xr_engine_balance items[XR_ENGINE_ASSETS_MAX];
+} xr_engine_balances_ev;
+
+typedef struct xr_engine_level {
+    xr_price price;
+    xr_amount qty;
+} xr_engine_level;
+
+typedef struct xr_engine_book_ev {
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t base_scale, price_scale;
+    uint16_t n_bids, n_asks;
+    xr_engine_level bids[XR_ENGINE_BOOK_LEVELS_MAX]; /* best first, summed over venues */
+    xr_engine_level asks[XR_ENGINE_BOOK_LEVELS_MAX];
+} xr_engine_book_ev;
+
+/* One event: a header and the payload of its kind. */
+typedef struct xr_engine_event {
+    uint8_t kind; /* xr_engine_event_kind */
+    uint8_t reserved[3];
+    uint32_t bank_id;
+    uint64_t correlation_id; /* the answered command's */
+    uint64_t customer_id;
+    union {
+        xr_engine_reject_ev reject;
+        xr_engine_customer_ev customer;
+        xr_engine_funding_ev funding;
+        xr_engine_quote_ev quote;
+        xr_engine_exec_report_ev report;
+        xr_engine_conversion_ev conversion;
+        xr_engine_balances_ev balances;
+        xr_engine_book_ev book;
+    } u;
+} xr_engine_event;
+
+/* ---- life cycle -------------------------------------------------------------------------- */
+
+typedef struct xr_engine xr_engine;
+
+/* Opens the ledger in cfg->data_dir/ledger (creating it), creates the system accounts of
+ * every bank and venue (idempotently), allocates every ring, pool and table, and starts the
+ * venue connections (they connect while xr_engine_poll runs; quotes and orders for a pair are
+ * refused with XR_ERR_VENUE_UNAVAILABLE until one of its venue books is synced). `*out` is
+ * the caller's until xr_engine_close. Errors: see the top of this file. */
+xr_err xr_engine_open(const xr_engine_config *cfg, xr_engine **out);
+
+/* Closes the venue connections and the ledger and frees everything. Commands still in the
+ * rings are dropped unanswered; orders in flight keep their durable reservation (their
+ * reconciliation at start-up is not built yet). NULL is a no-op. */
+void xr_engine_close(xr_engine *e);
+
+/* Copies `cmd` into the ingress ring. XR_OK; XR_ERR_AGAIN when the ring is full (nothing is
+ * queued; poll, then submit again); XR_ERR_INVALID_ARGUMENT for a NULL pointer. The command's
+ * fields are checked by the engine, which answers a bad command with a reject event. */
+xr_err xr_engine_submit(xr_engine *e, const xr_engine_cmd *cmd);
+
+/* Runs every stage's poll once in the caller's thread (gateway, pricing, ledger, router,
+ * venue I/O without waiting), then copies up to `cap` ready events into `out` and stores
+ * their number in `*n`. Events that did not fit stay queued for the next call. XR_OK;
+ * XR_ERR_INVALID_ARGUMENT (NULL, cap 0); XR_ERR_INTERNAL (a stage failed: see the log). */
+xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n);
+
+/* Stable lower-case names ("new_order", "exec_report"); "unknown" outside the enums. */
+const char *xr_engine_cmd_kind_name(xr_engine_cmd_kind kind);
+const char *xr_engine_event_kind_name(xr_engine_event_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XROUTE_ENGINE_H */
