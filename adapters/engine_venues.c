@@ -30,6 +30,8 @@
 
 typedef struct child_rec {
     bool used, final_seen, result_seen;
+    bool query;         /* reconciliation: asked for by client order id, never sent */
+    bool query_pending; /* the query waits for the session to be ready */
     uint8_t leg;
     uint16_t pair;
     uint32_t order_ref, order_seq;
@@ -145,6 +147,12 @@ static void on_event(void *ctx, const xr_event *ev)
     if (status_final(o->status)) {
         child_msg(v, c, XR_ENG_CHILD_FINAL, &m);
         m.u.cev.cum_qty = o->cum_qty;
+        m.u.cev.cum_quote = o->cum_quote;
+        for (uint32_t i = 0; i < v->nsym; i++) {
+            const xr_instrument *in = xr_binance_session_instrument(v->s, v->sym[i]);
+            if (v->pair[i] == c->pair && in != NULL)
+                m.u.cev.cum_quote_scale = in->scale.quote;
+        }
         ev_push(v, &m);
         c->final_seen = true;
     }
@@ -166,6 +174,8 @@ static void on_result(void *ctx, const xr_binance_result *r)
         c->result_seen = true;
         if (c->final_seen)
             c->used = false;
+        else if (r->op == XR_BINANCE_OP_ORDER_QUERY)
+            c->query_pending = true; /* not final yet at the venue: ask again */
         break;
     case XR_BINANCE_REJECTED:
         /* Refused: nothing executed (for a query: the venue never saw the order). */
@@ -185,6 +195,32 @@ static void on_result(void *ctx, const xr_binance_result *r)
 }
 
 /* ---- commands and market data ---------------------------------------------------------------- */
+
+static const xr_instrument *child_inst(venue *v, uint16_t pair)
+{
+    for (uint32_t i = 0; i < v->nsym; i++)
+        if (v->pair[i] == pair)
+            return xr_binance_session_instrument(v->s, v->sym[i]);
+    return NULL;
+}
+
+/* Reconciliation queries wait until the session knows its instruments (after a restart the
+ * venue may still be starting, or down): an order of unknown outcome is never guessed. */
+static void run_queries(venue *v)
+{
+    if (xr_binance_session_get_state(v->s) != XR_BINANCE_SESSION_READY)
+        return;
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++) {
+        child_rec *c = &v->child[i];
+        if (!c->used || !c->query_pending)
+            continue;
+        const xr_instrument *inst = child_inst(v, c->pair);
+        if (inst != NULL && xr_binance_session_order_query(v->s, inst, c->cid, NULL) == XR_OK) {
+            c->query_pending = false;
+            v->work = true;
+        }
+    }
+}
 
 static void take_commands(venue *v)
 {
@@ -206,6 +242,11 @@ static void take_commands(venue *v)
         c->order_ref = cc->order_ref;
         c->order_seq = cc->order_seq;
         memcpy(c->cid, cc->client_order_id, sizeof c->cid);
+        if (cc->query && c != &tmp) {
+            c->query = c->query_pending = true;
+            xr_spsc_ring_release(v->io.cmds, 1);
+            continue;
+        }
         const xr_instrument *inst = NULL;
         for (uint32_t i = 0; i < v->nsym; i++)
             if (v->pair[i] == cc->pair)
@@ -301,6 +342,7 @@ static xr_err drv_poll(void *p, bool *work)
         d->v[i].work = false;
         evq_flush(&d->v[i]);
         take_commands(&d->v[i]);
+        run_queries(&d->v[i]);
     }
     uint32_t n = 0;
     if (xr_net_loop_poll(d->loop, 0, &n) != XR_OK)

@@ -301,7 +301,8 @@ xr_err xr_engine_open_with(const xr_engine_config *cfg, const xr_eng_venue_drive
     if ((err = xr_eng_gateway_create(&e->sh, r, &e->gw)) != XR_OK ||
         (err = xr_eng_pricing_create(&e->sh, r, &e->pricing)) != XR_OK ||
         (err = xr_eng_ledger_create(&e->sh, r, &e->ledger)) != XR_OK ||
-        (err = xr_eng_router_create(&e->sh, r, &e->router)) != XR_OK)
+        (err = xr_eng_router_create(&e->sh, r, &e->router)) != XR_OK ||
+        (err = xr_eng_ledger_recover(e->ledger, e->gw)) != XR_OK)
         goto fail;
     xr_eng_venue_io io[XR_ENGINE_VENUES_MAX];
     for (uint32_t v = 0; v < e->sh.cfg.nvenues; v++)
@@ -413,6 +414,7 @@ const char *xr_engine_event_kind_name(xr_engine_event_kind kind)
         [XR_ENGINE_EV_OHLC] = "ohlc",
         [XR_ENGINE_EV_PAIRS] = "pairs",
         [XR_ENGINE_EV_ORDER_LIST] = "order_list",
+        [XR_ENGINE_EV_ORDER] = "order",
     };
     if ((unsigned)kind >= XR_ENGINE_EV__COUNT || names[kind] == NULL)
         return "unknown";

@@ -61,6 +61,7 @@ typedef struct xr_eng_req {
     uint64_t cust_no; /* internal customer number (account ids), 0 for none */
     uint8_t tier;
     uint8_t created; /* CUSTOMER: 1 when the accounts are new */
+    uint8_t update;  /* CUSTOMER: a known customer's new tier (stored, no accounts) */
     xr_err err;      /* CUSTOMER: the ledger's result */
 } xr_eng_req;
 
@@ -78,10 +79,10 @@ typedef enum xr_eng_order_phase {
 typedef struct xr_eng_leg {
     uint16_t venue;
     uint16_t fee_bps;
-    uint8_t done;      /* the child order reached a final state (and all its fills are in) */
-    uint8_t done_seen; /* the venue said it is final; `done_cum` is its executed quantity */
-    uint8_t fee_in;    /* asset of the venue's actual fee: 0 none yet, 1 base, 2 quote */
-    uint8_t reserved;
+    uint8_t done;        /* the child order reached a final state (and all its fills are in) */
+    uint8_t done_seen;   /* the venue said it is final; `done_cum` is its executed quantity */
+    uint8_t fee_in;      /* asset of the venue's actual fee: 0 none yet, 1 base, 2 quote */
+    uint8_t recover;     /* recovered at start-up: resolved by query, fills from its answer */
     xr_err err;          /* the child's failure, XR_OK otherwise */
     xr_amount qty;       /* planned base quantity */
     xr_price limit;      /* the child's IOC limit: the slippage bound, on the tick */
@@ -102,8 +103,9 @@ typedef struct xr_eng_order {
     uint8_t phase;  /* xr_eng_order_phase */
     uint8_t status; /* xr_engine_order_status */
     uint8_t n_legs;
-    uint8_t replayed; /* the reservation was found in the ledger (a resend after restart) */
-    uint8_t reserved_[3];
+    uint8_t replayed;  /* the reservation was found in the ledger (a resend after restart) */
+    uint8_t recovered; /* loaded from the order store at start-up, being reconciled */
+    uint8_t reserved_[2];
     xr_err err;
     uint32_t gw_entry;                /* the gateway's idempotency entry */
     uint32_t pair;                    /* engine pair index */
@@ -115,6 +117,8 @@ typedef struct xr_eng_order {
     xr_amount filled, notional, fees, spread, quote; /* totals, set by the router */
     xr_price avg_price;
     int64_t booked_ns;
+    uint64_t seq;       /* the order store's serial (list order), set with the reservation */
+    int64_t created_ns; /* wall clock of the reservation */
     xr_eng_leg legs[XR_ENG_LEGS_MAX];
 } xr_eng_order;
 
@@ -122,7 +126,9 @@ typedef struct xr_eng_child_cmd {
     uint32_t order_ref; /* the router's pool index */
     uint32_t order_seq; /* the parent's serial: events for a finished parent are dropped */
     uint8_t leg;
-    uint8_t side; /* xr_engine_side */
+    uint8_t side;  /* xr_engine_side */
+    uint8_t query; /* 1: do not send; query the venue by client order id (reconciliation) */
+    uint8_t reserved;
     uint16_t pair;
     xr_amount qty;
     xr_price limit;
@@ -141,8 +147,9 @@ typedef struct xr_eng_child_ev {
     uint8_t leg;
     uint8_t kind; /* xr_eng_child_ev_kind */
     uint8_t fee_scale;
-    uint8_t reserved;
+    uint8_t cum_quote_scale; /* FINAL: scale of cum_quote */
     xr_err err;
+    xr_amount cum_quote; /* FINAL: quote executed in all, as the venue reports it */
     xr_amount last_qty;
     xr_price last_price;
     xr_amount cum_qty; /* FILL: executed including this one; FINAL: executed in all */
@@ -222,6 +229,41 @@ xr_ledger_id xr_eng_op_id(uint32_t bank, const xr_engine_key *key, uint32_t n);
 /* Op id of the creation of account `account_id` (deterministic: creating again replays). */
 xr_ledger_id xr_eng_account_op_id(uint64_t account_id);
 
+/* The client order id of leg `leg`: "x" + the reservation id in hex + "-" + the leg (35
+ * characters of Binance's alphabet). The same parent and leg always give the same id. */
+void xr_eng_client_order_id(const xr_ledger_id *reserve_id, uint32_t leg,
+                            char out[XR_ENG_CLIENT_ID]);
+
+/* ---- the order store (docs/ledger.md, "Order store") ------------------------------------ */
+
+typedef struct xr_eng_shared xr_eng_shared;
+
+#define XR_ENG_REC_VERSION   1u
+#define XR_ENG_REC_HEAD      288u
+#define XR_ENG_REC_LEG       168u
+#define XR_ENG_REC_MAX       (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG)
+#define XR_ENG_KEY_ORDER     'O' /* 'O' bank(u32 BE) key[16] -> order record */
+#define XR_ENG_KEY_LIST      'L' /* 'L' bank(u32 BE) customer(u64 BE) ~seq(u64 BE) -> key[16] */
+#define XR_ENG_KEY_CUSTOMER  'C' /* 'C' bank(u32 BE) customer(u64 BE) -> cust_no u64, tier u8 */
+#define XR_ENG_ORDER_KEY_LEN 21u
+#define XR_ENG_LIST_KEY_LEN  21u
+#define XR_ENG_CUST_KEY_LEN  13u
+#define XR_ENG_CUST_VAL_LEN  9u
+
+void xr_eng_order_key(uint32_t bank, const xr_engine_key *key, uint8_t out[XR_ENG_ORDER_KEY_LEN]);
+void xr_eng_list_key(uint32_t bank, uint64_t customer, uint64_t seq,
+                     uint8_t out[XR_ENG_LIST_KEY_LEN]);
+void xr_eng_cust_key(uint32_t bank, uint64_t customer, uint8_t out[XR_ENG_CUST_KEY_LEN]);
+/* Encodes `o` (status, plan, children, fills, totals); returns the record's length. */
+uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX]);
+/* Decodes a record into `o` (the pair and asset ids found by the pair's name). XR_OK,
+ * XR_ERR_CORRUPT (bad length or version), XR_ERR_UNKNOWN_PAIR (no longer configured). */
+xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len,
+                           xr_eng_order *o);
+/* The public view of a stored order. */
+void xr_eng_order_view(const xr_eng_order *o, xr_engine_order_ev *out);
+void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r);
+
 /* ---- the engine ---------------------------------------------------------------------------- */
 
 typedef struct xr_eng_pair {
@@ -278,6 +320,16 @@ void xr_eng_pricing_destroy(xr_eng_pricing *p);
 xr_err xr_eng_ledger_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_eng_ledger **out);
 xr_err xr_eng_ledger_poll(xr_eng_ledger *l, bool *work);
 void xr_eng_ledger_destroy(xr_eng_ledger *l);
+
+/* Start-up recovery, called once by open after every stage exists: the ledger stage reads
+ * the order store, loads the customer directory and every order key into the gateway and
+ * queues the non-final orders for the router, which reconciles them with their venues. */
+xr_err xr_eng_ledger_recover(xr_eng_ledger *l, xr_eng_gateway *g);
+void xr_eng_gateway_load_customer(xr_eng_gateway *g, uint32_t bank, uint64_t customer,
+                                  uint64_t cust_no, uint8_t tier);
+/* Loads an order key (final: its report replays; else in flight until reconciled). Sets
+ * o->gw_entry. XR_OK or XR_ERR_NO_MEMORY (more orders in flight than idempotency_max). */
+xr_err xr_eng_gateway_load_order(xr_eng_gateway *g, xr_eng_order *o);
 
 xr_err xr_eng_router_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_eng_router **out);
 xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work);

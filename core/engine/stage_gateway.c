@@ -49,6 +49,7 @@ struct xr_eng_gateway {
     uint32_t nfree;
     uint32_t *done_fifo; /* entries in the order they completed: the eviction order */
     uint32_t done_head, done_n;
+    uint32_t recovering; /* orders from before a restart not reconciled yet */
 };
 
 static uint64_t mix(uint64_t x)
@@ -182,31 +183,6 @@ static void reject(xr_eng_gateway *g, const xr_engine_cmd *cmd, xr_err err)
     xr_eng_port_send(&g->egress, &m);
 }
 
-static void report_from_order(const xr_eng_shared *sh, const xr_eng_order *o,
-                              xr_engine_exec_report_ev *r)
-{
-    memset(r, 0, sizeof *r);
-    r->key = o->cmd.u.order.key;
-    memcpy(r->pair, o->cmd.u.order.pair, sizeof r->pair);
-    r->side = o->cmd.u.order.side;
-    r->status = o->status;
-    r->err = o->err;
-    r->base_scale = o->scale.base;
-    r->quote_scale = o->scale.quote;
-    r->price_scale = o->scale.price;
-    r->ordered = o->cmd.u.order.amount;
-    r->filled = o->filled;
-    r->quote = o->quote;
-    r->notional = o->notional;
-    r->fees = o->fees;
-    r->spread = o->spread;
-    r->avg_price = o->avg_price;
-    r->booked_ns = o->booked_ns;
-    for (uint32_t i = 0; i < o->n_legs; i++)
-        r->venues += o->legs[i].filled.units > 0;
-    (void)sh;
-}
-
 /* ---- commands ------------------------------------------------------------------------------- */
 
 static bool order_supported(const xr_engine_order_cmd *o)
@@ -267,6 +243,12 @@ static void new_order(xr_eng_gateway *g, const xr_engine_cmd *cmd, uint64_t no, 
         reject(g, cmd, XR_ERR_NOT_SUPPORTED);
         return;
     }
+    if (g->recovering > 0) {
+        /* Start-up reconciliation is still resolving orders from before the restart: no new
+         * order is accepted until every reservation is accounted for (DESIGN.md section 4). */
+        reject(g, cmd, XR_ERR_AGAIN);
+        return;
+    }
     uint32_t entry = idem_alloc(g);
     if (entry == UINT32_MAX) {
         reject(g, cmd, XR_ERR_NO_MEMORY);
@@ -313,6 +295,8 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
         xr_eng_port_send(&g->to_pricing, &m);
         return;
     case XR_ENGINE_CMD_CUSTOMER_UPSERT:
+    case XR_ENGINE_CMD_ORDER_STATUS:
+    case XR_ENGINE_CMD_LIST_ORDERS:
     case XR_ENGINE_CMD_FUND:
     case XR_ENGINE_CMD_DEFUND:
     case XR_ENGINE_CMD_QUOTE:
@@ -331,10 +315,13 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
             return;
         }
         if (c != NULL && c->state != CUST_FAILED) {
+            /* The new tier is stored by the ledger stage (the directory survives a restart);
+             * the answer comes back from there. */
             c->tier = cmd->u.customer.kyc_tier;
-            ev_header(&m, cmd, XR_ENGINE_EV_CUSTOMER);
-            m.u.ev.u.customer.kyc_tier = c->tier;
-            xr_eng_port_send(&g->egress, &m);
+            m.u.req.cust_no = no;
+            m.u.req.tier = c->tier;
+            m.u.req.update = 1;
+            xr_eng_port_send(&g->to_ledger, &m);
             return;
         }
         if (c == NULL && (c = cust_add(g, cmd->bank_id, cmd->customer_id, &no)) == NULL) {
@@ -358,6 +345,8 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
     m.u.req.tier = c->tier;
     if (cmd->kind == XR_ENGINE_CMD_NEW_ORDER)
         new_order(g, cmd, no, c->tier);
+    else if (cmd->kind == XR_ENGINE_CMD_ORDER_STATUS && key_zero(&cmd->u.ref.key))
+        reject(g, cmd, XR_ERR_INVALID_ARGUMENT);
     else if (cmd->kind == XR_ENGINE_CMD_QUOTE)
         xr_eng_port_send(&g->to_pricing, &m);
     else
@@ -384,9 +373,17 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
         return;
     }
     XR_ASSERT(o->phase == XR_ENG_PH_DONE);
-    report_from_order(g->sh, o, &d->report);
+    xr_eng_report_from_order(o, &d->report);
+    d->report.replayed = o->replayed;
     d->reject = XR_OK;
     idem_done(g, o->gw_entry);
+    if (o->recovered) {
+        /* Reconciled after a restart: no command waits for it (the bank reads it with
+         * ORDER_STATUS, or gets it replayed by resending the key). */
+        XR_ASSERT(g->recovering > 0);
+        g->recovering--;
+        return;
+    }
     ev_header(&m, &o->cmd, XR_ENGINE_EV_EXEC_REPORT);
     m.u.ev.u.report = d->report;
     xr_eng_port_send(&g->egress, &m);
@@ -443,6 +440,50 @@ xr_err xr_eng_gateway_poll(xr_eng_gateway *g, bool *work)
             }
             xr_spsc_ring_release(g->in[src], 1);
         }
+    }
+    return XR_OK;
+}
+
+void xr_eng_gateway_load_customer(xr_eng_gateway *g, uint32_t bank, uint64_t customer,
+                                  uint64_t cust_no, uint8_t tier)
+{
+    XR_ASSERT(cust_no >= 1 && cust_no <= g->sh->cfg.customers_max);
+    uint64_t no;
+    XR_ASSERT(cust_find(g, bank, customer, &no) == NULL);
+    uint32_t i = (uint32_t)mix(customer ^ ((uint64_t)bank << 40)) & g->cust_mask;
+    while (g->cust_index[i] != 0)
+        i = (i + 1) & g->cust_mask;
+    g->cust_index[i] = (uint32_t)cust_no;
+    cust_entry *c = &g->cust[cust_no - 1];
+    c->bank = bank;
+    c->customer = customer;
+    c->state = CUST_ACTIVE;
+    c->tier = tier;
+    if (cust_no > g->ncust)
+        g->ncust = (uint32_t)cust_no; /* numbers of failed registrations stay unused */
+}
+
+xr_err xr_eng_gateway_load_order(xr_eng_gateway *g, xr_eng_order *o)
+{
+    uint32_t entry = idem_alloc(g);
+    if (entry == UINT32_MAX)
+        return XR_ERR_NO_MEMORY;
+    const xr_engine_order_cmd *oc = &o->cmd.u.order;
+    uint32_t slot = idem_slot(g, o->cmd.bank_id, &oc->key);
+    XR_ASSERT(g->idem_index[slot] == 0);
+    idem_entry *d = &g->idem[entry];
+    memset(d, 0, sizeof *d);
+    d->bank = o->cmd.bank_id;
+    d->customer = o->cmd.customer_id;
+    d->order = *oc;
+    g->idem_index[slot] = entry + 1;
+    o->gw_entry = entry;
+    if (o->phase == XR_ENG_PH_DONE) {
+        xr_eng_report_from_order(o, &d->report);
+        idem_done(g, entry);
+    } else {
+        d->state = IDEM_IN_FLIGHT;
+        g->recovering++;
     }
     return XR_OK;
 }

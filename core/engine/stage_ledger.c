@@ -7,10 +7,12 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/base/assert.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/engine/engine_internal.h"
 
@@ -22,6 +24,15 @@ typedef struct pending {
     uint32_t op0, nops;
 } pending;
 
+/* The order-store records one request writes with its ops (docs/ledger.md, "Order store"). */
+typedef struct aux_buf {
+    uint8_t okey[XR_ENG_ORDER_KEY_LEN];
+    uint8_t lkey[XR_ENG_LIST_KEY_LEN];
+    uint8_t ckey[XR_ENG_CUST_KEY_LEN];
+    uint8_t cval[XR_ENG_CUST_VAL_LEN];
+    uint8_t rec[XR_ENG_REC_MAX];
+} aux_buf;
+
 struct xr_eng_ledger {
     const xr_eng_shared *sh;
     xr_ledger *lg;
@@ -31,6 +42,12 @@ struct xr_eng_ledger {
     pending *pend;
     xr_ledger_op *ops;
     xr_ledger_result *res;
+    aux_buf *abuf;          /* one per pending request */
+    xr_ledger_aux_put *aux; /* 2 per pending request at most */
+    uint32_t naux;
+    uint64_t next_seq;     /* the order store's next serial */
+    xr_eng_order *backlog; /* recovered orders not yet handed to the router */
+    uint32_t nbacklog, backlog_head;
 };
 
 /* ---- accounts ----------------------------------------------------------------------------- */
@@ -188,6 +205,35 @@ static int asset_of(const xr_eng_shared *sh, const char *code, uint16_t *id)
     return -1;
 }
 
+static void aux_add(xr_eng_ledger *l, const uint8_t *k, uint32_t kl, const uint8_t *v, uint32_t vl,
+                    uint32_t if_op)
+{
+    XR_ASSERT(l->naux < 2 * PEND_MAX);
+    l->aux[l->naux++] = (xr_ledger_aux_put){k, kl, v, vl, if_op};
+}
+
+static void aux_order(xr_eng_ledger *l, pending *p, const xr_eng_order *o, uint32_t if_op,
+                      bool list)
+{
+    aux_buf *b = &l->abuf[p - l->pend];
+    uint32_t len = xr_eng_order_encode(o, b->rec);
+    xr_eng_order_key(o->cmd.bank_id, &o->cmd.u.order.key, b->okey);
+    aux_add(l, b->okey, sizeof b->okey, b->rec, len, if_op);
+    if (list) {
+        xr_eng_list_key(o->cmd.bank_id, o->cmd.customer_id, o->seq, b->lkey);
+        aux_add(l, b->lkey, sizeof b->lkey, o->cmd.u.order.key.bytes, 16, if_op);
+    }
+}
+
+static void aux_customer(xr_eng_ledger *l, pending *p, const xr_eng_req *r, uint32_t if_op)
+{
+    aux_buf *b = &l->abuf[p - l->pend];
+    xr_eng_cust_key(r->cmd.bank_id, r->cmd.customer_id, b->ckey);
+    memcpy(b->cval, &r->cust_no, 8);
+    b->cval[8] = r->tier;
+    aux_add(l, b->ckey, sizeof b->ckey, b->cval, sizeof b->cval, if_op);
+}
+
 /* Ops a request needs (an upper bound), or 0 for none. */
 static uint32_t ops_needed(const xr_eng_ledger *l, const xr_eng_msg *m)
 {
@@ -224,6 +270,13 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
             op->credit_account_id =
                 xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, o->cmd.bank_id, src);
             op->amount = o->reserve;
+            /* The order record is written in the same commit, only if the reservation is
+             * new: a reservation never exists without its order, nor an order without it. */
+            o->seq = l->next_seq++;
+            o->created_ns = xr_clock_wall_ns();
+            o->status = XR_ENGINE_ORDER_OPEN; /* as stored: RESERVED (PENDING -> OPEN) */
+            aux_order(l, p, o, p->op0, true);
+            o->status = XR_ENGINE_ORDER_PENDING;
         } else {
             XR_ASSERT(o->phase == XR_ENG_PH_BOOK);
             if (o->filled.units == 0) {
@@ -234,12 +287,18 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
             } else {
                 book_filled(l, o, n);
             }
+            /* The final order, written with its post group or void (only if they apply). */
+            o->booked_ns = xr_clock_wall_ns();
+            aux_order(l, p, o, p->op0, false);
         }
     } else {
         const xr_eng_req *r = &m->u.req;
         const xr_engine_cmd *c = &r->cmd;
         switch (c->kind) {
         case XR_ENGINE_CMD_CUSTOMER_UPSERT:
+            aux_customer(l, p, r, r->update ? XR_LEDGER_NO_INDEX : *n);
+            if (r->update)
+                break;
             for (uint32_t a = 0; a < sh->nassets; a++) {
                 uint16_t asset = sh->asset_ids[a];
                 xr_ledger_op *op = op_new(l, n);
@@ -311,6 +370,131 @@ static void answer_balances(xr_eng_ledger *l, const xr_eng_req *r)
     xr_eng_port_send(&l->to_gw, &m);
 }
 
+/* Reads the stored order of (bank, key). XR_OK, XR_ERR_NOT_FOUND, or a decode error. */
+static xr_err stored_order(xr_eng_ledger *l, uint32_t bank, const xr_engine_key *key,
+                           xr_eng_order *o)
+{
+    uint8_t k[XR_ENG_ORDER_KEY_LEN], rec[XR_ENG_REC_MAX];
+    uint32_t len = 0;
+    xr_eng_order_key(bank, key, k);
+    xr_err err = xr_ledger_aux_get(l->lg, k, sizeof k, rec, sizeof rec, &len);
+    if (err != XR_OK)
+        return err;
+    if (len > sizeof rec)
+        return XR_ERR_CORRUPT;
+    return xr_eng_order_decode(l->sh, rec, len, o);
+}
+
+/* A resend whose reservation the ledger already has: answers with the stored report when
+ * the stored order is final and has the same content. */
+static bool stored_replay(xr_eng_ledger *l, xr_eng_order *o)
+{
+    xr_eng_order st;
+    const xr_engine_order_cmd *a = &o->cmd.u.order, *b = &st.cmd.u.order;
+    if (stored_order(l, o->cmd.bank_id, &a->key, &st) != XR_OK || st.phase != XR_ENG_PH_DONE ||
+        st.cmd.customer_id != o->cmd.customer_id || strncmp(a->pair, b->pair, sizeof a->pair) ||
+        a->side != b->side || a->type != b->type || a->tif != b->tif ||
+        a->amount_side != b->amount_side || a->amount.units != b->amount.units ||
+        a->limit.ticks != b->limit.ticks || a->expire_ns != b->expire_ns ||
+        a->quote_id != b->quote_id)
+        return false;
+    xr_eng_msg out;
+    memset(&out, 0, sizeof out);
+    out.type = XR_ENG_M_ORDER;
+    xr_eng_order *r = &out.u.order;
+    *r = st;
+    r->cmd = o->cmd;
+    r->gw_entry = o->gw_entry;
+    r->replayed = 1;
+    r->phase = XR_ENG_PH_DONE;
+    xr_eng_port_send(&l->to_gw, &out);
+    return true;
+}
+
+static void answer_status(xr_eng_ledger *l, const xr_eng_req *r)
+{
+    xr_eng_msg m;
+    xr_eng_order o;
+    xr_err err = stored_order(l, r->cmd.bank_id, &r->cmd.u.ref.key, &o);
+    if (err == XR_OK && o.cmd.customer_id != r->cmd.customer_id)
+        err = XR_ERR_NOT_FOUND; /* another customer's order is not shown */
+    if (err != XR_OK) {
+        xr_eng_reject(&m, &r->cmd, err);
+    } else {
+        ev_header(&m, &r->cmd, XR_ENGINE_EV_ORDER);
+        xr_eng_order_view(&o, &m.u.ev.u.order);
+    }
+    xr_eng_port_send(&l->to_gw, &m);
+}
+
+typedef struct list_ctx {
+    xr_eng_ledger *l;
+    const xr_engine_list_orders_cmd *f;
+    uint32_t bank, limit;
+    xr_engine_order_list_ev *out;
+    xr_err err;
+} list_ctx;
+
+static int list_one(void *ctx, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                    uint32_t val_len)
+{
+    list_ctx *c = ctx;
+    const xr_engine_list_orders_cmd *f = c->f;
+    xr_engine_key k;
+    xr_eng_order o;
+    (void)key;
+    (void)key_len;
+    if (val_len != 16) {
+        c->err = XR_ERR_CORRUPT;
+        return 1;
+    }
+    memcpy(k.bytes, val, 16);
+    if ((c->err = stored_order(c->l, c->bank, &k, &o)) != XR_OK)
+        return 1;
+    if ((f->status_mask != 0 && (f->status_mask & (1u << o.status)) == 0) ||
+        (f->pair[0] != '\0' && strncmp(f->pair, o.cmd.u.order.pair, sizeof f->pair) != 0) ||
+        (f->side != 0 && f->side != o.cmd.u.order.side) ||
+        (f->type != 0 && f->type != o.cmd.u.order.type) ||
+        (f->from_ns != 0 && o.created_ns < f->from_ns) ||
+        (f->to_ns != 0 && o.created_ns >= f->to_ns))
+        return 0;
+    xr_engine_order_summary *s = &c->out->items[c->out->n++];
+    xr_eng_report_from_order(&o, &s->report);
+    s->type = o.cmd.u.order.type;
+    s->seq = o.seq;
+    s->created_ns = o.created_ns;
+    if (c->out->n == c->limit) {
+        c->out->next_cursor = o.seq;
+        return 1;
+    }
+    return 0;
+}
+
+static void answer_list(xr_eng_ledger *l, const xr_eng_req *r)
+{
+    xr_eng_msg m;
+    const xr_engine_list_orders_cmd *f = &r->cmd.u.list;
+    ev_header(&m, &r->cmd, XR_ENGINE_EV_ORDER_LIST);
+    list_ctx c = {l, f, r->cmd.bank_id, f->limit, &m.u.ev.u.order_list, XR_OK};
+    if (c.limit == 0 || c.limit > XR_ENGINE_ORDER_LIST_MAX)
+        c.limit = XR_ENGINE_ORDER_LIST_MAX;
+    /* Newest first: the list keys hold the complemented serial; a cursor is the serial of
+     * the last order of the previous page, so the next page starts just below it. */
+    uint8_t from[XR_ENG_LIST_KEY_LEN], to[XR_ENG_LIST_KEY_LEN + 1];
+    xr_eng_list_key(r->cmd.bank_id, r->cmd.customer_id, f->cursor == 0 ? UINT64_MAX : f->cursor - 1,
+                    from);
+    memcpy(to, from, 13);
+    memset(to + 13, 0xFF, sizeof to - 13);
+    xr_err err = f->cursor == 1
+                     ? XR_OK
+                     : xr_ledger_aux_scan(l->lg, from, sizeof from, to, sizeof to, list_one, &c);
+    if (err == XR_OK)
+        err = c.err;
+    if (err != XR_OK)
+        xr_eng_reject(&m, &r->cmd, err);
+    xr_eng_port_send(&l->to_gw, &m);
+}
+
 static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
 {
     xr_eng_msg out;
@@ -322,8 +506,13 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
         out = *m;
         xr_eng_order *oo = &out.u.order;
         if (o->phase == XR_ENG_PH_RESERVE) {
-            if (err == XR_OK && res->replayed)
-                err = XR_ERR_INVALID_STATE; /* reserved before a restart: never route twice */
+            if (err == XR_OK && res->replayed) {
+                /* Reserved before a restart and no longer in the gateway's table: never route
+                 * twice; the stored order's report when it is final and the same. */
+                if (stored_replay(l, oo))
+                    return;
+                err = XR_ERR_INVALID_STATE;
+            }
             if (err != XR_OK) {
                 oo->phase = XR_ENG_PH_REJECTED;
                 oo->err = err;
@@ -348,7 +537,6 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
             oo->err = err;
         }
         oo->phase = XR_ENG_PH_DONE;
-        oo->booked_ns = res->timestamp_ns;
         xr_eng_port_send(&l->to_gw, &out);
         return;
     }
@@ -358,7 +546,7 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
         out = *m;
         out.type = XR_ENG_M_CUSTOMER;
         out.u.req.err = err;
-        out.u.req.created = (uint8_t)(err == XR_OK && !res->replayed);
+        out.u.req.created = (uint8_t)(err == XR_OK && res != NULL && !res->replayed);
         xr_eng_port_send(&l->to_gw, &out);
         return;
     case XR_ENGINE_CMD_FUND:
@@ -380,6 +568,12 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
     case XR_ENGINE_CMD_BALANCES:
         answer_balances(l, r);
         return;
+    case XR_ENGINE_CMD_ORDER_STATUS:
+        answer_status(l, r);
+        return;
+    case XR_ENGINE_CMD_LIST_ORDERS:
+        answer_list(l, r);
+        return;
     default:
         xr_eng_reject(&out, &r->cmd, XR_ERR_INTERNAL);
         xr_eng_port_send(&l->to_gw, &out);
@@ -395,8 +589,19 @@ xr_err xr_eng_ledger_poll(xr_eng_ledger *l, bool *work)
      * most one answer, so an empty outbox of PEND_MAX always has room). */
     if (!xr_eng_port_room(&l->to_gw, PEND_MAX) || !xr_eng_port_room(&l->to_router, PEND_MAX))
         return XR_OK;
+    /* Recovered orders go to the router first: they were reserved before anything new. */
+    while (l->nbacklog > 0 && l->to_router.n == 0) {
+        xr_eng_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = XR_ENG_M_ORDER;
+        m.u.order = l->backlog[l->backlog_head++];
+        l->nbacklog--;
+        xr_eng_port_send(&l->to_router, &m);
+        *work = true;
+    }
     uint32_t np = 0, n = 0;
     xr_err pre[PEND_MAX];
+    l->naux = 0;
     for (int src = 0; src < 3; src++) {
         while (np < PEND_MAX) {
             const xr_eng_msg *m = xr_spsc_ring_peek(l->in[src]);
@@ -415,8 +620,8 @@ full:
     if (np == 0)
         return XR_OK;
     *work = true;
-    if (n > 0) {
-        xr_err err = xr_ledger_execute(l->lg, l->ops, n, l->res);
+    if (n > 0 || l->naux > 0) {
+        xr_err err = xr_ledger_execute_aux(l->lg, l->ops, n, l->res, l->aux, l->naux);
         if (err != XR_OK) {
             xr_log_line ll;
             xr_log_begin(&ll, XR_LOG_ERROR, "engine", "ledger_batch_failed");
@@ -446,7 +651,10 @@ xr_err xr_eng_ledger_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_e
     l->pend = xr_eng_alloc(sizeof *l->pend * PEND_MAX);
     l->ops = xr_eng_alloc(sizeof *l->ops * l->ops_max);
     l->res = xr_eng_alloc(sizeof *l->res * l->ops_max);
-    if (l->pend == NULL || l->ops == NULL || l->res == NULL)
+    l->abuf = xr_eng_alloc(sizeof *l->abuf * PEND_MAX);
+    l->aux = xr_eng_alloc(sizeof *l->aux * 2 * PEND_MAX);
+    l->next_seq = 1;
+    if (l->pend == NULL || l->ops == NULL || l->res == NULL || l->abuf == NULL || l->aux == NULL)
         return XR_ERR_NO_MEMORY;
     if (xr_eng_port_init(&l->to_gw, r->ledger_gw, PEND_MAX) != XR_OK ||
         xr_eng_port_init(&l->to_router, r->ledger_router, PEND_MAX) != XR_OK)
@@ -472,5 +680,121 @@ void xr_eng_ledger_destroy(xr_eng_ledger *l)
     xr_eng_free(l->pend);
     xr_eng_free(l->ops);
     xr_eng_free(l->res);
+    xr_eng_free(l->abuf);
+    xr_eng_free(l->aux);
+    xr_eng_free(l->backlog);
     xr_eng_free(l);
+}
+
+/* ---- start-up recovery ------------------------------------------------------------------- */
+
+typedef struct recover_ctx {
+    xr_eng_ledger *l;
+    xr_eng_gateway *g;
+    xr_eng_order *orders; /* grows by doubling: start-up only, before any stage runs */
+    uint32_t n, cap;
+    xr_err err;
+} recover_ctx;
+
+static int recover_customer(void *ctx, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                            uint32_t val_len)
+{
+    recover_ctx *c = ctx;
+    uint64_t customer = 0, cust_no;
+    uint32_t bank = 0;
+    if (key_len != XR_ENG_CUST_KEY_LEN || val_len != XR_ENG_CUST_VAL_LEN) {
+        c->err = XR_ERR_CORRUPT;
+        return 1;
+    }
+    for (int i = 0; i < 4; i++)
+        bank = bank << 8 | key[1 + i];
+    for (int i = 0; i < 8; i++)
+        customer = customer << 8 | key[5 + i];
+    memcpy(&cust_no, val, 8);
+    if (cust_no == 0 || cust_no > c->l->sh->cfg.customers_max) {
+        c->err = XR_ERR_CORRUPT;
+        return 1;
+    }
+    xr_eng_gateway_load_customer(c->g, bank, customer, cust_no, val[8]);
+    return 0;
+}
+
+static int recover_order(void *ctx, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                         uint32_t val_len)
+{
+    recover_ctx *c = ctx;
+    (void)key;
+    (void)key_len;
+    if (c->n == c->cap) {
+        uint32_t cap = c->cap == 0 ? 64 : 2 * c->cap;
+        xr_eng_order *o = xr_eng_alloc(sizeof *o * cap);
+        if (o == NULL) {
+            c->err = XR_ERR_NO_MEMORY;
+            return 1;
+        }
+        if (c->n > 0)
+            memcpy(o, c->orders, sizeof *o * c->n);
+        xr_eng_free(c->orders);
+        c->orders = o;
+        c->cap = cap;
+    }
+    xr_err err = xr_eng_order_decode(c->l->sh, val, val_len, &c->orders[c->n]);
+    if (err != XR_OK) {
+        c->err = err;
+        return 1;
+    }
+    c->n++;
+    return 0;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const xr_eng_order *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+xr_err xr_eng_ledger_recover(xr_eng_ledger *l, xr_eng_gateway *g)
+{
+    recover_ctx c = {.l = l, .g = g};
+    const uint8_t cfrom[1] = {XR_ENG_KEY_CUSTOMER}, cto[1] = {XR_ENG_KEY_CUSTOMER + 1};
+    const uint8_t ofrom[1] = {XR_ENG_KEY_ORDER}, oto[1] = {XR_ENG_KEY_ORDER + 1};
+    xr_err err = xr_ledger_aux_scan(l->lg, cfrom, 1, cto, 1, recover_customer, &c);
+    if (err == XR_OK && c.err == XR_OK)
+        err = xr_ledger_aux_scan(l->lg, ofrom, 1, oto, 1, recover_order, &c);
+    if (err == XR_OK)
+        err = c.err;
+    if (err != XR_OK) {
+        xr_eng_free(c.orders);
+        return err;
+    }
+    /* Oldest first, so that the gateway's table keeps the newest keys when it is full. */
+    if (c.n > 1)
+        qsort(c.orders, c.n, sizeof *c.orders, by_seq);
+    uint32_t open = 0;
+    for (uint32_t i = 0; i < c.n && err == XR_OK; i++) {
+        xr_eng_order *o = &c.orders[i];
+        if (o->seq >= l->next_seq)
+            l->next_seq = o->seq + 1;
+        if (o->phase != XR_ENG_PH_DONE) {
+            o->recovered = 1;
+            o->status = XR_ENGINE_ORDER_OPEN;
+        }
+        err = xr_eng_gateway_load_order(g, o);
+        if (err == XR_OK && o->phase != XR_ENG_PH_DONE)
+            c.orders[open++] = *o; /* compacted in place: open <= i */
+    }
+    if (err != XR_OK) {
+        xr_eng_free(c.orders);
+        return err;
+    }
+    l->backlog = c.orders;
+    l->nbacklog = open;
+    l->backlog_head = 0;
+    if (open > 0) {
+        xr_log_line ll;
+        xr_log_begin(&ll, XR_LOG_INFO, "engine", "reconciling_orders");
+        xr_log_u64(&ll, "orders", open);
+        xr_log_end(&ll);
+    }
+    return XR_OK;
 }

@@ -46,21 +46,6 @@ static xr_err transition(xr_eng_order *o, xr_order_event ev)
     return err;
 }
 
-/* "x" + the reservation id in hex + "-" + the leg: 35 characters of Binance's alphabet.
- * The same parent and leg always give the same id, so a resend is a duplicate. */
-static void client_order_id(const xr_eng_order *o, uint32_t leg, char out[XR_ENG_CLIENT_ID])
-{
-    static const char hex[] = "0123456789abcdef";
-    out[0] = 'x';
-    for (int i = 0; i < 16; i++) {
-        out[1 + 2 * i] = hex[o->reserve_id.bytes[i] >> 4];
-        out[2 + 2 * i] = hex[o->reserve_id.bytes[i] & 15];
-    }
-    out[33] = '-';
-    out[34] = (char)('0' + leg);
-    out[35] = '\0';
-}
-
 static void route(xr_eng_router *rt, const xr_eng_order *in)
 {
     xr_eng_order *o = xr_pool_get(&rt->pool);
@@ -74,6 +59,9 @@ static void route(xr_eng_router *rt, const xr_eng_order *in)
     XR_ASSERT(o->status == XR_ENGINE_ORDER_OPEN && o->n_legs > 0);
     (void)transition(o, XR_ORDER_EV_ROUTED);
     for (uint32_t i = 0; i < o->n_legs; i++) {
+        /* A recovered order's children may or may not have reached their venues before the
+         * restart: each is asked for by its client order id, never sent again. */
+        o->legs[i].recover = o->recovered;
         xr_eng_msg m;
         memset(&m, 0, sizeof m);
         m.type = XR_ENG_M_CHILD_CMD;
@@ -85,7 +73,8 @@ static void route(xr_eng_router *rt, const xr_eng_order *in)
         c->pair = (uint16_t)o->pair;
         c->qty = o->legs[i].qty;
         c->limit = o->legs[i].limit;
-        client_order_id(o, i, c->client_order_id);
+        c->query = o->recovered;
+        xr_eng_client_order_id(&o->reserve_id, i, c->client_order_id);
         xr_eng_port_send(&rt->to_venue[o->legs[i].venue], &m);
     }
 }
@@ -186,6 +175,52 @@ static bool leg_check_done(xr_eng_leg *g)
     return g->done;
 }
 
+/* A recovered child's executions, from the venue's answer to the query: the user stream
+ * that reported each fill before the restart does not report it again, so the executed
+ * quantity and quote of the final state are taken as one fill. The query reports no fee:
+ * the venue's own fee (charged in the asset received, as Binance does) is computed from its
+ * configured taker fee, rounded up like the venue rounds it. */
+static xr_err recovered_fill(xr_eng_router *rt, xr_eng_order *o, xr_eng_leg *g,
+                             const xr_eng_child_ev *ev)
+{
+    if (g->filled.units != 0)
+        return XR_OK; /* fills already taken from the stream: keep them */
+    const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
+    int shift = (int)o->scale.base + (int)o->scale.price - (int)ev->cum_quote_scale;
+    xr_i128 p;
+    xr_err err = xr_i128_pow10((unsigned)(shift < 0 ? -shift : shift), &p);
+    if (err != XR_OK)
+        return err;
+    if (shift >= 0)
+        err = xr_i128_mul(ev->cum_quote.units, p, &g->quote_exact);
+    else
+        err = xr_i128_div(ev->cum_quote.units, p, XR_ROUND_UP, &g->quote_exact);
+    if (err != XR_OK)
+        return err;
+    g->filled = ev->cum_qty;
+    if (buy) {
+        g->fee_in = 1;
+        err = xr_amount_mul_ratio(g->filled, g->fee_bps, 10000, XR_ROUND_UP, &g->venue_fee);
+    } else {
+        xr_amount q;
+        g->fee_in = 2;
+        err = xr_amount_rescale(ev->cum_quote, ev->cum_quote_scale,
+                                xr_eng_asset(rt->sh, o->quote_asset)->scale, XR_ROUND_DOWN, &q);
+        if (err == XR_OK)
+            err = xr_amount_mul_ratio(q, g->fee_bps, 10000, XR_ROUND_UP, &g->venue_fee);
+    }
+    if (err != XR_OK)
+        return err;
+    xr_amount total = {0};
+    for (uint32_t i = 0; i < o->n_legs; i++)
+        total.units += o->legs[i].filled.units;
+    return transition(o, total.units >= o->cmd.u.order.amount.units
+                             ? XR_ORDER_EV_FULL_FILL
+                             : XR_ORDER_EV_PARTIAL_FILL) == XR_OK
+               ? XR_OK
+               : XR_ERR_INTERNAL;
+}
+
 static xr_err child_event(xr_eng_router *rt, const xr_eng_child_ev *ev)
 {
     if (ev->order_ref >= xr_pool_capacity(&rt->pool) ||
@@ -243,6 +278,11 @@ static xr_err child_event(xr_eng_router *rt, const xr_eng_child_ev *ev)
     case XR_ENG_CHILD_FINAL:
         g->done_seen = 1;
         g->done_cum = ev->cum_qty;
+        if (g->recover && ev->cum_qty.units > g->filled.units) {
+            err = recovered_fill(rt, o, g, ev);
+            if (err != XR_OK)
+                return err;
+        }
         break;
     case XR_ENG_CHILD_FAILED:
         g->done = 1;

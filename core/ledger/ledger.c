@@ -1384,8 +1384,28 @@ static void log_batch_error(xr_err err, size_t n)
     xr_log_end(&l);
 }
 
+/* Writes the auxiliary records whose condition holds, in the batch's transaction. */
+static xr_err aux_write(xr_ledger *lg, const xr_ledger_result *results, size_t n,
+                        const xr_ledger_aux_put *aux, size_t naux)
+{
+    for (size_t i = 0; i < naux; i++) {
+        const xr_ledger_aux_put *a = &aux[i];
+        if (a->if_op != XR_LEDGER_NO_INDEX) {
+            if (a->if_op >= n)
+                return XR_ERR_INVALID_ARGUMENT;
+            if (results[a->if_op].err != XR_OK || results[a->if_op].replayed)
+                continue;
+        }
+        MDB_val k = {a->key_len, (void *)a->key}, v = {a->val_len, (void *)a->val};
+        int rc = mdb_put(lg->batch->txn, lg->db_aux, &k, &v, 0);
+        if (rc != MDB_SUCCESS)
+            return lg_mdb_err(rc);
+    }
+    return XR_OK;
+}
+
 static xr_err execute(xr_ledger *lg, const xr_ledger_op *ops, size_t n, xr_ledger_result *results,
-                      uint32_t *expired)
+                      uint32_t *expired, const xr_ledger_aux_put *aux, size_t naux)
 {
     if (lg->read_only)
         return XR_ERR_INVALID_STATE;
@@ -1452,6 +1472,14 @@ static xr_err execute(xr_ledger *lg, const xr_ledger_op *ops, size_t n, xr_ledge
         batch_txn_end(b, 0);
         return err;
     }
+    if (naux > 0)
+        err = aux_write(lg, results, n, aux, naux);
+    if (err != XR_OK) {
+        if (b->published != 0)
+            hasher_wait(b, NULL);
+        batch_txn_end(b, 0);
+        return err;
+    }
     uint32_t swept = b->swept;
     err = batch_commit(lg);
     if (err == XR_OK && expired != NULL)
@@ -1464,7 +1492,24 @@ xr_err xr_ledger_execute(xr_ledger *lg, const xr_ledger_op *ops, size_t n,
 {
     if (lg == NULL || (n > 0 && (ops == NULL || results == NULL)))
         return XR_ERR_INVALID_ARGUMENT;
-    xr_err err = execute(lg, ops, n, results, NULL);
+    xr_err err = execute(lg, ops, n, results, NULL, NULL, 0);
+    if (err != XR_OK) {
+        fill_error(results, n, err);
+        log_batch_error(err, n);
+    }
+    return err;
+}
+
+xr_err xr_ledger_execute_aux(xr_ledger *lg, const xr_ledger_op *ops, size_t n,
+                             xr_ledger_result *results, const xr_ledger_aux_put *aux, size_t naux)
+{
+    if (lg == NULL || (n > 0 && (ops == NULL || results == NULL)) || (naux > 0 && aux == NULL))
+        return XR_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < naux; i++)
+        if (aux[i].key == NULL || aux[i].key_len == 0 || aux[i].key_len > XR_LEDGER_AUX_KEY_MAX ||
+            (aux[i].val == NULL && aux[i].val_len > 0) || aux[i].val_len > XR_LEDGER_AUX_VAL_MAX)
+            return XR_ERR_INVALID_ARGUMENT;
+    xr_err err = execute(lg, ops, n, results, NULL, aux, naux);
     if (err != XR_OK) {
         fill_error(results, n, err);
         log_batch_error(err, n);
@@ -1478,7 +1523,7 @@ xr_err xr_ledger_expire_due(xr_ledger *lg, uint32_t *expired)
         return XR_ERR_INVALID_ARGUMENT;
     if (expired != NULL)
         *expired = 0;
-    xr_err err = execute(lg, NULL, 0, NULL, expired);
+    xr_err err = execute(lg, NULL, 0, NULL, expired, NULL, 0);
     if (err != XR_OK)
         log_batch_error(err, 0);
     return err;
@@ -1616,6 +1661,13 @@ static xr_err open_databases(xr_ledger *lg, MDB_txn *txn)
         if (rc != MDB_SUCCESS)
             return rc == MDB_NOTFOUND ? XR_ERR_NOT_FOUND : lg_mdb_err(rc);
     }
+    /* The aux database came after format 1 was released: a writer adds it, a read-only view
+     * of an older ledger simply has none. */
+    int arc = mdb_dbi_open(txn, LG_DB_AUX, create, &lg->db_aux);
+    if (arc == MDB_SUCCESS)
+        lg->has_aux = 1;
+    else if (arc != MDB_NOTFOUND)
+        return lg_mdb_err(arc);
     MDB_val key = {sizeof LG_META_FORMAT - 1, (void *)LG_META_FORMAT}, val;
     int rc = mdb_get(txn, lg->db_meta, &key, &val);
     if (rc == MDB_NOTFOUND && !lg->read_only) {

@@ -260,6 +260,28 @@ void xr_ledger_close(xr_ledger *lg);
 xr_err xr_ledger_execute(xr_ledger *lg, const xr_ledger_op *ops, size_t n,
                          xr_ledger_result *results);
 
+/* Auxiliary records: a sorted key -> value store (LMDB database "aux" of the ledger's
+ * environment) for what must be durable together with ops, such as the engine's order records
+ * (docs/ledger.md, "Order store"). The ledger neither interprets nor verifies them. */
+#define XR_LEDGER_AUX_KEY_MAX 64
+#define XR_LEDGER_AUX_VAL_MAX 4096
+
+typedef struct xr_ledger_aux_put {
+    const uint8_t *key; /* 1..XR_LEDGER_AUX_KEY_MAX bytes; sorted as bytes (memcmp) */
+    uint32_t key_len;
+    const uint8_t *val; /* 0..XR_LEDGER_AUX_VAL_MAX bytes; replaces any value stored */
+    uint32_t val_len;
+    uint32_t if_op; /* written only when results[if_op] is XR_OK and not replayed;
+                       XR_LEDGER_NO_INDEX: always */
+} xr_ledger_aux_put;
+
+/* xr_ledger_execute, and in the same transaction (so in the same durable commit) the aux
+ * records aux[0..naux) whose condition holds, in order. Pointers are read during the call
+ * only. Errors as xr_ledger_execute; XR_ERR_INVALID_ARGUMENT for a bad record (nothing
+ * applied); an LMDB failure writing a record fails the whole batch. */
+xr_err xr_ledger_execute_aux(xr_ledger *lg, const xr_ledger_op *ops, size_t n,
+                             xr_ledger_result *results, const xr_ledger_aux_put *aux, size_t naux);
+
 /* Expires due reservations without other ops (one durable commit if any was due); the
  * engine calls it periodically so held funds come back even when no batch runs. `*expired`
  * (may be NULL) receives how many expired. Same batch-level errors as xr_ledger_execute. */
@@ -334,6 +356,19 @@ xr_err xr_ledger_entries(xr_ledger *lg, uint64_t account_id, uint64_t cursor, xr
 /* The whole log in sequence order from `from_seq` (>= 1), up to `cap` entries. XR_OK. */
 xr_err xr_ledger_log_read(xr_ledger *lg, uint64_t from_seq, xr_ledger_entry *out, size_t cap,
                           size_t *n);
+
+/* The aux record `key`: copies up to `cap` bytes of its value to `val` and its length to
+ * `*len`. XR_OK, XR_ERR_NOT_FOUND, XR_ERR_INVALID_ARGUMENT. */
+xr_err xr_ledger_aux_get(xr_ledger *lg, const uint8_t *key, uint32_t key_len, uint8_t *val,
+                         uint32_t cap, uint32_t *len);
+
+/* Calls fn for every aux record with from <= key < to (byte order; to_len 0: no upper bound),
+ * ascending, in one snapshot, until fn returns non-zero. The pointers given to fn are valid
+ * during that call only. XR_OK (also when fn stopped the scan), XR_ERR_INVALID_ARGUMENT. */
+typedef int (*xr_ledger_aux_fn)(void *ctx, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                                uint32_t val_len);
+xr_err xr_ledger_aux_scan(xr_ledger *lg, const uint8_t *from, uint32_t from_len, const uint8_t *to,
+                          uint32_t to_len, xr_ledger_aux_fn fn, void *ctx);
 
 /* Totals of one asset over all accounts. */
 typedef struct xr_ledger_total {

@@ -31,6 +31,7 @@
 #define LG_DB_OPS      "ops"      /* 16-byte id -> op record, LG_OP_SIZE */
 #define LG_DB_ENTRIES  "entries"  /* u64 seq (MDB_INTEGERKEY) -> entry, LG_ENTRY_SIZE */
 #define LG_DB_EXPIRY   "expiry"   /* u64 BE deadline || 16-byte id -> empty */
+#define LG_DB_AUX      "aux" /* caller's key (1..64 bytes) -> caller's value (docs/ledger.md) */
 
 #define LG_FORMAT_VERSION 1u
 #define LG_META_FORMAT    "format"  /* u32 */
@@ -169,6 +170,8 @@ typedef struct lg_batch lg_batch; /* the writer's per-batch state (ledger.c) */
 struct xr_ledger {
     MDB_env *env;
     MDB_dbi db_meta, db_accounts, db_ops, db_entries, db_expiry;
+    MDB_dbi db_aux;
+    int has_aux; /* 0: a read-only view of a ledger written before the aux database existed */
     int read_only;
     xr_ledger_durability durability;
     uint32_t max_batch_ops;

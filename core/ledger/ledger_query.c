@@ -308,3 +308,67 @@ xr_err xr_ledger_stats_get(xr_ledger *lg, xr_ledger_stats *out)
     }
     return XR_OK;
 }
+
+/* ---- aux records ------------------------------------------------------------------------ */
+
+xr_err xr_ledger_aux_get(xr_ledger *lg, const uint8_t *key, uint32_t key_len, uint8_t *val,
+                         uint32_t cap, uint32_t *len)
+{
+    if (lg == NULL || key == NULL || key_len == 0 || key_len > XR_LEDGER_AUX_KEY_MAX ||
+        len == NULL || (val == NULL && cap > 0))
+        return XR_ERR_INVALID_ARGUMENT;
+    if (!lg->has_aux)
+        return XR_ERR_NOT_FOUND;
+    MDB_txn *txn;
+    xr_err err = read_begin(lg, &txn);
+    if (err != XR_OK)
+        return err;
+    MDB_val k = {key_len, (void *)key}, v;
+    int rc = mdb_get(txn, lg->db_aux, &k, &v);
+    if (rc == MDB_SUCCESS) {
+        *len = (uint32_t)v.mv_size;
+        memcpy(val, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+    }
+    mdb_txn_abort(txn);
+    return rc == MDB_SUCCESS ? XR_OK : rc == MDB_NOTFOUND ? XR_ERR_NOT_FOUND : lg_mdb_err(rc);
+}
+
+static int aux_below(const MDB_val *k, const uint8_t *to, uint32_t to_len)
+{
+    if (to_len == 0)
+        return 1;
+    size_t m = k->mv_size < to_len ? k->mv_size : to_len;
+    int c = memcmp(k->mv_data, to, m);
+    return c < 0 || (c == 0 && k->mv_size < to_len);
+}
+
+xr_err xr_ledger_aux_scan(xr_ledger *lg, const uint8_t *from, uint32_t from_len, const uint8_t *to,
+                          uint32_t to_len, xr_ledger_aux_fn fn, void *ctx)
+{
+    if (lg == NULL || fn == NULL || (from == NULL && from_len > 0) || (to == NULL && to_len > 0) ||
+        from_len > XR_LEDGER_AUX_KEY_MAX)
+        return XR_ERR_INVALID_ARGUMENT;
+    if (!lg->has_aux)
+        return XR_OK;
+    MDB_txn *txn;
+    xr_err err = read_begin(lg, &txn);
+    if (err != XR_OK)
+        return err;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, lg->db_aux, &cur);
+    if (rc != MDB_SUCCESS) {
+        mdb_txn_abort(txn);
+        return lg_mdb_err(rc);
+    }
+    MDB_val k = {from_len, (void *)from}, v;
+    rc = from_len > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                      : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS && aux_below(&k, to, to_len)) {
+        if (fn(ctx, k.mv_data, (uint32_t)k.mv_size, v.mv_data, (uint32_t)v.mv_size) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? XR_OK : lg_mdb_err(rc);
+}

@@ -32,9 +32,20 @@
  * unique per bank. The same key with the same content returns the original result and
  * executes nothing again (the event has `replayed` = 1); the same key with different content
  * is rejected with XR_ERR_IDEMPOTENCY_CONFLICT. Fund and defund keys are kept durably by the
- * ledger. Order keys are kept in memory for the engine's last `idempotency_max` orders and
- * their reservations durably: an order key resent after a restart is refused with
- * XR_ERR_INVALID_STATE and never executes twice (its report is not recovered in this version).
+ * ledger. Orders are kept durably in the order store (docs/ledger.md, "Order store"), written
+ * in the same durable commit as the reservation and again with the booking: a known order key,
+ * also after a restart, returns the stored execution report (`replayed` = 1) and executes
+ * nothing. (An order key whose reservation exists but whose stored order is not final, or
+ * differs, is refused with XR_ERR_INVALID_STATE.)
+ *
+ * Restart. xr_engine_open rebuilds the customer directory (and KYC tiers) and the order keys
+ * from the store, and reconciles every order that was reserved but not booked: each child is
+ * queried at its venue by client order id (never sent again), what filled is booked once
+ * (one linked post group) and the rest voided. Until every such order is booked, NEW_ORDER
+ * is rejected with XR_ERR_AGAIN (submit it again later); every other command is served. A
+ * reconciled order produces no event (no command waits for it): ORDER_STATUS shows it, and
+ * resending its key returns its report. The venue's own fee of a fill found by query is
+ * computed from the venue's configured taker fee (a Binance order query reports no fee).
  *
  * Durability. An order's funds are reserved durably (fsync'd) before any child order leaves
  * for a venue, and its execution report is produced only after its booking is durable.
@@ -81,6 +92,11 @@
  *                       XR_ERR_IDEMPOTENCY_CONFLICT, XR_ERR_AGAIN (the same key is still in
  *                       flight: its report follows for the original request),
  *                       XR_ERR_INVALID_STATE (key known from before a restart)
+ *   NEW_ORDER           also XR_ERR_AGAIN while start-up reconciliation runs (see Restart)
+ *   ORDER_STATUS        XR_ERR_NOT_FOUND (no stored order of this customer with that key: also
+ *                       an order still in its pre-trade checks), XR_ERR_INVALID_ARGUMENT
+ *                       (all-zero key), XR_ERR_CORRUPT / XR_ERR_IO (the store could not be read)
+ *   LIST_ORDERS         XR_ERR_CORRUPT / XR_ERR_IO
  *   BALANCES            (none besides the above)
  *   BOOK                XR_ERR_UNKNOWN_PAIR, XR_ERR_STALE, XR_ERR_VENUE_UNAVAILABLE,
  *                       XR_ERR_INVALID_STATE
@@ -89,11 +105,15 @@
  *   venue's reason), and whatever did fill is booked.
  *
  * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
- *   CANCEL, ORDER_STATUS, LIST_ORDERS, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT
- *   (and so GTC/GTD/FOK resting and the internal book), NEW_ORDER with a quote id, NEW_ORDER
- *   with the amount fixed on the quote side. Supported: CUSTOMER_UPSERT, FUND, DEFUND, QUOTE
- *   (both amount sides), BALANCES, BOOK, and NEW_ORDER MARKET (time in force IOC or the
- *   default) with the amount fixed in the base asset, buy and sell.
+ *   CANCEL, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT (and so GTC/GTD/FOK resting
+ *   and the internal book), NEW_ORDER with a quote id, NEW_ORDER with the amount fixed on the
+ *   quote side. Not built yet either (no reject, the behaviour is simply absent): failover of
+ *   a child refused by its venue to the next venue inside the bound (the remainder fails with
+ *   INSUFFICIENT_LIQUIDITY or the venue's reason, and what filled is booked); venue prices and
+ *   their ages in the best-execution record; the pinned-thread schedule. Supported:
+ *   CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount sides), BALANCES, BOOK, ORDER_STATUS,
+ *   LIST_ORDERS, and NEW_ORDER MARKET (time in force IOC or the default) with the amount
+ *   fixed in the base asset, buy and sell; restart with orders in flight (see Restart).
  */
 #ifndef XROUTE_ENGINE_H
 #define XROUTE_ENGINE_H
@@ -119,6 +139,9 @@ extern "C" {
 #define XR_ENGINE_BOOK_LEVELS_MAX 20 /* levels per side in a BOOK event */
 #define XR_ENGINE_ANY_TIER        255
 #define XR_ENGINE_PATH_MAX        256
+#define XR_ENGINE_CHILDREN_MAX    8  /* child orders of one order (one per venue leg) */
+#define XR_ENGINE_ORDER_LIST_MAX  6  /* orders per ORDER_LIST event */
+#define XR_ENGINE_CLIENT_ID_MAX   40 /* a child's client order id and its NUL */
 
 /* ---- configuration ----------------------------------------------------------------------- */
 
@@ -183,8 +206,8 @@ typedef enum xr_engine_cmd_kind {
     XR_ENGINE_CMD_QUOTE = 4,           /* firm quote */
     XR_ENGINE_CMD_NEW_ORDER = 5,
     XR_ENGINE_CMD_CANCEL = 6,       /* not yet supported */
-    XR_ENGINE_CMD_ORDER_STATUS = 7, /* not yet supported */
-    XR_ENGINE_CMD_LIST_ORDERS = 8,  /* not yet supported */
+    XR_ENGINE_CMD_ORDER_STATUS = 7, /* -> XR_ENGINE_EV_ORDER */
+    XR_ENGINE_CMD_LIST_ORDERS = 8,  /* -> XR_ENGINE_EV_ORDER_LIST */
     XR_ENGINE_CMD_BALANCES = 9,
     XR_ENGINE_CMD_CONVERT = 10, /* not yet supported */
     XR_ENGINE_CMD_BOOK = 11,    /* consolidated depth */
@@ -310,6 +333,7 @@ typedef enum xr_engine_event_kind {
     XR_ENGINE_EV_OHLC = 10,
     XR_ENGINE_EV_PAIRS = 11,
     XR_ENGINE_EV_ORDER_LIST = 12,
+    XR_ENGINE_EV_ORDER = 13, /* ORDER_STATUS: the stored order with its children */
     XR_ENGINE_EV__COUNT
 } xr_engine_event_kind;
 
@@ -375,6 +399,50 @@ typedef struct xr_engine_exec_report_ev {
     int64_t booked_ns;  /* wall clock of the durable booking */
 } xr_engine_exec_report_ev;
 
+/* A child order: one venue leg of the routing plan and what the venue did with it. */
+typedef struct xr_engine_child {
+    char client_order_id[XR_ENGINE_CLIENT_ID_MAX];
+    uint16_t venue;      /* index into the configuration's venues */
+    uint16_t fee_bps;    /* the venue's taker fee used in pricing */
+    uint8_t done;        /* 1: final at the venue (all its fills are in) */
+    uint8_t fee_in;      /* the venue's own fee was charged in: 0 none, 1 base, 2 quote */
+    xr_err err;          /* the child's failure (refused, venue unavailable), else XR_OK */
+    xr_amount qty;       /* planned base quantity */
+    xr_price limit;      /* its IOC limit (the slippage bound) */
+    xr_amount filled;    /* base executed */
+    xr_amount notional;  /* booked notional, quote */
+    xr_amount fee;       /* fee charged to the customer for this child, quote */
+    xr_amount venue_fee; /* what the venue charged, in the fee_in asset */
+} xr_engine_child;
+
+/* ORDER_STATUS: the order as stored (its best-execution record: spread, plan, children,
+ * fills and fees; the venue prices at decision time are the children's planned legs). */
+typedef struct xr_engine_order_ev {
+    xr_engine_exec_report_ev report; /* status may be non-final (OPEN while reconciling) */
+    uint8_t type, tif, amount_side;
+    uint8_t n_children;
+    uint32_t spread_bps;
+    uint64_t seq;       /* the order's serial in the store (ORDER_LIST's cursor unit) */
+    int64_t created_ns; /* wall clock of the durable reservation */
+    xr_engine_child children[XR_ENGINE_CHILDREN_MAX];
+} xr_engine_order_ev;
+
+/* One order of an ORDER_LIST page. */
+typedef struct xr_engine_order_summary {
+    xr_engine_exec_report_ev report;
+    uint8_t type;
+    uint64_t seq;
+    int64_t created_ns;
+} xr_engine_order_summary;
+
+/* LIST_ORDERS: one page, newest first. next_cursor 0: no more pages; else pass it as the
+ * next command's cursor (the next page may then be empty). */
+typedef struct xr_engine_order_list_ev {
+    uint32_t n;
+    uint64_t next_cursor;
+    xr_engine_order_summary items[XR_ENGINE_ORDER_LIST_MAX];
+} xr_engine_order_list_ev;
+
 typedef struct xr_engine_conversion_ev {
     xr_engine_key key;
     uint8_t status; /* 0 PENDING, 1 COMPLETED, 2 FAILED */
@@ -426,6 +494,8 @@ typedef struct xr_engine_event {
         xr_engine_conversion_ev conversion;
         xr_engine_balances_ev balances;
         xr_engine_book_ev book;
+        xr_engine_order_ev order;           /* ORDER */
+        xr_engine_order_list_ev order_list; /* ORDER_LIST */
     } u;
 } xr_engine_event;
 
@@ -434,15 +504,17 @@ typedef struct xr_engine_event {
 typedef struct xr_engine xr_engine;
 
 /* Opens the ledger in cfg->data_dir/ledger (creating it), creates the system accounts of
- * every bank and venue (idempotently), allocates every ring, pool and table, and starts the
+ * every bank and venue (idempotently), allocates every ring, pool and table, rebuilds the
+ * customer directory and order keys and queues the reconciliation of orders in flight before
+ * the last close (see Restart at the top), and starts the
  * venue connections (they connect while xr_engine_poll runs; quotes and orders for a pair are
  * refused with XR_ERR_VENUE_UNAVAILABLE until one of its venue books is synced). `*out` is
  * the caller's until xr_engine_close. Errors: see the top of this file. */
 xr_err xr_engine_open(const xr_engine_config *cfg, xr_engine **out);
 
 /* Closes the venue connections and the ledger and frees everything. Commands still in the
- * rings are dropped unanswered; orders in flight keep their durable reservation (their
- * reconciliation at start-up is not built yet). NULL is a no-op. */
+ * rings are dropped unanswered; orders in flight keep their durable reservation and stored
+ * order, and are reconciled by the next xr_engine_open on the same data_dir. NULL is a no-op. */
 void xr_engine_close(xr_engine *e);
 
 /* Copies `cmd` into the ingress ring. XR_OK; XR_ERR_AGAIN when the ring is full (nothing is
