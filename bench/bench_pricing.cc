@@ -17,6 +17,9 @@
 // the clock's own cost subtracted).
 //
 // Usage: bench_pricing [google-benchmark flags]
+// Instructions per walk, repeatable on a busy machine (docs/ARCHITECTURE.md has the numbers):
+//   valgrind --tool=callgrind bench_pricing --benchmark_filter='^walk_base_medium$'
+//       --benchmark_min_time=0.001, then xr_pricing_walk's inclusive count / its calls.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>

@@ -77,6 +77,8 @@ static xr_i128 ceil_step(xr_i128 q, xr_i128 step, bool *ok)
     return r;
 }
 
+static void lot_test_make(xr_i128 lot, xr_pricing_lot_test *t);
+
 /* ---- init and registration ---------------------------------------------------------------- */
 
 static bool config_valid(const xr_pricing_config *cfg)
@@ -197,6 +199,7 @@ xr_err xr_pricing_add_venue(xr_pricing *p, uint32_t pair_id, const xr_pricing_ve
         pr->lot_min = 0;
     else if (lot < pr->lot_min)
         pr->lot_min = lot;
+    lot_test_make(lot, &pr->lot_tests[pr->n_venues]);
     pr->venues[pr->n_venues++] = *venue;
     return XR_OK;
 }
@@ -359,14 +362,52 @@ xr_err xr_pricing_depth(const xr_pricing *p, uint32_t pair_id, xr_side book_side
 
 /* ---- the walk ----------------------------------------------------------------------------- */
 
-/* One venue during a walk. */
+/* A venue's merge key when it has no level left to offer: above every real key (a buy key is
+ * below 2^113 x 2^14, a sell key is the complement of a positive product). */
+#define KEY_NONE (~(xr_u128)0)
+
+/* Below this price every key price x (10^4 + fee) fits 64 bits, so a BASE walk compares 64-bit
+ * keys (about 2^50 ticks: 10^15, far above any real price on any scale). A walk that meets a
+ * higher price starts again with 128-bit keys; both merge the same levels in the same order. */
+#define KEY64_NONE      UINT64_MAX
+#define PRICE_KEY64_MAX ((xr_i128)(UINT64_MAX / (XR_PRICING_BPS_ONE + XR_PRICING_FEE_BPS_MAX)))
+
+/* Divisibility by a venue's lot step without a division (Granlund and Montgomery, "Division by
+ * invariant integers using multiplication", 1994, section 9; Hacker's Delight 10-17): with
+ * lot = odd x 2^shift and inv the inverse of odd mod 2^64, a 64-bit q is a multiple of lot iff
+ * rotr(q x inv, shift) <= floor((2^64 - 1) / lot). Book quantities are almost always whole
+ * lots, so the walk's per-level floor to the lot costs a multiply instead of a 64-bit division
+ * (tens of cycles), and divides only for a level that is not a multiple. */
+static void lot_test_make(xr_i128 lot, xr_pricing_lot_test *t)
+{
+    memset(t, 0, sizeof *t);
+    t->lot = lot;
+    t->inv = 1;
+    /* No step: every q passes. A step beyond 64 bits: only 0 passes, the rest divide. */
+    t->max = lot <= 1 ? UINT64_MAX : 0;
+    if (lot <= 1 || lot > (xr_i128)UINT64_MAX)
+        return;
+    uint64_t d = (uint64_t)lot;
+    unsigned shift = (unsigned)__builtin_ctzll(d);
+    uint64_t odd = d >> shift;
+    uint64_t inv = odd; /* odd x odd = 1 mod 8: right to 3 bits; each Newton step doubles */
+    for (int i = 0; i < 5; i++)
+        inv *= 2u - odd * inv;
+    XR_ASSERT(odd * inv == 1u);
+    t->inv = inv;
+    t->max = UINT64_MAX / d;
+    t->shift = shift;
+}
+
+/* One venue during a walk. The merge keys live apart, in walk_ctx.key, so the per-level scan
+ * over the venues reads one small array. */
 typedef struct vwalk {
-    const xr_book_level *best; /* the view: level k is best - k */
-    uint32_t n, k;
-    bool active;
-    xr_i128 factor;   /* 10^4 + fee (buy) or 10^4 - fee (sell) */
-    xr_i128 head_eff; /* price of level k x factor */
-    xr_i128 lot, qty_cap, notional_cap;
+    const xr_book_level *head; /* the level the venue offers next */
+    uint32_t left;             /* levels of the view after head */
+    uint64_t factor;           /* 10^4 + fee (buy) or 10^4 - fee (sell) */
+    bool caps;                 /* the venue has a qty_max or a notional_max */
+    xr_pricing_lot_test lot;
+    xr_i128 qty_cap, notional_cap;
     uint32_t fee_bps;
     /* The leg so far. */
     xr_i128 qty, raw, limit;
@@ -379,12 +420,31 @@ typedef struct walk_ctx {
     bool buy;
     xr_pricing_size_kind kind;
     xr_i128 amount;
-    vwalk v[XR_PRICING_VENUES_MAX];
     uint32_t nv;
+    bool widen; /* a narrow pass met a price beyond 64-bit keys: walk again with 128 */
+    /* Each venue's head level net of fee, as a key where lower is better: price x factor for
+     * a buy, its complement for a sell; KEY_NONE when the venue offers no more. key64 holds
+     * the same in 64 bits in a narrow pass (every price met below PRICE_KEY64_MAX). */
+    xr_u128 key[XR_PRICING_VENUES_MAX];
+    uint64_t key64[XR_PRICING_VENUES_MAX];
+    vwalk v[XR_PRICING_VENUES_MAX];
     xr_i128 remaining; /* BASE: base still to fill */
     xr_i128 total;     /* QUOTE: executable amount so far */
     bool bound;        /* QUOTE buy: stopped by the budget */
 } walk_ctx;
+
+/* q floored to the venue's lot, as floor_step(q, lot) (a negative q, which books never hold,
+ * goes to floor_step). */
+static inline xr_i128 lot_floor(const xr_pricing_lot_test *t, xr_i128 q)
+{
+    if ((xr_u128)q <= UINT64_MAX) {
+        uint64_t x = (uint64_t)q * t->inv;
+        x = t->shift == 0 ? x : (x >> t->shift | x << (64u - t->shift));
+        if (x <= t->max)
+            return q;
+    }
+    return floor_step(q, t->lot);
+}
 
 static xr_round notional_round(bool buy)
 {
@@ -399,8 +459,18 @@ static xr_err leg_notional(const xr_pricing_pair *pr, bool buy, xr_i128 raw, xr_
     return xr_i128_muldiv(raw, pr->num, pr->den, notional_round(buy), out);
 }
 
+/* ceil(notional x fee_bps / 10^4). A notional that keeps the product in 64 bits (below about
+ * 1.8 x 10^16 quote units) divides by the constant 10^4, which the compiler turns into a
+ * multiply; the general muldiv runs beyond (the QUOTE walk calls this at every level). */
 static xr_err leg_fee(xr_i128 notional, uint32_t fee_bps, xr_i128 *out)
 {
+    XR_ASSERT(fee_bps <= XR_PRICING_FEE_BPS_MAX);
+    if (XR_LIKELY(notional >= 0 && notional <= (xr_i128)((UINT64_MAX - (XR_PRICING_BPS_ONE - 1u)) /
+                                                         XR_PRICING_FEE_BPS_MAX))) {
+        uint64_t f = (uint64_t)notional * fee_bps + (XR_PRICING_BPS_ONE - 1u);
+        *out = (xr_i128)(f / XR_PRICING_BPS_ONE);
+        return XR_OK;
+    }
     return xr_i128_muldiv(notional, (xr_i128)fee_bps, BPS, XR_ROUND_UP, out);
 }
 
@@ -417,17 +487,91 @@ static xr_err leg_amount(const walk_ctx *w, const vwalk *v, xr_i128 *out)
     return XR_OK;
 }
 
-static xr_err head_load(vwalk *v)
+/* Marks venue i as offering no more. */
+static inline void head_none(walk_ctx *w, uint32_t i, bool narrow)
 {
-    while (v->k < v->n) {
-        xr_i128 px = (v->best - v->k)->price.ticks;
-        if (px <= 0 || px >= PRICE_MERGE_MAX)
-            return XR_ERR_OVERFLOW; /* the book refuses non-positive prices; huge ones here */
-        v->head_eff = px * v->factor;
+    if (narrow)
+        w->key64[i] = KEY64_NONE;
+    else
+        w->key[i] = KEY_NONE;
+}
+
+/* Loads venue i's merge key from its head level. */
+static inline xr_err head_load(walk_ctx *w, uint32_t i, bool narrow)
+{
+    const vwalk *v = &w->v[i];
+    xr_i128 px = v->head->price.ticks;
+    if (narrow && XR_LIKELY((xr_u128)px - 1u < (xr_u128)PRICE_KEY64_MAX - 1u)) {
+        uint64_t eff = (uint64_t)px * v->factor;
+        w->key64[i] = w->buy ? eff : ~eff;
         return XR_OK;
     }
-    v->active = false;
+    /* The book refuses non-positive prices; huge ones are refused here (one unsigned compare
+     * covers both ends). */
+    if ((xr_u128)px - 1u >= (xr_u128)PRICE_MERGE_MAX - 1u)
+        return XR_ERR_OVERFLOW;
+    if (narrow) {
+        w->widen = true;
+        return XR_ERR_OVERFLOW;
+    }
+    xr_u128 eff = (xr_u128)px * v->factor;
+    w->key[i] = w->buy ? eff : ~eff;
     return XR_OK;
+}
+
+/* Moves venue i to its next level. */
+static inline xr_err head_next(walk_ctx *w, uint32_t i, bool narrow)
+{
+    vwalk *v = &w->v[i];
+    if (v->left == 0) {
+        head_none(w, i, narrow);
+        return XR_OK;
+    }
+    v->left--;
+    v->head--; /* levels are stored worst first: the next one is below */
+    return head_load(w, i, narrow);
+}
+
+/* The venue with the best head (lowest key); ties keep the venue registered first, which
+ * makes the walk deterministic. -1 when no venue has a level left. */
+static inline int best_venue(const walk_ctx *w, bool narrow)
+{
+    int best = -1;
+    if (narrow) {
+        uint64_t bk = KEY64_NONE;
+        for (uint32_t i = 0; i < w->nv; i++) {
+            if (w->key64[i] < bk) {
+                bk = w->key64[i];
+                best = (int)i;
+            }
+        }
+        return best;
+    }
+    xr_u128 bk = KEY_NONE;
+    for (uint32_t i = 0; i < w->nv; i++) {
+        if (w->key[i] < bk) {
+            bk = w->key[i];
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
+/* v->raw += q x px, checked (q >= 0, px > 0). Both are below 2^126 in every realistic walk,
+ * where the sum cannot overflow; the generic checks run only beyond. `narrow`: px is known to
+ * be below PRICE_KEY64_MAX, so only q's range decides the 64 x 64-bit product. */
+static inline bool raw_add(vwalk *v, xr_i128 q, xr_i128 px, bool narrow)
+{
+    xr_i128 qp;
+    if (narrow && XR_LIKELY((xr_u128)q >> 63 == 0))
+        qp = (xr_i128)((xr_u128)(uint64_t)q * (uint64_t)px);
+    else if (!mul_fast(q, px, &qp))
+        return false;
+    if (XR_LIKELY(((xr_u128)v->raw | (xr_u128)qp) >> 126 == 0)) {
+        v->raw += qp;
+        return true;
+    }
+    return add_ok(v->raw, qp, &v->raw);
 }
 
 /* Caps `*q`, the base wanted at price px (the leg's new limit), by the venue's qty_max and
@@ -468,7 +612,7 @@ static xr_err budget_qty(const walk_ctx *w, const vwalk *v, xr_i128 px, xr_i128 
     xr_i128 allowed = w->amount - (w->total - v->amt); /* what this leg may cost in all */
     xr_i128 nmax, a, b, room, d;
     /* n + ceil(n x fee / 10^4) <= allowed  <=>  n <= allowed x 10^4 / (10^4 + fee). */
-    xr_err err = xr_i128_muldiv(allowed, BPS, v->factor, XR_ROUND_DOWN, &nmax);
+    xr_err err = xr_i128_muldiv(allowed, BPS, (xr_i128)v->factor, XR_ROUND_DOWN, &nmax);
     if (err != XR_OK)
         return err;
     /* ceil(raw' x num / den) <= nmax  <=>  raw' x num <= nmax x den. */
@@ -490,7 +634,7 @@ static xr_err target_qty(const walk_ctx *w, const vwalk *v, xr_i128 px, xr_i128 
     xr_i128 need = w->amount - (w->total - v->amt); /* what this leg must yield in all */
     xr_i128 nmin, a, b, d;
     /* floor(n x (10^4 - fee) / 10^4) >= need  <=>  n >= need x 10^4 / (10^4 - fee). */
-    xr_err err = xr_i128_muldiv(need, BPS, v->factor, XR_ROUND_UP, &nmin);
+    xr_err err = xr_i128_muldiv(need, BPS, (xr_i128)v->factor, XR_ROUND_UP, &nmin);
     if (err != XR_OK)
         return err;
     /* floor(raw' x num / den) >= nmin  <=>  raw' x num >= nmin x den. */
@@ -504,15 +648,120 @@ static xr_err target_qty(const walk_ctx *w, const vwalk *v, xr_i128 px, xr_i128 
     return xr_i128_div(a - b, d, XR_ROUND_UP, q);
 }
 
-static bool walk_done(const walk_ctx *w)
+/* A BASE walk: the hot path (a size in base is what the bank asks for most). Each level taken
+ * whole costs the scan for the best head, a divisibility test for the lot, one product and one
+ * key load; nothing divides unless a level is not a whole number of lots or a cap binds.
+ * `narrow` is a constant at each call, so each gets its own copy of the loop. */
+static inline __attribute__((always_inline)) xr_err walk_base(walk_ctx *w, bool narrow)
 {
-    if (w->kind == XR_PRICING_BASE)
-        return w->remaining == 0;
-    return w->buy ? false : w->total >= w->amount;
+    for (;;) {
+        int b = best_venue(w, narrow);
+        if (b < 0)
+            return XR_OK;
+        vwalk *v = &w->v[b];
+        const xr_book_level *lvl = v->head;
+        xr_i128 px = lvl->price.ticks;
+        xr_i128 q = lvl->qty.units;
+        bool last = false; /* this venue can give no more after this level */
+        if (v->caps) {
+            xr_err err = venue_cap(w, v, px, &q, &last);
+            if (err != XR_OK)
+                return err;
+        }
+        if (q >= w->remaining) {
+            q = w->remaining;
+            last = true; /* what is left after flooring is below this venue's lot */
+        }
+        q = lot_floor(&v->lot, q);
+        if (q > 0) {
+            if (!raw_add(v, q, px, narrow))
+                return XR_ERR_OVERFLOW;
+            v->qty += q;
+            v->limit = px;
+            v->levels++;
+            w->remaining -= q;
+        }
+        /* The size is filled only by a take that reached `remaining`, which set `last`. */
+        if (last) {
+            head_none(w, (uint32_t)b, narrow);
+            if (w->remaining == 0)
+                return XR_OK;
+        } else {
+            xr_err err = head_next(w, (uint32_t)b, narrow);
+            if (err != XR_OK)
+                return err;
+        }
+    }
 }
 
-/* One pass over the venues not in `excluded`. */
-static xr_err walk_pass(walk_ctx *w, const gate *g, uint32_t excluded)
+/* A QUOTE walk: each level's quantity comes from the budget or target left. Its cost is in
+ * the exact budget arithmetic (divisions) at every level, so it keeps 128-bit keys: 64-bit
+ * ones measured no gain there. */
+static xr_err walk_quote(walk_ctx *w)
+{
+    const bool narrow = false;
+    while (w->buy || w->total < w->amount) {
+        int b = best_venue(w, narrow);
+        if (b < 0)
+            break;
+        vwalk *v = &w->v[b];
+        const xr_book_level *lvl = v->head;
+        xr_i128 px = lvl->price.ticks;
+        xr_i128 q = lvl->qty.units;
+        bool last = false;
+        xr_err err = v->caps ? venue_cap(w, v, px, &q, &last) : XR_OK;
+        if (err != XR_OK)
+            return err;
+        if (w->buy) {
+            xr_i128 qb;
+            err = budget_qty(w, v, px, &qb);
+            if (err != XR_OK)
+                return err;
+            if (qb < q) {
+                q = qb;
+                last = true;
+                w->bound = true;
+            }
+            q = lot_floor(&v->lot, q);
+        } else {
+            xr_i128 qn;
+            err = target_qty(w, v, px, &qn);
+            if (err != XR_OK)
+                return err;
+            bool ok = true;
+            qn = ceil_step(qn, v->lot.lot, &ok);
+            if (!ok)
+                return XR_ERR_OVERFLOW;
+            xr_i128 qf = lot_floor(&v->lot, q);
+            q = qn <= qf ? qn : qf;
+        }
+        if (q > 0) {
+            if (!raw_add(v, q, px, narrow))
+                return XR_ERR_OVERFLOW;
+            v->qty += q;
+            v->limit = px;
+            v->levels++;
+            xr_i128 amt;
+            err = leg_amount(w, v, &amt);
+            if (err != XR_OK)
+                return err;
+            w->total += amt - v->amt;
+            v->amt = amt;
+            XR_ASSERT(!w->buy || w->total <= w->amount);
+        }
+        if (last) {
+            head_none(w, (uint32_t)b, narrow);
+        } else {
+            err = head_next(w, (uint32_t)b, narrow);
+            if (err != XR_OK)
+                return err;
+        }
+    }
+    return XR_OK;
+}
+
+/* One pass over the venues not in `excluded`, with 64-bit keys when `narrow`. */
+static xr_err walk_pass_keys(walk_ctx *w, const gate *g, uint32_t excluded, bool narrow)
 {
     const xr_pricing_pair *pr = w->pr;
     w->nv = pr->n_venues;
@@ -524,98 +773,46 @@ static xr_err walk_pass(walk_ctx *w, const gate *g, uint32_t excluded)
         const xr_pricing_venue *pv = &pr->venues[i];
         const xr_book_view *view = w->buy ? &g->asks[i] : &g->bids[i];
         memset(v, 0, sizeof *v);
-        v->active = (g->usable & ~excluded & (1u << i)) != 0 && view->n > 0;
-        if (!v->active)
+        head_none(w, i, narrow);
+        if ((g->usable & ~excluded & (1u << i)) == 0 || view->n == 0)
             continue;
-        v->best = view->best;
-        v->n = view->n;
+        v->head = view->best;
+        v->left = view->n - 1u;
         v->fee_bps = pv->fee_bps;
-        v->factor = w->buy ? xr_pricing_bps_up(pv->fee_bps) : xr_pricing_bps_down(pv->fee_bps);
-        v->lot = pv->inst->lot_step.units;
+        v->factor = w->buy ? XR_PRICING_BPS_ONE + pv->fee_bps : XR_PRICING_BPS_ONE - pv->fee_bps;
+        /* PRICE_KEY64_MAX relies on it (add_venue and set_fee refuse higher fees). */
+        XR_ASSERT(pv->fee_bps <= XR_PRICING_FEE_BPS_MAX);
+        /* The instrument may have changed its lot since the venue was added (a rules
+         * refresh): the cached test is used only while it still describes the lot. */
+        xr_i128 lot = pv->inst->lot_step.units;
+        if (pr->lot_tests[i].lot == lot)
+            v->lot = pr->lot_tests[i];
+        else
+            lot_test_make(lot, &v->lot);
         v->qty_cap = pv->inst->qty_max.units;
         v->notional_cap = pv->inst->notional_max.units;
-        xr_err err = head_load(v);
+        v->caps = v->qty_cap > 0 || v->notional_cap > 0;
+        xr_err err = head_load(w, i, narrow);
         if (err != XR_OK)
             return err;
     }
+    if (w->kind != XR_PRICING_BASE)
+        return walk_quote(w);
+    return narrow ? walk_base(w, true) : walk_base(w, false);
+}
 
-    while (!walk_done(w)) {
-        /* Best head net of fees: lowest for a buy, highest for a sell; ties keep the venue
-         * registered first, which makes the walk deterministic. */
-        vwalk *v = NULL;
-        for (uint32_t i = 0; i < w->nv; i++) {
-            vwalk *c = &w->v[i];
-            if (c->active &&
-                (v == NULL || (w->buy ? c->head_eff < v->head_eff : c->head_eff > v->head_eff)))
-                v = c;
-        }
-        if (v == NULL)
-            break;
-        const xr_book_level *lvl = v->best - v->k;
-        xr_i128 px = lvl->price.ticks;
-        xr_i128 q = lvl->qty.units;
-        bool last; /* this venue can give no more after this level */
-        xr_err err = venue_cap(w, v, px, &q, &last);
-        if (err != XR_OK)
+/* One pass over the venues not in `excluded`. A BASE walk tries 64-bit keys first and runs
+ * again with 128-bit ones if a price needs them (a pass starts from nothing, so the retry is
+ * the same walk). */
+static xr_err walk_pass(walk_ctx *w, const gate *g, uint32_t excluded)
+{
+    w->widen = false;
+    if (w->kind == XR_PRICING_BASE) {
+        xr_err err = walk_pass_keys(w, g, excluded, true);
+        if (!w->widen)
             return err;
-        if (w->kind == XR_PRICING_BASE) {
-            if (q >= w->remaining) {
-                q = w->remaining;
-                last = true; /* what is left after flooring is below this venue's lot */
-            }
-            q = floor_step(q, v->lot);
-        } else if (w->buy) {
-            xr_i128 qb;
-            err = budget_qty(w, v, px, &qb);
-            if (err != XR_OK)
-                return err;
-            if (qb < q) {
-                q = qb;
-                last = true;
-                w->bound = true;
-            }
-            q = floor_step(q, v->lot);
-        } else {
-            xr_i128 qn;
-            err = target_qty(w, v, px, &qn);
-            if (err != XR_OK)
-                return err;
-            bool ok = true;
-            qn = ceil_step(qn, v->lot, &ok);
-            if (!ok)
-                return XR_ERR_OVERFLOW;
-            xr_i128 qf = floor_step(q, v->lot);
-            q = qn <= qf ? qn : qf;
-        }
-        if (q > 0) {
-            xr_i128 qp;
-            if (!mul_fast(q, px, &qp) || !add_ok(v->raw, qp, &v->raw))
-                return XR_ERR_OVERFLOW;
-            v->qty += q;
-            v->limit = px;
-            v->levels++;
-            if (w->kind == XR_PRICING_BASE) {
-                w->remaining -= q;
-            } else {
-                xr_i128 amt;
-                err = leg_amount(w, v, &amt);
-                if (err != XR_OK)
-                    return err;
-                w->total += amt - v->amt;
-                v->amt = amt;
-                XR_ASSERT(!w->buy || w->total <= w->amount);
-            }
-        }
-        if (last) {
-            v->active = false;
-        } else {
-            v->k++;
-            err = head_load(v);
-            if (err != XR_OK)
-                return err;
-        }
     }
-    return XR_OK;
+    return walk_pass_keys(w, g, excluded, false);
 }
 
 /* The limit price sent for a leg: its worst level, on the venue's tick away from the

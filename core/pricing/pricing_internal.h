@@ -7,6 +7,16 @@
 
 #include "core/pricing/pricing.h"
 
+/* A venue's lot step with what pricing.c needs to test divisibility by it without dividing
+ * (lot <= 1: every q passes; lot beyond 64 bits: only 0 does). Cached per venue at registration;
+ * the walk uses it only while the instrument's lot is still `lot`. */
+typedef struct xr_pricing_lot_test {
+    xr_i128 lot;
+    uint64_t inv;   /* the inverse of lot's odd part mod 2^64 */
+    uint64_t max;   /* floor((2^64 - 1) / lot) */
+    unsigned shift; /* trailing zero bits of lot */
+} xr_pricing_lot_test;
+
 struct xr_pricing_pair {
     char name[XR_PAIR_NAME_MAX + 1];
     xr_pair_scale scale;
@@ -16,6 +26,7 @@ struct xr_pricing_pair {
     xr_i128 num, den;
     xr_i128 lot_min; /* the finest lot step over the venues; 0 when some venue has none */
     xr_pricing_venue venues[XR_PRICING_VENUES_MAX];
+    xr_pricing_lot_test lot_tests[XR_PRICING_VENUES_MAX];
 };
 
 struct xr_pricing_spread {
