@@ -184,8 +184,13 @@ bool xr_json_string(xr_json *j, xr_json_str *out)
         while (end - p >= 8) {
             uint64_t x;
             memcpy(&x, p, 8);
-            if (special_bytes(x) != 0)
+            uint64_t special = special_bytes(x);
+            if (special != 0) {
+                /* The lowest flag is a true hit (borrows only run upward), so the byte loop
+                 * below starts on it: a short key ends here without a byte-by-byte walk. */
+                p += (unsigned)__builtin_ctzll(special) / 8;
                 break;
+            }
             p += 8;
         }
         while (p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
@@ -340,6 +345,27 @@ bool xr_json_number_text(xr_json *j, xr_json_str *out)
     return scan_number(j, out, &is_int);
 }
 
+/* The value of `n` <= 19 ASCII digits (validated by scan_number, so < 10^19 fits): 8 at a
+ * time as in simdjson's parse_eight_digits_unrolled, then one by one. Ids and timestamps are
+ * 13-19 digits, where the per-digit overflow checks used to cost more than the scan. */
+static inline uint64_t digits_u64(const char *s, size_t n)
+{
+    uint64_t v = 0;
+    while (n >= 8) {
+        uint64_t x;
+        memcpy(&x, s, 8);
+        x = (x & 0x0F0F0F0F0F0F0F0Full) * 2561 >> 8;
+        x = (x & 0x00FF00FF00FF00FFull) * 6553601 >> 16;
+        x = (x & 0x0000FFFF0000FFFFull) * 42949672960001ull >> 32;
+        v = v * 100000000u + x;
+        s += 8;
+        n -= 8;
+    }
+    while (n-- > 0)
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    return v;
+}
+
 bool xr_json_uint64(xr_json *j, uint64_t *out)
 {
     xr_json_str s;
@@ -348,6 +374,10 @@ bool xr_json_uint64(xr_json *j, uint64_t *out)
         return false;
     if (!is_int || s.ptr[0] == '-')
         return xr_json_fail_at(j, (size_t)(s.ptr - j->base), "expected unsigned integer");
+    if (s.len <= 19) {
+        *out = digits_u64(s.ptr, s.len);
+        return true;
+    }
     uint64_t v = 0;
     for (size_t i = 0; i < s.len; i++) {
         if (__builtin_mul_overflow(v, 10u, &v) ||
@@ -367,6 +397,12 @@ bool xr_json_int64(xr_json *j, int64_t *out)
     if (!is_int)
         return xr_json_fail_at(j, (size_t)(s.ptr - j->base), "expected integer");
     bool neg = s.ptr[0] == '-';
+    size_t digits = s.len - (neg ? 1 : 0);
+    if (digits <= 18) { /* below 10^18: no overflow either way */
+        int64_t m = (int64_t)digits_u64(s.ptr + (neg ? 1 : 0), digits);
+        *out = neg ? -m : m;
+        return true;
+    }
     /* Accumulate negatively so INT64_MIN is representable. */
     int64_t v = 0;
     for (size_t i = neg ? 1 : 0; i < s.len; i++) {

@@ -109,6 +109,35 @@ const char *xr_json_raw_begin(xr_json *j);
 /* Consumes the value the caller read itself, from xr_json_raw_begin() up to `end`. Those
  * bytes must be exactly one complete, valid JSON value: the reader trusts the caller. */
 void xr_json_raw_end(xr_json *j, const char *end);
+/* The hot-path shortcut for xr_json_array_next() followed by xr_json_raw_begin(), inline so
+ * that a loop over many small elements (book levels) pays no calls: when the next element of
+ * the innermost array follows directly (its ',' separator, if any, with no whitespace around
+ * it), consumes the separator and returns the element's start, leaving the reader exactly as
+ * xr_json_array_next() would. Otherwise (whitespace, the closing ']', nesting at the limit,
+ * end of input or a failure) consumes nothing and returns NULL: call xr_json_array_next(). */
+static inline const char *xr_json_raw_next(xr_json *j)
+{
+    const char *p = j->p;
+    if (j->failed || j->depth >= XR_JSON_DEPTH_MAX)
+        return NULL;
+    if (!j->first) {
+        if (p == j->end || *p != ',')
+            return NULL;
+        p++;
+    }
+    if (p == j->end || *p == ']' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        return NULL;
+    j->p = p;
+    j->first = false;
+    return p;
+}
+/* xr_json_raw_end() inline, for the hot path: the same contract (exactly one complete, valid
+ * value from the element's start up to `end`), without the assertion. */
+static inline void xr_json_raw_take(xr_json *j, const char *end)
+{
+    j->p = end;
+    j->first = false;
+}
 /* Skips one value of any type, validating it. */
 bool xr_json_skip(xr_json *j);
 /* True when only whitespace remains. */

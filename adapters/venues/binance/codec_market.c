@@ -96,7 +96,7 @@ static bool book_finish(bn_dec *d, xr_json *j)
  * `*value`. Bytes are classified without carries between them (high bits cleared first),
  * then the digits are shifted to the top and converted as in simdjson's
  * parse_eight_digits_unrolled (the zero bytes shifted in read as leading zeros). */
-static inline unsigned swar_digits(const char *p, uint64_t *value)
+static inline __attribute__((always_inline)) unsigned swar_digits(const char *p, uint64_t *value)
 {
     uint64_t v;
     memcpy(&v, p, 8);
@@ -117,7 +117,8 @@ static inline unsigned swar_digits(const char *p, uint64_t *value)
 
 /* Up to 16 digits at `p`, every read inside [p, end): 0 when they cannot be read this way
  * (the general path then reads them). */
-static inline unsigned swar_digits16(const char *p, const char *end, uint64_t *value)
+static inline __attribute__((always_inline)) unsigned swar_digits16(const char *p, const char *end,
+                                                                    uint64_t *value)
 {
     if (end - p < 8)
         return 0;
@@ -139,7 +140,8 @@ static inline unsigned swar_digits16(const char *p, const char *end, uint64_t *v
 /* A number "digits[.digits]" ending at a '"', read straight into `*out` at `scale`: the
  * pointer to the closing quote, or NULL when the bytes are anything else (the general path
  * then reads them, or refuses them with a reason). Reads only inside [p, end). */
-static inline const char *fast_number(const char *p, const char *end, unsigned scale, xr_i128 *out)
+static inline __attribute__((always_inline)) const char *fast_number(const char *p, const char *end,
+                                                                     unsigned scale, xr_i128 *out)
 {
     uint64_t ip, fp = 0;
     unsigned int_len = swar_digits16(p, end, &ip), places = 0;
@@ -155,7 +157,9 @@ static inline const char *fast_number(const char *p, const char *end, unsigned s
     }
     if (p >= end || *p != '"')
         return NULL;
-    if (scale <= 19) /* one 64 x 64 -> 128-bit multiply each */
+    if (int_len + scale <= 19) /* below 10^19: exact in 64 bits, the common case */
+        *out = (xr_i128)(ip * bn_pow10_u64[scale] + fp * bn_pow10_u64[scale - places]);
+    else if (scale <= 19) /* one 64 x 64 -> 128-bit multiply each */
         *out = (xr_i128)((xr_u128)ip * bn_pow10_u64[scale] +
                          (xr_u128)fp * bn_pow10_u64[scale - places]);
     else
@@ -184,15 +188,20 @@ static bool parse_levels(bn_dec *d, xr_json *j, const xr_instrument *in, bool bi
 {
     if (!xr_json_array_begin(j))
         return false;
-    while (xr_json_array_next(j)) {
+    for (;;) {
+        /* Compact input (no whitespace) takes the inline shortcut between elements. */
+        const char *at = xr_json_raw_next(j);
+        if (at == NULL && !xr_json_array_next(j))
+            break;
         xr_book_level scratch;
         xr_book_level *slot = level_slot(d, bid, &scratch);
         if (slot == NULL)
             return xr_json_fail(j, "event refused");
-        const char *at = xr_json_raw_begin(j);
+        if (at == NULL)
+            at = xr_json_raw_begin(j);
         const char *next = at != NULL ? fast_level(at, j->end, in, slot) : NULL;
         if (next != NULL && slot->price.ticks != 0) {
-            xr_json_raw_end(j, next);
+            xr_json_raw_take(j, next);
             level_commit(d, bid, slot, &scratch);
             continue;
         }
