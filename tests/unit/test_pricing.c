@@ -4,12 +4,16 @@
  * cross-venue rule, the spread table, firm quotes (expiry, slippage, single use, store full,
  * other bank), and a randomized comparison of the walk against a naive GMP reference over
  * thousands of random books, which also checks the rounding invariants of docs/ledger.md on
- * every result.
+ * every result. A second randomized comparison covers what the first never generates and the
+ * walk's fast paths fall back on: prices far beyond the 64-bit merge keys (alone, mixed, and
+ * met mid-walk), fees up to the maximum, odd, prime and wider-than-64-bit lot steps, levels
+ * that are not whole lots, venues with and without caps; hand-written cases pin each fallback.
  *
  * Scales of the scripted pair BTC/USD: base 8 (satoshi), quote 2 (cents), price 2 (a tick is a
  * cent per BTC). So 1 BTC = 100000000 units and a notional is sum(qty x ticks) / 10^8 cents.
  *
- * XR_TEST_SEED overrides the random seed (printed), XR_TEST_CASES the number of random books. */
+ * XR_TEST_SEED overrides the random seed (printed), XR_TEST_CASES the number of random books,
+ * XR_TEST_WIDE_CASES the number of the second test's books. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,8 +64,8 @@ static void inst_make(xr_instrument *in, const xr_pair_scale *sc)
 }
 
 /* Replaces the book's content with bids and asks ({price, qty} pairs, any order), in parts. */
-static void book_set(xr_book *b, const int64_t *bids, uint32_t nb, const int64_t *asks, uint32_t na,
-                     uint64_t id, uint64_t now)
+static void book_set128(xr_book *b, const xr_i128 *bids, uint32_t nb, const xr_i128 *asks,
+                        uint32_t na, uint64_t id, uint64_t now)
 {
     static xr_ev_book ev;
     uint32_t ib = 0, ia = 0;
@@ -87,6 +91,19 @@ static void book_set(xr_book *b, const int64_t *bids, uint32_t nb, const int64_t
         assert_int_equal(xr_book_apply_snapshot(b, &ev, now, &o), XR_OK);
         first = false;
     } while (ib < nb || ia < na);
+}
+
+/* book_set128 from 64-bit {price, qty} pairs (at most MAXLV of each). */
+static void book_set(xr_book *b, const int64_t *bids, uint32_t nb, const int64_t *asks, uint32_t na,
+                     uint64_t id, uint64_t now)
+{
+    xr_i128 wb[2 * MAXLV] = {0}, wa[2 * MAXLV] = {0};
+    assert_true(nb <= MAXLV && na <= MAXLV);
+    for (uint32_t i = 0; i < 2 * nb; i++)
+        wb[i] = bids[i];
+    for (uint32_t i = 0; i < 2 * na; i++)
+        wa[i] = asks[i];
+    book_set128(b, wb, nb, wa, na, id, now);
 }
 
 static void fx_init(fixture *f, const xr_pair_scale *sc, uint32_t quotes_max)
@@ -807,6 +824,289 @@ static void test_quote_store_full(void **state)
     fx_free(&f);
 }
 
+/* ---- the walk's fast paths and their fallbacks -------------------------------------------- */
+
+/* Scales 0/0/0: a notional is exactly sum(qty x price), so amounts are easy to state. */
+static const xr_pair_scale scale_unit = {0, 0, 0};
+
+#define P2(n) ((xr_i128)1 << (n))
+
+#define SET128(v, bids, asks)                                                                      \
+    book_set128(&(v)->book, bids, (uint32_t)(sizeof(bids) / sizeof(xr_i128) / 2), asks,            \
+                (uint32_t)(sizeof(asks) / sizeof(xr_i128) / 2), 1, 0)
+
+static void expect_i128(xr_i128 got, xr_i128 want, const char *what)
+{
+    if (got != want) {
+        char g[64], w[64];
+        xr_decimal_format(got, 0, g, sizeof g);
+        xr_decimal_format(want, 0, w, sizeof w);
+        fail_msg("%s: want %s got %s", what, w, g);
+    }
+}
+
+static void expect_leg128(const xr_pricing_fill *fl, uint16_t venue, xr_i128 qty, xr_i128 limit,
+                          xr_i128 notional, xr_i128 fee)
+{
+    const xr_pricing_leg *l = leg_of(fl, venue);
+    assert_non_null(l);
+    expect_i128(l->qty.units, qty, "qty");
+    expect_i128(l->limit.ticks, limit, "limit");
+    expect_i128(l->notional.units, notional, "notional");
+    expect_i128(l->fee.units, fee, "fee");
+}
+
+/* A venue with lot `lot` (0: none) on the 0/0/0 pair. */
+static tvenue *unit_venue(fixture *f, uint16_t id, uint16_t fee_bps, xr_i128 lot)
+{
+    xr_instrument in;
+    inst_make(&in, &scale_unit);
+    in.lot_step.units = lot;
+    return fx_venue(f, id, fee_bps, &in, 0);
+}
+
+static const xr_i128 no_bids[] = {1, 1};
+
+/* A BASE buy starts with 64-bit keys; when a venue's next level is priced beyond them the walk
+ * must start again with 128-bit keys and merge exactly. Net of fees A's 2^60 (10 bps) is
+ * 2^60 x 10010, above B's 2^60 + 1 (no fee) x 10^4, so after A 5 @ 100 and B 4 @ 200, B takes
+ * the last 3: A 5 (notional 500, fee ceil(0.5) = 1), B 7 (800 + 3 x (2^60 + 1)).
+ * A sell whose best bid is already beyond the fast path: A 2^61 (10 bps) nets less than
+ * B 2^61 - 2^50 (no fee) since 2^61 x 10 > 2^50 x 10^4, so B fills first. */
+static void test_walk_retries_in_128_bit_when_price_exceeds_64_bit_fast_path(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, &scale_unit, 4);
+    tvenue *a = unit_venue(&f, 1, 10, 1);
+    tvenue *b = unit_venue(&f, 2, 0, 1);
+    static const xr_i128 a_asks[] = {100, 5, P2(60), 3};
+    static const xr_i128 b_asks[] = {200, 4, P2(60) + 1, 10};
+    SET128(a, no_bids, a_asks);
+    SET128(b, no_bids, b_asks);
+    xr_pricing_fill fl;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(12), 1, &fl),
+                     XR_OK);
+    assert_int_equal(fl.n_legs, 2);
+    expect_leg128(&fl, 1, 5, 100, 500, 1);
+    expect_leg128(&fl, 2, 7, P2(60) + 1, 3 * P2(60) + 803, 0);
+    assert_int_equal(leg_of(&fl, 2)->levels, 2);
+    expect_i128(fl.notional.units, 3 * P2(60) + 1303, "notional");
+    expect_i128(fl.executable.units, 3 * P2(60) + 1304, "executable");
+    expect_i128(fl.worst_price.ticks, P2(60) + 1, "worst");
+    /* 9 stops before the big levels: the 64-bit pass alone, same merge. */
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(9), 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 5, 100, 500, 1);
+    expect_leg128(&fl, 2, 4, 200, 800, 0);
+
+    static const xr_i128 a_bids[] = {P2(61), 2, 50, 10};
+    static const xr_i128 b_bids[] = {P2(61) - P2(50), 5};
+    static const xr_i128 no_asks[] = {P2(62), 1};
+    SET128(a, a_bids, no_asks);
+    SET128(b, b_bids, no_asks);
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_SELL, XR_PRICING_BASE, amt(3), 1, &fl),
+                     XR_OK);
+    assert_int_equal(fl.n_legs, 1);
+    expect_leg128(&fl, 2, 3, P2(61) - P2(50), 3 * (P2(61) - P2(50)), 0);
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_SELL, XR_PRICING_BASE, amt(7), 1, &fl),
+                     XR_OK);
+    /* A: 2 x 2^61 = 2^62, fee ceil(2^62 x 10 / 10^4) = ceil(2^62 / 1000). */
+    expect_leg128(&fl, 1, 2, P2(61), P2(62), (P2(62) + 999) / 1000);
+    expect_leg128(&fl, 2, 5, P2(61) - P2(50), 5 * (P2(61) - P2(50)), 0);
+    fx_free(&f);
+}
+
+/* Around the bound of the 64-bit keys, K = floor((2^64 - 1) / 11000): K x 11000 fits, but at
+ * K + 1 with the highest fee the key wraps in 64 bits to 4384, which would sort before every
+ * real level. Net of fees: A 10000 (no fee), D K + 2 (no fee), C K (1000 bps), B K + 1 (1000
+ * bps); buying 3 takes A, D, C and never B. */
+static void test_walk_orders_levels_whose_fee_key_exceeds_64_bits(void **state)
+{
+    (void)state;
+    const xr_i128 k = (xr_i128)(UINT64_MAX / 11000u);
+    fixture f;
+    fx_init(&f, &scale_unit, 4);
+    tvenue *a = unit_venue(&f, 1, 0, 1);
+    tvenue *b = unit_venue(&f, 2, 1000, 1);
+    tvenue *c = unit_venue(&f, 3, 1000, 1);
+    tvenue *d = unit_venue(&f, 4, 0, 1);
+    const xr_i128 a_asks[] = {10000, 1};
+    const xr_i128 b_asks[] = {k + 1, 1};
+    const xr_i128 c_asks[] = {k, 1};
+    const xr_i128 d_asks[] = {k + 2, 1};
+    SET128(a, no_bids, a_asks);
+    SET128(b, no_bids, b_asks);
+    SET128(c, no_bids, c_asks);
+    SET128(d, no_bids, d_asks);
+    xr_pricing_fill fl;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(3), 1, &fl),
+                     XR_OK);
+    assert_int_equal(fl.n_legs, 3);
+    assert_null(leg_of(&fl, 2));
+    expect_leg128(&fl, 1, 1, 10000, 10000, 0);
+    expect_leg128(&fl, 3, 1, k, k, (k * 1000 + 9999) / 10000);
+    expect_leg128(&fl, 4, 1, k + 2, k + 2, 0);
+    /* Only C at K with 1000 bps: the largest price the 64-bit keys take. */
+    assert_int_equal(xr_pricing_set_fee(&f.p, f.pair, 4, 1000), XR_OK);
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(2), 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 1, 10000, 10000, 0);
+    expect_leg128(&fl, 3, 1, k, k, (k * 1000 + 9999) / 10000);
+    fx_free(&f);
+}
+
+/* Levels that are not whole lots are floored level by level, with an odd lot (7) and one with
+ * trailing zero bits (12 = 4 x 3). Buy 60: A 14 of 20 @ 100, C 24 of 30 @ 100, A 14 of 16 @
+ * 101; 8 left is below C's lot (C is done), so B (lot 1) takes 8 @ 110. */
+static void test_walk_floors_levels_that_are_not_whole_lots(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, &scale_unit, 4);
+    tvenue *a = unit_venue(&f, 1, 0, 7);
+    tvenue *b = unit_venue(&f, 2, 0, 1);
+    tvenue *c = unit_venue(&f, 3, 0, 12);
+    static const xr_i128 a_asks[] = {100, 20, 101, 16};
+    static const xr_i128 b_asks[] = {110, 1000};
+    static const xr_i128 c_asks[] = {100, 30, 105, 36};
+    SET128(a, no_bids, a_asks);
+    SET128(b, no_bids, b_asks);
+    SET128(c, no_bids, c_asks);
+    xr_pricing_fill fl;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(60), 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 28, 101, 2814, 0);
+    expect_leg128(&fl, 2, 8, 110, 880, 0);
+    expect_leg128(&fl, 3, 24, 100, 2400, 0);
+    assert_int_equal(leg_of(&fl, 1)->levels, 2);
+    assert_int_equal(leg_of(&fl, 3)->levels, 1);
+    fx_free(&f);
+}
+
+/* Lot steps beyond 64 bits (L = 2^64 + 13) and the widest 64-bit one (U = 2^64 - 1), with
+ * quantities beyond 64 bits. Buy 5L + 2U + 7: A takes 3L of 3L + 5 @ 3, nothing of L - 1 @ 4
+ * (below one lot), 2L @ 5; C 2U of 2U + 1 @ 6; B (lot 1) the last 7 @ 10. */
+static void test_walk_floors_to_lot_steps_wider_than_64_bits(void **state)
+{
+    (void)state;
+    const xr_i128 l = P2(64) + 13, u = (xr_i128)UINT64_MAX;
+    fixture f;
+    fx_init(&f, &scale_unit, 4);
+    tvenue *a = unit_venue(&f, 1, 0, l);
+    tvenue *b = unit_venue(&f, 2, 0, 1);
+    tvenue *c = unit_venue(&f, 3, 0, u);
+    const xr_i128 a_asks[] = {3, 3 * l + 5, 4, l - 1, 5, 2 * l};
+    const xr_i128 b_asks[] = {10, P2(80)};
+    const xr_i128 c_asks[] = {6, 2 * u + 1};
+    SET128(a, no_bids, a_asks);
+    SET128(b, no_bids, b_asks);
+    SET128(c, no_bids, c_asks);
+    xr_pricing_fill fl;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE,
+                                     (xr_amount){5 * l + 2 * u + 7}, 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 5 * l, 5, 19 * l, 0);
+    assert_int_equal(leg_of(&fl, 1)->levels, 2);
+    expect_leg128(&fl, 2, 7, 10, 70, 0);
+    expect_leg128(&fl, 3, 2 * u, 6, 12 * u, 0);
+    expect_i128(fl.base.units, 5 * l + 2 * u + 7, "base");
+    /* Every level below one lot: nothing but B. */
+    const xr_i128 small[] = {3, l - 1, 4, 5};
+    SET128(a, no_bids, small);
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(3), 1, &fl),
+                     XR_OK);
+    assert_null(leg_of(&fl, 1));
+    expect_leg128(&fl, 2, 3, 10, 30, 0);
+    fx_free(&f);
+}
+
+/* The divisibility test is cached per venue at registration; when the instrument's lot changes
+ * (a rules refresh) the walk must use the new lot. A registered with lot 1000, now 7: buy 10
+ * takes 7 @ 100 from A and 3 @ 200 from B. Back to 1000: A's 20 is below one lot. */
+static void test_walk_uses_current_lot_after_rules_refresh(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, &scale_unit, 4);
+    tvenue *a = unit_venue(&f, 1, 0, 1000);
+    tvenue *b = unit_venue(&f, 2, 0, 1);
+    static const xr_i128 a_asks[] = {100, 20};
+    static const xr_i128 b_asks[] = {200, 100};
+    SET128(a, no_bids, a_asks);
+    SET128(b, no_bids, b_asks);
+    xr_pricing_fill fl;
+    a->inst.lot_step.units = 7;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(10), 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 7, 100, 700, 0);
+    expect_leg128(&fl, 2, 3, 200, 600, 0);
+    a->inst.lot_step.units = 1000;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(10), 1, &fl),
+                     XR_OK);
+    assert_null(leg_of(&fl, 1));
+    expect_leg128(&fl, 2, 10, 200, 2000, 0);
+    fx_free(&f);
+}
+
+/* Caps at prices beyond 63 bits, where the cap's products need the 128-bit checks: A's
+ * notional_max 3 x 2^70 + 5 allows 3 @ 2^70; B (no caps) the rest @ 2^71. Buy 5: A 3, B 2;
+ * a QUOTE buy of 3 x 2^70 + 2^72 gets the same. */
+static void test_walk_caps_notional_at_price_beyond_63_bits(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, &scale_unit, 4);
+    xr_instrument in;
+    inst_make(&in, &scale_unit);
+    in.notional_max.units = 3 * P2(70) + 5;
+    tvenue *a = fx_venue(&f, 1, 0, &in, 0);
+    tvenue *b = unit_venue(&f, 2, 0, 1);
+    static const xr_i128 a_asks[] = {P2(70), 10};
+    static const xr_i128 b_asks[] = {P2(71), 10};
+    SET128(a, no_bids, a_asks);
+    SET128(b, no_bids, b_asks);
+    xr_pricing_fill fl;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(5), 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 3, P2(70), 3 * P2(70), 0);
+    expect_leg128(&fl, 2, 2, P2(71), P2(72), 0);
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_QUOTE,
+                                     (xr_amount){3 * P2(70) + P2(72)}, 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 3, P2(70), 3 * P2(70), 0);
+    expect_leg128(&fl, 2, 2, P2(71), P2(72), 0);
+    fx_free(&f);
+}
+
+/* A price at or beyond 2^113 is refused as an overflow (pricing.c: the merge key price x
+ * (10^4 + fee) must stay within 127 bits), whether the walk meets it in its 64-bit pass or
+ * in a QUOTE walk, and only when the walk reaches it. */
+static void test_walk_refuses_price_beyond_merge_range(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, &scale_unit, 4);
+    tvenue *a = unit_venue(&f, 1, 0, 1);
+    static const xr_i128 a_asks[] = {100, 1, P2(113), 1};
+    SET128(a, no_bids, a_asks);
+    xr_pricing_fill fl;
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(1), 1, &fl),
+                     XR_OK);
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(2), 1, &fl),
+                     XR_ERR_OVERFLOW);
+    assert_int_equal(fl.n_legs, 0);
+    assert_int_equal(
+        xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_QUOTE, amt(1000), 1, &fl),
+        XR_ERR_OVERFLOW);
+    static const xr_i128 a_asks2[] = {100, 1, P2(113) - 1, 1};
+    SET128(a, no_bids, a_asks2);
+    assert_int_equal(xr_pricing_walk(&f.p, f.pair, XR_SIDE_BUY, XR_PRICING_BASE, amt(2), 1, &fl),
+                     XR_OK);
+    expect_leg128(&fl, 1, 2, P2(113) - 1, P2(113) + 99, 0);
+    fx_free(&f);
+}
+
 /* ---- randomized comparison with a naive GMP reference ------------------------------------- */
 
 typedef struct rng {
@@ -826,12 +1126,14 @@ static int64_t rbelow(rng *r, int64_t n)
     return (int64_t)(rnext(r) % (uint64_t)n);
 }
 
-/* The reference's view of one venue. */
+/* The reference's view of one venue: 128-bit like the walk's own values, so that prices
+ * beyond the walk's 64-bit fast path and lot steps beyond 64 bits can be described. */
 typedef struct rvenue {
     bool usable;
-    int64_t fee, lot, tick, qty_min, qty_max, nmin, nmax;
+    int64_t fee;
+    xr_i128 lot, tick, qty_min, qty_max, nmin, nmax;
     uint32_t n;
-    int64_t px[MAXLV], qty[MAXLV]; /* best first */
+    xr_i128 px[MAXLV], qty[MAXLV]; /* best first */
 } rvenue;
 
 typedef struct rlevel {
@@ -847,11 +1149,26 @@ typedef struct rleg {
 typedef struct rcase {
     bool buy;
     xr_pricing_size_kind kind;
-    int64_t amount;
+    xr_i128 amount;
     int64_t num, den;
     uint32_t nv;
     rvenue v[NVENUES];
 } rcase;
+
+/* The price below which pricing.h's walk may compare 64-bit keys: price x (10^4 + the highest
+ * fee) within 64 bits. Used only to aim the generator at both sides of it; the reference never
+ * looks at it to decide anything. */
+#define KEY64_PRICE ((xr_i128)(UINT64_MAX / (XR_PRICING_BPS_ONE + XR_PRICING_FEE_BPS_MAX)))
+
+static void mpz_set_i128(mpz_t z, xr_i128 x)
+{
+    xr_u128 m = x < 0 ? -(xr_u128)x : (xr_u128)x;
+    mpz_set_ui(z, (unsigned long)(uint64_t)(m >> 64));
+    mpz_mul_2exp(z, z, 64);
+    mpz_add_ui(z, z, (unsigned long)(uint64_t)m);
+    if (x < 0)
+        mpz_neg(z, z);
+}
 
 static bool lvl_before(const rcase *c, const rlevel *x, const rlevel *y)
 {
@@ -895,42 +1212,57 @@ static void r_exec(const rcase *c, rleg *legs, mpz_t total)
 }
 
 /* The executable total if leg `i` took `q` more at `px`. */
-static void r_exec_with(const rcase *c, rleg *legs, uint32_t i, int64_t q, int64_t px, mpz_t total)
+static void r_exec_with(const rcase *c, rleg *legs, uint32_t i, const mpz_t q, const mpz_t px,
+                        mpz_t total)
 {
     mpz_t save;
     mpz_init_set(save, legs[i].raw);
-    mpz_t add;
-    mpz_init_set_si(add, q);
-    mpz_mul_si(add, add, px);
-    mpz_add(legs[i].raw, legs[i].raw, add);
+    mpz_addmul(legs[i].raw, q, px);
     r_exec(c, legs, total);
     mpz_set(legs[i].raw, save);
     mpz_clear(save);
-    mpz_clear(add);
 }
+
+/* What the reference met on its way, so each randomized test can show that its generator
+ * reaches the paths it is meant to reach (bits of rresult.seen). */
+enum {
+    SEEN_HUGE = 1,      /* a BASE walk reached a level priced beyond the 64-bit fast path */
+    SEEN_HUGE_MID = 2,  /* ... after starting with every venue's best level below it */
+    SEEN_WIDE_LOT = 4,  /* took from a venue whose lot step is beyond 64 bits */
+    SEEN_ODD_LOT = 8,   /* took from a venue with an odd lot step above 1 */
+    SEEN_PART_LOT = 16, /* reached a level that is not a whole number of the venue's lots */
+    SEEN_CAPPED = 32,   /* a qty or notional cap cut a level */
+};
 
 typedef struct rresult {
     xr_err err;
     uint32_t dropped;
+    unsigned seen;
     rleg legs[NVENUES];
     mpz_t base, notional, fees, exec, raw;
 } rresult;
 
 /* Naive walk: flatten every usable level, sort net of fee, take greedily; quote-side sizes
- * pick each level's quantity by binary search over whole lots with the exact total. */
+ * pick each level's quantity by binary search over whole lots with the exact total. Every
+ * value is a GMP integer. */
 static void r_walk(const rcase *c, rresult *res)
 {
     uint32_t excluded = 0;
     rlevel lv[NVENUES * MAXLV];
     uint32_t nl = 0;
-    for (uint32_t i = 0; i < c->nv; i++)
+    bool heads_small = true; /* every usable venue's best level is below KEY64_PRICE */
+    for (uint32_t i = 0; i < c->nv; i++) {
+        if (c->v[i].usable && c->v[i].n > 0 && c->v[i].px[0] >= KEY64_PRICE)
+            heads_small = false;
         for (uint32_t k = 0; k < c->v[i].n; k++) {
             lv[nl].v = i;
             lv[nl].k = k;
-            mpz_init_set_si(lv[nl].eff, c->v[i].px[k]);
+            mpz_init(lv[nl].eff);
+            mpz_set_i128(lv[nl].eff, c->v[i].px[k]);
             mpz_mul_si(lv[nl].eff, lv[nl].eff, c->buy ? 10000 + c->v[i].fee : 10000 - c->v[i].fee);
             nl++;
         }
+    }
     /* insertion sort: small n */
     for (uint32_t i = 1; i < nl; i++)
         for (uint32_t j = i; j > 0 && lvl_before(c, &lv[j], &lv[j - 1]); j--) {
@@ -938,8 +1270,10 @@ static void r_walk(const rcase *c, rresult *res)
             lv[j] = lv[j - 1];
             lv[j - 1] = t;
         }
-    mpz_t total, t, u;
-    mpz_inits(total, t, u, NULL);
+    mpz_t total, t, u, amount, remaining, px, want, have, lot, q, lo, hi, mid;
+    mpz_inits(total, t, u, amount, remaining, px, want, have, lot, q, lo, hi, mid, NULL);
+    mpz_set_i128(amount, c->amount);
+    res->seen = 0;
     bool bound;
     for (;;) {
         for (uint32_t i = 0; i < c->nv; i++) {
@@ -949,7 +1283,7 @@ static void r_walk(const rcase *c, rresult *res)
             res->legs[i].levels = 0;
         }
         bool done[NVENUES] = {false};
-        int64_t remaining = c->amount;
+        mpz_set(remaining, amount);
         bound = false;
         mpz_set_ui(total, 0);
         for (uint32_t l = 0; l < nl; l++) {
@@ -957,82 +1291,104 @@ static void r_walk(const rcase *c, rresult *res)
             const rvenue *v = &c->v[i];
             if (!v->usable || (excluded & (1u << i)) || done[i])
                 continue;
-            if (c->kind == XR_PRICING_BASE && remaining == 0)
+            if (c->kind == XR_PRICING_BASE && mpz_sgn(remaining) == 0)
                 break;
-            if (c->kind == XR_PRICING_QUOTE && !c->buy && mpz_cmp_si(total, c->amount) >= 0)
+            if (c->kind == XR_PRICING_QUOTE && !c->buy && mpz_cmp(total, amount) >= 0)
                 break;
-            int64_t px = v->px[lv[l].k], want = v->qty[lv[l].k];
-            int64_t have = (int64_t)mpz_get_si(res->legs[i].qty);
+            mpz_set_i128(px, v->px[lv[l].k]);
+            mpz_set_i128(want, v->qty[lv[l].k]);
+            mpz_set(have, res->legs[i].qty);
+            if (c->kind == XR_PRICING_BASE && v->px[lv[l].k] >= KEY64_PRICE)
+                res->seen |= SEEN_HUGE | (heads_small ? SEEN_HUGE_MID : 0u);
             bool capped = false;
-            if (v->qty_max > 0 && want > v->qty_max - have) {
-                want = v->qty_max - have;
-                capped = true;
-            }
-            if (v->nmax > 0) {
-                /* largest q with (have + q) x px x num <= nmax x den */
-                mpz_set_si(t, v->nmax);
-                mpz_mul_si(t, t, c->den);
-                mpz_set_si(u, px);
-                mpz_mul_si(u, u, c->num);
-                mpz_fdiv_q(t, t, u);
-                int64_t qmax = (int64_t)mpz_get_si(t) - have;
-                if (qmax < want) {
-                    want = qmax < 0 ? 0 : qmax;
+            if (v->qty_max > 0) {
+                mpz_set_i128(t, v->qty_max);
+                mpz_sub(t, t, have);
+                if (mpz_cmp(want, t) > 0) {
+                    mpz_set(want, t);
                     capped = true;
                 }
             }
-            int64_t lot = v->lot > 0 ? v->lot : 1;
-            int64_t q;
+            if (v->nmax > 0) {
+                /* largest q with (have + q) x px x num <= nmax x den */
+                mpz_set_i128(t, v->nmax);
+                mpz_mul_si(t, t, c->den);
+                mpz_mul_si(u, px, c->num);
+                mpz_fdiv_q(t, t, u);
+                mpz_sub(t, t, have);
+                if (mpz_cmp(t, want) < 0) {
+                    if (mpz_sgn(t) < 0)
+                        mpz_set_ui(want, 0);
+                    else
+                        mpz_set(want, t);
+                    capped = true;
+                }
+            }
+            mpz_set_i128(lot, v->lot > 0 ? v->lot : 1);
+            if (capped)
+                res->seen |= SEEN_CAPPED;
+            if (!mpz_divisible_p(want, lot))
+                res->seen |= SEEN_PART_LOT;
             bool last = capped;
             if (c->kind == XR_PRICING_BASE) {
-                if (want >= remaining) {
-                    want = remaining;
+                if (mpz_cmp(want, remaining) >= 0) {
+                    mpz_set(want, remaining);
                     last = true;
                 }
-                q = want / lot * lot;
+                mpz_fdiv_q(q, want, lot);
+                mpz_mul(q, q, lot);
             } else if (c->buy) {
                 r_exec_with(c, res->legs, i, want, px, t);
-                if (mpz_cmp_si(t, c->amount) > 0) {
+                if (mpz_cmp(t, amount) > 0) {
                     last = true;
                     bound = true;
                 }
-                int64_t lo = 0, hi = want / lot; /* in lots: largest fitting */
-                while (lo < hi) {
-                    int64_t mid = lo + (hi - lo + 1) / 2;
-                    r_exec_with(c, res->legs, i, mid * lot, px, t);
-                    if (mpz_cmp_si(t, c->amount) <= 0)
-                        lo = mid;
+                mpz_set_ui(lo, 0); /* in lots: the largest that fits the budget */
+                mpz_fdiv_q(hi, want, lot);
+                while (mpz_cmp(lo, hi) < 0) {
+                    mpz_sub(mid, hi, lo);
+                    mpz_add_ui(mid, mid, 1);
+                    mpz_fdiv_q_2exp(mid, mid, 1);
+                    mpz_add(mid, mid, lo);
+                    mpz_mul(q, mid, lot);
+                    r_exec_with(c, res->legs, i, q, px, t);
+                    if (mpz_cmp(t, amount) <= 0)
+                        mpz_set(lo, mid);
                     else
-                        hi = mid - 1;
+                        mpz_sub_ui(hi, mid, 1);
                 }
-                q = lo * lot;
+                mpz_mul(q, lo, lot);
             } else {
-                int64_t hi = want / lot;
-                r_exec_with(c, res->legs, i, hi * lot, px, t);
-                if (mpz_cmp_si(t, c->amount) < 0) {
-                    q = hi * lot;
-                } else {
-                    int64_t lo = 0; /* smallest reaching the target */
-                    while (lo < hi) {
-                        int64_t mid = lo + (hi - lo) / 2;
-                        r_exec_with(c, res->legs, i, mid * lot, px, t);
-                        if (mpz_cmp_si(t, c->amount) >= 0)
-                            hi = mid;
+                mpz_fdiv_q(hi, want, lot);
+                mpz_mul(q, hi, lot);
+                r_exec_with(c, res->legs, i, q, px, t);
+                if (mpz_cmp(t, amount) >= 0) {
+                    mpz_set_ui(lo, 0); /* the smallest reaching the target */
+                    while (mpz_cmp(lo, hi) < 0) {
+                        mpz_sub(mid, hi, lo);
+                        mpz_fdiv_q_2exp(mid, mid, 1);
+                        mpz_add(mid, mid, lo);
+                        mpz_mul(q, mid, lot);
+                        r_exec_with(c, res->legs, i, q, px, t);
+                        if (mpz_cmp(t, amount) >= 0)
+                            mpz_set(hi, mid);
                         else
-                            lo = mid + 1;
+                            mpz_add_ui(lo, mid, 1);
                     }
-                    q = lo * lot;
+                    mpz_mul(q, lo, lot);
                 }
             }
-            if (q > 0) {
-                mpz_add_ui(res->legs[i].qty, res->legs[i].qty, (unsigned long)q);
-                mpz_set_si(u, q);
-                mpz_mul_si(u, u, px);
-                mpz_add(res->legs[i].raw, res->legs[i].raw, u);
-                mpz_set_si(res->legs[i].limit, px);
+            if (mpz_sgn(q) > 0) {
+                mpz_add(res->legs[i].qty, res->legs[i].qty, q);
+                mpz_addmul(res->legs[i].raw, q, px);
+                mpz_set(res->legs[i].limit, px);
                 res->legs[i].levels++;
-                remaining -= q;
+                mpz_sub(remaining, remaining, q);
                 r_exec(c, res->legs, total);
+                if (v->lot > (xr_i128)UINT64_MAX)
+                    res->seen |= SEEN_WIDE_LOT;
+                if (v->lot > 1 && v->lot % 2 == 1)
+                    res->seen |= SEEN_ODD_LOT;
             }
             if (last)
                 done[i] = true;
@@ -1041,26 +1397,32 @@ static void r_walk(const rcase *c, rresult *res)
         uint32_t drop = 0;
         for (uint32_t i = 0; i < c->nv; i++) {
             const rvenue *v = &c->v[i];
-            if (mpz_sgn(res->legs[i].qty) == 0)
+            rleg *lg = &res->legs[i];
+            if (mpz_sgn(lg->qty) == 0)
                 continue;
-            int64_t tick = v->tick > 0 ? v->tick : 1;
+            mpz_set_i128(u, v->tick > 0 ? v->tick : 1);
             if (c->buy)
-                mpz_cdiv_q_ui(t, res->legs[i].limit, (unsigned long)tick);
+                mpz_cdiv_q(t, lg->limit, u);
             else
-                mpz_fdiv_q_ui(t, res->legs[i].limit, (unsigned long)tick);
-            mpz_mul_ui(res->legs[i].limit, t, (unsigned long)tick);
-            int64_t qty = (int64_t)mpz_get_si(res->legs[i].qty);
-            bool ok = qty % (v->lot > 0 ? v->lot : 1) == 0 && qty >= v->qty_min &&
-                      (v->qty_max == 0 || qty <= v->qty_max);
-            mpz_mul_si(t, res->legs[i].qty, c->num);
-            mpz_mul(t, t, res->legs[i].limit);
+                mpz_fdiv_q(t, lg->limit, u);
+            mpz_mul(lg->limit, t, u);
+            mpz_set_i128(lot, v->lot > 0 ? v->lot : 1);
+            bool ok = mpz_divisible_p(lg->qty, lot);
+            mpz_set_i128(t, v->qty_min);
+            ok = ok && mpz_cmp(lg->qty, t) >= 0;
+            mpz_set_i128(t, v->qty_max);
+            ok = ok && (v->qty_max == 0 || mpz_cmp(lg->qty, t) <= 0);
+            mpz_mul_si(t, lg->qty, c->num);
+            mpz_mul(t, t, lg->limit);
             if (v->nmin > 0) {
                 mpz_fdiv_q_ui(u, t, (unsigned long)c->den);
-                ok = ok && mpz_cmp_si(u, v->nmin) >= 0;
+                mpz_set_i128(q, v->nmin);
+                ok = ok && mpz_cmp(u, q) >= 0;
             }
             if (v->nmax > 0) {
                 mpz_cdiv_q_ui(u, t, (unsigned long)c->den);
-                ok = ok && mpz_cmp_si(u, v->nmax) <= 0;
+                mpz_set_i128(q, v->nmax);
+                ok = ok && mpz_cmp(u, q) <= 0;
             }
             if (!ok)
                 drop |= 1u << i;
@@ -1083,18 +1445,57 @@ static void r_walk(const rcase *c, rresult *res)
     }
     bool complete;
     if (c->kind == XR_PRICING_BASE)
-        complete = mpz_cmp_si(res->base, c->amount) == 0;
+        complete = mpz_cmp(res->base, amount) == 0;
     else if (c->buy)
         complete = bound;
     else
-        complete = mpz_cmp_si(res->exec, c->amount) >= 0;
+        complete = mpz_cmp(res->exec, amount) >= 0;
     if (mpz_sgn(res->base) == 0)
         res->err = excluded != 0 || bound ? XR_ERR_BELOW_MIN_SIZE : XR_ERR_INSUFFICIENT_LIQUIDITY;
     else
         res->err = complete ? XR_OK : XR_ERR_INSUFFICIENT_LIQUIDITY;
     for (uint32_t l = 0; l < nl; l++)
         mpz_clear(lv[l].eff);
-    mpz_clears(total, t, u, NULL);
+    mpz_clears(total, t, u, amount, remaining, px, want, have, lot, q, lo, hi, mid, NULL);
+}
+
+static void print_i128(FILE *out, xr_i128 x)
+{
+    char buf[64];
+    xr_decimal_format(x, 0, buf, sizeof buf);
+    fputs(buf, out);
+}
+
+/* The case being checked, printed when the walk and the reference disagree. */
+static const rcase *case_now;
+static long case_index;
+
+static void dump_case(const rcase *c)
+{
+    fprintf(stderr, "case %ld: %s %s amount ", case_index, c->buy ? "buy" : "sell",
+            c->kind == XR_PRICING_BASE ? "BASE" : "QUOTE");
+    print_i128(stderr, c->amount);
+    fprintf(stderr, ", num %" PRId64 " den %" PRId64 "\n", c->num, c->den);
+    for (uint32_t i = 0; i < c->nv; i++) {
+        const rvenue *v = &c->v[i];
+        fprintf(stderr, "  venue %u%s fee %" PRId64 " lot ", 10 + i, v->usable ? "" : " (stale)",
+                v->fee);
+        const xr_i128 f[] = {v->lot, v->tick, v->qty_min, v->qty_max, v->nmin, v->nmax};
+        static const char *const names[] = {"",          " tick ",         " qty_min ",
+                                            " qty_max ", " notional_min ", " notional_max "};
+        for (int k = 0; k < 6; k++) {
+            fputs(names[k], stderr);
+            print_i128(stderr, f[k]);
+        }
+        fputs("\n   ", stderr);
+        for (uint32_t k = 0; k < v->n; k++) {
+            fputs(" ", stderr);
+            print_i128(stderr, v->qty[k]);
+            fputs("@", stderr);
+            print_i128(stderr, v->px[k]);
+        }
+        fputs("\n", stderr);
+    }
 }
 
 static void expect_mpz(const mpz_t want, xr_i128 got)
@@ -1103,12 +1504,135 @@ static void expect_mpz(const mpz_t want, xr_i128 got)
     mpz_get_str(buf, 10, want);
     char gbuf[64];
     xr_decimal_format(got, 0, gbuf, sizeof gbuf);
-    if (strcmp(buf, gbuf) != 0)
+    if (strcmp(buf, gbuf) != 0) {
+        if (case_now != NULL)
+            dump_case(case_now);
         fail_msg("want %s got %s", buf, gbuf);
+    }
 }
 
 static uint64_t seed_value;
 static long cases_total;
+
+/* Counts over a randomized run. */
+typedef struct rtally {
+    long ok, quote_ok, with_drops, below_min;
+    long seen[6]; /* cases per SEEN_ bit */
+    long buy_base, buy_quote, sell_base, sell_quote, capped_venues, free_venues;
+} rtally;
+
+/* Walks case `c` (set up in `f`), compares every amount with the reference and checks the
+ * rounding invariants of docs/ledger.md and the spread on the result. */
+static void check_case(rng *r, fixture *f, const rcase *c, rtally *k)
+{
+    case_now = c;
+    xr_pricing_fill fl;
+    xr_err err = xr_pricing_walk(&f->p, f->pair, c->buy ? XR_SIDE_BUY : XR_SIDE_SELL, c->kind,
+                                 (xr_amount){c->amount}, 10, &fl);
+    rresult res;
+    for (uint32_t i = 0; i < NVENUES; i++)
+        mpz_inits(res.legs[i].qty, res.legs[i].raw, res.legs[i].limit, res.legs[i].notional,
+                  res.legs[i].fee, NULL);
+    mpz_inits(res.base, res.notional, res.fees, res.exec, res.raw, NULL);
+    *(c->buy ? (c->kind == XR_PRICING_BASE ? &k->buy_base : &k->buy_quote)
+             : (c->kind == XR_PRICING_BASE ? &k->sell_base : &k->sell_quote)) += 1;
+    for (uint32_t i = 0; i < c->nv; i++) {
+        const rvenue *v = &c->v[i];
+        bool caps = v->qty_max > 0 || v->nmax > 0;
+        k->capped_venues += caps;
+        k->free_venues += !caps;
+    }
+    bool any_usable = false;
+    for (uint32_t i = 0; i < c->nv; i++)
+        any_usable |= c->v[i].usable;
+    if (!any_usable) {
+        assert_int_equal(err, XR_ERR_STALE);
+    } else {
+        r_walk(c, &res);
+        for (int b = 0; b < 6; b++)
+            k->seen[b] += (res.seen >> b) & 1u;
+        k->below_min += res.err == XR_ERR_BELOW_MIN_SIZE;
+        if (err != res.err) {
+            dump_case(c);
+            fprintf(stderr, "case %ld: err %s, reference %s\n", case_index, xr_err_name(err),
+                    xr_err_name(res.err));
+        }
+        assert_int_equal(err, res.err);
+        if (err == XR_OK || err == XR_ERR_INSUFFICIENT_LIQUIDITY) {
+            k->ok += err == XR_OK;
+            k->quote_ok += err == XR_OK && c->kind == XR_PRICING_QUOTE;
+            k->with_drops += fl.venues_dropped > 0;
+            expect_mpz(res.base, fl.base.units);
+            expect_mpz(res.notional, fl.notional.units);
+            expect_mpz(res.fees, fl.fees.units);
+            expect_mpz(res.exec, fl.executable.units);
+            uint32_t nl = 0;
+            for (uint32_t i = 0; i < c->nv; i++) {
+                if (mpz_sgn(res.legs[i].qty) == 0)
+                    continue;
+                const xr_pricing_leg *l = &fl.legs[nl++];
+                assert_int_equal(l->venue, 10 + i);
+                expect_mpz(res.legs[i].qty, l->qty.units);
+                expect_mpz(res.legs[i].limit, l->limit.ticks);
+                expect_mpz(res.legs[i].notional, l->notional.units);
+                expect_mpz(res.legs[i].fee, l->fee.units);
+                assert_int_equal(res.legs[i].levels, l->levels);
+            }
+            assert_int_equal(nl, fl.n_legs);
+            /* Rounding invariants: a buy's notional covers the exact cost, a sell's never
+             * exceeds the exact proceeds; average price on the customer's wrong side. */
+            mpz_t exact, got;
+            mpz_inits(exact, got, NULL);
+            mpz_mul_si(exact, res.raw, c->num);
+            mpz_set_i128(got, fl.notional.units);
+            mpz_mul_si(got, got, c->den);
+            assert_true(c->buy ? mpz_cmp(got, exact) >= 0 : mpz_cmp(got, exact) <= 0);
+            mpz_set_i128(got, fl.avg_price.ticks);
+            mpz_mul(got, got, res.base);
+            assert_true(c->buy ? mpz_cmp(got, res.raw) >= 0 : mpz_cmp(got, res.raw) <= 0);
+            mpz_clears(exact, got, NULL);
+            /* Quote-side sizes: a buy costs at most the budget, a sell yields at least. */
+            if (err == XR_OK && c->kind == XR_PRICING_QUOTE)
+                assert_true(c->buy ? fl.executable.units <= c->amount
+                                   : fl.executable.units >= c->amount);
+        }
+    }
+    /* The spread on any result: never above the stated rate, and the customer's amount plus
+     * spread plus fees is exactly the venues' notional. */
+    if (err == XR_OK) {
+        uint32_t s = (uint32_t)rbelow(r, 300);
+        assert_int_equal(xr_pricing_set_spread(&f->p, 1, f->pair, 0, s), XR_OK);
+        xr_quote_request rq = {1,
+                               1,
+                               f->pair,
+                               (uint8_t)(c->buy ? XR_SIDE_BUY : XR_SIDE_SELL),
+                               0,
+                               (uint8_t)(c->kind == XR_PRICING_BASE) == c->buy
+                                   ? XR_QUOTE_FIX_TARGET
+                                   : XR_QUOTE_FIX_SOURCE,
+                               (xr_amount){c->amount}};
+        xr_quote q;
+        xr_err qerr = xr_pricing_price(&f->p, &rq, 10, &q, NULL);
+        if (qerr == XR_OK) {
+            assert_true(q.spread.units * 10000 <= q.executable.units * (xr_i128)s);
+            assert_true((q.spread.units + 1) * 10000 > q.executable.units * (xr_i128)s);
+            if (c->buy) {
+                assert_true(q.quote.units == q.notional.units + q.fees.units + q.spread.units);
+                if (rq.fixed == XR_QUOTE_FIX_SOURCE)
+                    assert_true(q.quote.units <= c->amount);
+            } else {
+                assert_true(q.quote.units + q.fees.units + q.spread.units == q.notional.units);
+                if (rq.fixed == XR_QUOTE_FIX_TARGET)
+                    assert_true(q.quote.units >= c->amount);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < NVENUES; i++)
+        mpz_clears(res.legs[i].qty, res.legs[i].raw, res.legs[i].limit, res.legs[i].notional,
+                   res.legs[i].fee, NULL);
+    mpz_clears(res.base, res.notional, res.fees, res.exec, res.raw, NULL);
+    case_now = NULL;
+}
 
 static void random_case(rng *r, fixture *f, rcase *c)
 {
@@ -1135,10 +1659,12 @@ static void random_case(rng *r, fixture *f, rcase *c)
         inst_make(&in, sc);
         v->usable = rbelow(r, 8) != 0;
         v->fee = rbelow(r, 4) == 0 ? 0 : rbelow(r, 40);
-        v->lot = sc->base == 0 ? 1 : lots_8[rbelow(r, 4)];
-        v->tick = rbelow(r, 3) == 0 ? 5 : 1;
-        v->qty_min = rbelow(r, 4) == 0 ? v->lot * (1 + rbelow(r, 20)) : 0;
-        v->qty_max = rbelow(r, 6) == 0 ? v->lot * (1 + rbelow(r, 2000)) : 0;
+        int64_t lot = sc->base == 0 ? 1 : lots_8[rbelow(r, 4)];
+        int64_t tick = rbelow(r, 3) == 0 ? 5 : 1;
+        v->lot = lot;
+        v->tick = tick;
+        v->qty_min = rbelow(r, 4) == 0 ? lot * (1 + rbelow(r, 20)) : 0;
+        v->qty_max = rbelow(r, 6) == 0 ? lot * (1 + rbelow(r, 2000)) : 0;
         int64_t unit_q = sc->quote == 2 ? 100 : 1000000; /* one quote asset unit */
         v->nmin = rbelow(r, 3) == 0 ? unit_q * (1 + rbelow(r, 20)) : 0;
         v->nmax = rbelow(r, 8) == 0 ? unit_q * (100 + rbelow(r, 100000)) : 0;
@@ -1152,23 +1678,23 @@ static void random_case(rng *r, fixture *f, rcase *c)
         v->n = (uint32_t)rbelow(r, 21);
         int64_t levels[2 * MAXLV], other[2] = {c->buy ? 1 : 1000000, 1};
         int64_t px = c->buy ? mid + rbelow(r, 30) : mid - rbelow(r, 30);
-        px -= px % v->tick;
+        px -= px % tick;
         for (uint32_t k = 0; k < v->n; k++) {
             v->px[k] = px;
-            int64_t scale_q = sc->base == 0 ? 1 + rbelow(r, 50) : v->lot * (1 + rbelow(r, 3000));
+            int64_t scale_q = sc->base == 0 ? 1 + rbelow(r, 50) : lot * (1 + rbelow(r, 3000));
             v->qty[k] = scale_q;
             levels[2 * k] = px;
             levels[2 * k + 1] = scale_q;
             depth_base += scale_q;
             depth_raw += (xr_i128)scale_q * px;
-            px += (c->buy ? 1 : -1) * v->tick * (1 + rbelow(r, 5));
+            px += (c->buy ? 1 : -1) * tick * (1 + rbelow(r, 5));
         }
         /* The other side stays out of the way (and uncrossed). */
         if (c->buy)
             book_set(&tv->book, other, 1, levels, v->n, 1, 0);
         else
             book_set(&tv->book, levels, v->n, other + 0, 0, 1, 0);
-        lot_min = i == 0 ? v->lot : (v->lot < lot_min ? v->lot : lot_min);
+        lot_min = i == 0 ? lot : (lot < lot_min ? lot : lot_min);
     }
     if (c->kind == XR_PRICING_BASE) {
         int64_t a = 1 + rbelow(r, depth_base > 0 ? depth_base + depth_base / 4 + 1 : 1000);
@@ -1185,115 +1711,258 @@ static void test_random_walk_vs_gmp(void **state)
 {
     (void)state;
     rng r = {seed_value};
-    long mismatches = 0;
-    long ok_cases = 0, quote_ok = 0, with_drops = 0, below_min = 0;
+    rtally k;
+    memset(&k, 0, sizeof k);
     for (long n = 0; n < cases_total; n++) {
         fixture f;
         rcase c;
+        case_index = n;
         random_case(&r, &f, &c);
-        xr_pricing_fill fl;
-        xr_err err = xr_pricing_walk(&f.p, f.pair, c.buy ? XR_SIDE_BUY : XR_SIDE_SELL, c.kind,
-                                     amt(c.amount), 10, &fl);
-        rresult res;
-        for (uint32_t i = 0; i < NVENUES; i++)
-            mpz_inits(res.legs[i].qty, res.legs[i].raw, res.legs[i].limit, res.legs[i].notional,
-                      res.legs[i].fee, NULL);
-        mpz_inits(res.base, res.notional, res.fees, res.exec, res.raw, NULL);
-        bool any_usable = false;
-        for (uint32_t i = 0; i < c.nv; i++)
-            any_usable |= c.v[i].usable;
-        if (!any_usable) {
-            assert_int_equal(err, XR_ERR_STALE);
-        } else {
-            r_walk(&c, &res);
-            below_min += res.err == XR_ERR_BELOW_MIN_SIZE;
-            if (err != res.err) {
-                fprintf(stderr, "case %ld: err %s, reference %s\n", n, xr_err_name(err),
-                        xr_err_name(res.err));
-                mismatches++;
-            }
-            assert_int_equal(err, res.err);
-            if (err == XR_OK || err == XR_ERR_INSUFFICIENT_LIQUIDITY) {
-                ok_cases += err == XR_OK;
-                quote_ok += err == XR_OK && c.kind == XR_PRICING_QUOTE;
-                with_drops += fl.venues_dropped > 0;
-                expect_mpz(res.base, fl.base.units);
-                expect_mpz(res.notional, fl.notional.units);
-                expect_mpz(res.fees, fl.fees.units);
-                expect_mpz(res.exec, fl.executable.units);
-                uint32_t nl = 0;
-                for (uint32_t i = 0; i < c.nv; i++) {
-                    if (mpz_sgn(res.legs[i].qty) == 0)
-                        continue;
-                    const xr_pricing_leg *l = &fl.legs[nl++];
-                    assert_int_equal(l->venue, 10 + i);
-                    expect_mpz(res.legs[i].qty, l->qty.units);
-                    expect_mpz(res.legs[i].limit, l->limit.ticks);
-                    expect_mpz(res.legs[i].notional, l->notional.units);
-                    expect_mpz(res.legs[i].fee, l->fee.units);
-                    assert_int_equal(res.legs[i].levels, l->levels);
-                }
-                assert_int_equal(nl, fl.n_legs);
-                /* Rounding invariants: a buy's notional covers the exact cost, a sell's never
-                 * exceeds the exact proceeds; average price on the customer's wrong side. */
-                mpz_t exact, got;
-                mpz_inits(exact, got, NULL);
-                mpz_mul_si(exact, res.raw, c.num);
-                mpz_set_si(got, (long)fl.notional.units);
-                mpz_mul_si(got, got, c.den);
-                assert_true(c.buy ? mpz_cmp(got, exact) >= 0 : mpz_cmp(got, exact) <= 0);
-                mpz_set_si(got, (long)fl.avg_price.ticks);
-                mpz_mul(got, got, res.base);
-                assert_true(c.buy ? mpz_cmp(got, res.raw) >= 0 : mpz_cmp(got, res.raw) <= 0);
-                mpz_clears(exact, got, NULL);
-                /* Quote-side sizes: a buy costs at most the budget, a sell yields at least. */
-                if (err == XR_OK && c.kind == XR_PRICING_QUOTE)
-                    assert_true(c.buy ? fl.executable.units <= c.amount
-                                      : fl.executable.units >= c.amount);
-            }
-        }
-        /* The spread on any result: never above the stated rate, and the customer's amount
-         * plus spread plus fees is exactly the venues' notional. */
-        if (err == XR_OK) {
-            uint32_t s = (uint32_t)rbelow(&r, 300);
-            assert_int_equal(xr_pricing_set_spread(&f.p, 1, f.pair, 0, s), XR_OK);
-            xr_quote_request rq = {1,
-                                   1,
-                                   f.pair,
-                                   (uint8_t)(c.buy ? XR_SIDE_BUY : XR_SIDE_SELL),
-                                   0,
-                                   (uint8_t)(c.kind == XR_PRICING_BASE) == c.buy
-                                       ? XR_QUOTE_FIX_TARGET
-                                       : XR_QUOTE_FIX_SOURCE,
-                                   amt(c.amount)};
-            xr_quote q;
-            xr_err qerr = xr_pricing_price(&f.p, &rq, 10, &q, NULL);
-            if (qerr == XR_OK) {
-                assert_true(q.spread.units * 10000 <= q.executable.units * (xr_i128)s);
-                assert_true((q.spread.units + 1) * 10000 > q.executable.units * (xr_i128)s);
-                if (c.buy) {
-                    assert_true(q.quote.units == q.notional.units + q.fees.units + q.spread.units);
-                    if (rq.fixed == XR_QUOTE_FIX_SOURCE)
-                        assert_true(q.quote.units <= c.amount);
-                } else {
-                    assert_true(q.quote.units + q.fees.units + q.spread.units == q.notional.units);
-                    if (rq.fixed == XR_QUOTE_FIX_TARGET)
-                        assert_true(q.quote.units >= c.amount);
-                }
-            }
-        }
-        for (uint32_t i = 0; i < NVENUES; i++)
-            mpz_clears(res.legs[i].qty, res.legs[i].raw, res.legs[i].limit, res.legs[i].notional,
-                       res.legs[i].fee, NULL);
-        mpz_clears(res.base, res.notional, res.fees, res.exec, res.raw, NULL);
+        check_case(&r, &f, &c, &k);
         fx_free(&f);
     }
-    assert_int_equal(mismatches, 0);
     printf("random walks: %ld cases, %ld filled (%ld by quote amount), %ld with dropped venues, "
            "%ld below min size\n",
-           cases_total, ok_cases, quote_ok, with_drops, below_min);
-    assert_true(ok_cases > cases_total / 10 && quote_ok > cases_total / 50);
-    assert_true(with_drops > cases_total / 100 && below_min > 0);
+           cases_total, k.ok, k.quote_ok, k.with_drops, k.below_min);
+    assert_true(k.ok > cases_total / 10 && k.quote_ok > cases_total / 50);
+    assert_true(k.with_drops > cases_total / 100 && k.below_min > 0);
+}
+
+/* ---- randomized comparison beyond the walk's fast paths ----------------------------------- */
+
+static xr_i128 rbelow128(rng *r, xr_i128 n)
+{
+    xr_u128 hi = rnext(r); /* two statements: the order of the draws is fixed */
+    xr_u128 x = hi << 64 | rnext(r);
+    return (xr_i128)(x % (xr_u128)n);
+}
+
+/* A value of exactly `bits` significant bits (1..126). */
+static xr_i128 rbits(rng *r, int bits)
+{
+    if (bits <= 1)
+        return 1;
+    xr_i128 lo = (xr_i128)1 << (bits - 1);
+    return lo + rbelow128(r, lo);
+}
+
+static int bitlen(xr_i128 x)
+{
+    int b = 0;
+    for (; x > 0; x >>= 1)
+        b++;
+    return b;
+}
+
+/* A lot step: none, 1, small odd / prime / even-with-odd-part ones, random 64-bit ones with
+ * any number of trailing zero bits, the 64-bit edges, and steps beyond 64 bits. */
+static xr_i128 random_lot(rng *r)
+{
+    static const int64_t fixed[] = {0,         1,      2,     3,      7,       12,
+                                    97,        1000,   65537, 96,     1000003, 6700417,
+                                    999999937, 100000, 1024,  123456, 15625,   2147483647};
+    static const uint64_t edges[] = {UINT64_MAX,     UINT64_MAX - 58 /* the largest 64-bit prime */,
+                                     1ull << 63,     (1ull << 63) + 1,
+                                     UINT64_MAX - 1, (UINT64_MAX / 3) * 2};
+    switch (rbelow(r, 10)) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+        return fixed[rbelow(r, (int64_t)(sizeof fixed / sizeof fixed[0]))];
+    case 4:
+    case 5: {
+        uint64_t odd = rnext(r);
+        odd = (odd >> rbelow(r, 63)) | 1u;
+        unsigned shift = (unsigned)rbelow(r, 64);
+        while (shift > 0 && (odd << shift) >> shift != odd)
+            shift--;
+        return (xr_i128)(odd << shift) < 2 ? 3 : (xr_i128)(odd << shift);
+    }
+    case 6:
+        return (xr_i128)edges[rbelow(r, (int64_t)(sizeof edges / sizeof edges[0]))];
+    case 7:
+        return ((xr_i128)1 << 64) + rbelow(r, 3) * 13;
+    default:
+        return rbits(r, 65 + (int)rbelow(r, 12));
+    }
+}
+
+/* Like random_case, over what random_case never produces: prices far beyond the walk's 64-bit
+ * fast path (alone, mixed with small ones on other venues, and behind small ones in the same
+ * book so a walk meets them mid-way), prices either side of that bound, fees up to the
+ * highest allowed, odd, prime and 128-bit lot steps, level quantities that are not whole
+ * lots, and venues with and without caps. Magnitudes are kept so that no exact amount of the
+ * walk reaches 2^112: the walk must not overflow on any of these books. */
+static void random_case_wide(rng *r, fixture *f, rcase *c)
+{
+    static const xr_pair_scale scales[] = {{0, 0, 0}, {0, 0, 0}, {8, 2, 2}, {0, 4, 0}, {4, 4, 4}};
+    const xr_pair_scale *sc = &scales[rbelow(r, (int64_t)(sizeof scales / sizeof scales[0]))];
+    fx_init(f, sc, 4);
+    memset(c, 0, sizeof *c);
+    int e = sc->base + sc->price - sc->quote;
+    c->num = 1;
+    c->den = 1;
+    for (int i = 0; i < (e < 0 ? -e : e); i++)
+        *(e < 0 ? &c->num : &c->den) *= 10;
+    /* Every exact sum qty x price stays below 2^raw_bits; times num or den below 2^111. */
+    int raw_bits = 110 - bitlen(c->num > c->den ? c->num : c->den);
+    c->buy = rbelow(r, 2) == 0;
+    c->kind = rbelow(r, 3) == 0 ? XR_PRICING_QUOTE : XR_PRICING_BASE;
+    c->nv = 1 + (uint32_t)rbelow(r, NVENUES);
+    /* 0: small prices, 1: huge, 2: each venue its own, 3: around the 64-bit bound, 4: small
+     * at the top of every book, huge deeper */
+    int mode = (int)rbelow(r, 5);
+    xr_i128 depth_base = 0, depth_raw = 0, lot_min = 0;
+    /* A third of the cases give every venue the same lot, so that most BASE sizes can fill. */
+    xr_i128 shared = -1;
+    if (rbelow(r, 3) == 0) {
+        xr_i128 cand = random_lot(r);
+        if (bitlen(cand > 1 ? cand : 1) + 12 + 7 + 52 <= raw_bits)
+            shared = cand;
+    }
+    for (uint32_t i = 0; i < c->nv; i++) {
+        rvenue *v = &c->v[i];
+        int vmode = mode == 2 ? (int)rbelow(r, 4) : mode;
+        if (vmode == 2)
+            vmode = 4; /* small at the top of the book, huge deeper */
+        /* The price bits the venue's mode needs; the lot must leave room for them. */
+        int need = vmode == 1 ? 52 : vmode == 3 ? 41 : vmode == 4 ? 52 : 15;
+        int qmul_bits = 1 + (int)rbelow(r, 12);
+        xr_i128 lot = 1;
+        for (int tries = 0; tries < 20 && shared < 0; tries++) {
+            xr_i128 cand = random_lot(r);
+            if (bitlen(cand > 1 ? cand : 1) + qmul_bits + 7 + need <= raw_bits) {
+                lot = cand;
+                break;
+            }
+        }
+        if (shared >= 0)
+            lot = shared;
+        xr_i128 lotv = lot > 1 ? lot : 1;
+        int qty_bits = bitlen(lotv) + qmul_bits; /* every level's quantity is below 2^qty_bits */
+        int px_bits = raw_bits - 7 - qty_bits;   /* and every price below 2^px_bits */
+        v->usable = rbelow(r, 8) != 0;
+        static const int64_t fees[] = {0, 1, 7, 10, 25, 999, 1000};
+        v->fee = rbelow(r, 2) == 0 ? fees[rbelow(r, 7)] : rbelow(r, 1001);
+        static const int64_t ticks[] = {1, 1, 1, 2, 5, 7, 100};
+        xr_i128 tick = ticks[rbelow(r, 7)];
+        v->lot = lot;
+        v->tick = tick;
+        /* Prices ascending from `px`; a sell's bids are the same list best (highest) first. */
+        xr_i128 px;
+        if (vmode == 0 || vmode == 4)
+            px = 2 + rbelow(r, 20000);
+        else if (vmode == 3)
+            px = KEY64_PRICE - 4 + rbelow(r, 8);
+        else
+            px = rbits(r, 52 + (int)rbelow(r, px_bits - 51));
+        uint32_t n = (uint32_t)rbelow(r, 21);
+        xr_i128 asc[MAXLV];
+        uint32_t got = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            px += (tick - px % tick) % tick; /* on the tick, never below it */
+            if (px < 2 || px < tick)
+                px = tick < 2 ? 2 : tick;
+            if (bitlen(px) > px_bits)
+                break;
+            asc[got++] = px;
+            if (vmode == 4 && k >= 1 && rbelow(r, 3) == 0)
+                px += rbits(r, 52 + (int)rbelow(r, px_bits - 51));
+            else if (vmode == 3)
+                px += 1 + rbelow(r, 2);
+            else
+                px += tick * (1 + rbelow(r, 5));
+        }
+        v->n = got;
+        xr_i128 vq = 0, vraw = 0;
+        for (uint32_t k = 0; k < got; k++) {
+            v->px[k] = c->buy ? asc[k] : asc[got - 1 - k];
+            xr_i128 q = lotv * rbelow128(r, ((xr_i128)1 << qmul_bits) - 1);
+            if (lotv > 1 && rbelow(r, 3) == 0)
+                q += 1 + rbelow128(r, lotv - 1); /* not a whole number of lots */
+            if (q == 0)
+                q = rbelow(r, 4) == 0 ? lotv : 1 + rbelow128(r, lotv); /* maybe below one lot */
+            v->qty[k] = q;
+            vq += q;
+            vraw += q * v->px[k];
+        }
+        depth_base += vq;
+        depth_raw += vraw;
+        xr_i128 vnot = vraw * c->num / c->den;
+        /* Caps on some venues, none on others; minimums likewise. */
+        if (rbelow(r, 4) == 0)
+            v->qty_max = 1 + rbelow128(r, vq + 1);
+        if (rbelow(r, 4) == 0)
+            v->nmax = 1 + rbelow128(r, vnot + 1);
+        if (rbelow(r, 5) == 0)
+            v->qty_min = 1 + rbelow128(r, vq / 4 + 1);
+        if (rbelow(r, 5) == 0)
+            v->nmin = 1 + rbelow128(r, vnot / 4 + 1);
+        xr_instrument in;
+        inst_make(&in, sc);
+        in.lot_step.units = v->lot;
+        in.tick.ticks = v->tick;
+        in.qty_min.units = v->qty_min;
+        in.qty_max.units = v->qty_max;
+        in.notional_min.units = v->nmin;
+        in.notional_max.units = v->nmax;
+        tvenue *tv = fx_venue(f, (uint16_t)(10 + i), (uint16_t)v->fee, &in, v->usable ? 0 : 1);
+        xr_i128 levels[2 * MAXLV], other[2] = {1, 1};
+        for (uint32_t k = 0; k < got; k++) {
+            levels[2 * k] = v->px[k];
+            levels[2 * k + 1] = v->qty[k];
+        }
+        /* The other side stays out of the way: a bid of 1 below every ask (prices are >= 2). */
+        if (c->buy)
+            book_set128(&tv->book, other, 1, levels, got, 1, 0);
+        else
+            book_set128(&tv->book, levels, got, other, 0, 1, 0);
+        xr_i128 l = v->lot;
+        lot_min = i == 0 ? l : (l == 0 || lot_min == 0) ? 0 : (l < lot_min ? l : lot_min);
+    }
+    if (c->kind == XR_PRICING_BASE) {
+        /* mostly within the depth; a quarter of the time up to a quarter beyond it */
+        xr_i128 a = 1 + rbelow128(r, rbelow(r, 4) == 0 ? depth_base + depth_base / 4 + 1
+                                                       : depth_base / 2 + 1);
+        if (lot_min > 1)
+            a = (a + lot_min - 1) / lot_min * lot_min;
+        c->amount = a;
+    } else {
+        xr_i128 total = depth_raw * c->num / c->den;
+        c->amount = 1 + rbelow128(r, total + total / 4 + 100);
+    }
+}
+
+static long wide_cases;
+
+static void test_random_wide_walk_vs_gmp(void **state)
+{
+    (void)state;
+    rng r = {seed_value ^ 0x77696465ull}; /* "wide" */
+    rtally k;
+    memset(&k, 0, sizeof k);
+    for (long n = 0; n < wide_cases; n++) {
+        fixture f;
+        rcase c;
+        case_index = n;
+        random_case_wide(&r, &f, &c);
+        check_case(&r, &f, &c, &k);
+        fx_free(&f);
+    }
+    printf("wide random walks: %ld cases (buy base %ld, buy quote %ld, sell base %ld, sell quote "
+           "%ld), %ld filled (%ld by quote amount), %ld with dropped venues, %ld below min size; "
+           "%ld venues with caps, %ld without\n",
+           wide_cases, k.buy_base, k.buy_quote, k.sell_base, k.sell_quote, k.ok, k.quote_ok,
+           k.with_drops, k.below_min, k.capped_venues, k.free_venues);
+    printf("  reached: price beyond the 64-bit path %ld (mid-walk %ld), lot beyond 64 bits %ld, "
+           "odd lot %ld, level not whole lots %ld, cap cut %ld\n",
+           k.seen[0], k.seen[1], k.seen[2], k.seen[3], k.seen[4], k.seen[5]);
+    /* The generator reaches every path it is for (with the default case count, by far). */
+    long min = wide_cases / 100;
+    assert_true(k.ok > wide_cases / 10 && k.quote_ok > min && k.with_drops > min);
+    for (int b = 0; b < 6; b++)
+        assert_true(k.seen[b] > min);
 }
 
 int main(void)
@@ -1302,7 +1971,10 @@ int main(void)
     seed_value = s != NULL ? strtoull(s, NULL, 0) : 0x7072696365ull; /* "price" */
     const char *n = getenv("XR_TEST_CASES");
     cases_total = n != NULL ? strtol(n, NULL, 0) : 20000;
-    printf("XR_TEST_SEED=0x%" PRIx64 " XR_TEST_CASES=%ld\n", seed_value, cases_total);
+    const char *w = getenv("XR_TEST_WIDE_CASES");
+    wide_cases = w != NULL ? strtol(w, NULL, 0) : 6000;
+    printf("XR_TEST_SEED=0x%" PRIx64 " XR_TEST_CASES=%ld XR_TEST_WIDE_CASES=%ld\n", seed_value,
+           cases_total, wide_cases);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_registration),
         cmocka_unit_test(test_buy_base_three_venues),
@@ -1320,7 +1992,15 @@ int main(void)
         cmocka_unit_test(test_firm_quote_lifecycle),
         cmocka_unit_test(test_firm_quote_slippage),
         cmocka_unit_test(test_quote_store_full),
+        cmocka_unit_test(test_walk_retries_in_128_bit_when_price_exceeds_64_bit_fast_path),
+        cmocka_unit_test(test_walk_orders_levels_whose_fee_key_exceeds_64_bits),
+        cmocka_unit_test(test_walk_floors_levels_that_are_not_whole_lots),
+        cmocka_unit_test(test_walk_floors_to_lot_steps_wider_than_64_bits),
+        cmocka_unit_test(test_walk_uses_current_lot_after_rules_refresh),
+        cmocka_unit_test(test_walk_caps_notional_at_price_beyond_63_bits),
+        cmocka_unit_test(test_walk_refuses_price_beyond_merge_range),
         cmocka_unit_test(test_random_walk_vs_gmp),
+        cmocka_unit_test(test_random_wide_walk_vs_gmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
