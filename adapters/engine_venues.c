@@ -10,7 +10,10 @@
  * so the answer carries every fill; the user-data stream reports the same fills again and
  * the router keeps each once (by cumulative quantity). An UNKNOWN outcome (timeout, dropped
  * connection, 5xx after send) is resolved by GET /api/v3/order with the same client order id;
- * "order does not exist" there means it never executed.
+ * "order does not exist" there means it never executed. A query that cannot be sent (the
+ * session is down) is sent again once the session is READY: the child stays open meanwhile.
+ * A child that cannot be sent at all (the session is not READY) fails at once with
+ * XR_ERR_VENUE_UNAVAILABLE: it never left, so the router may re-route it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,8 +190,11 @@ static void on_result(void *ctx, const xr_binance_result *r)
         for (uint32_t i = 0; i < v->nsym; i++)
             if (v->pair[i] == c->pair)
                 inst = xr_binance_session_instrument(v->s, v->sym[i]);
+        /* Cannot ask now (the session is down): ask again once it is READY (run_queries).
+         * Never guessed as failed: the order may have executed, and a failed child is
+         * re-routed to another venue (failover). */
         if (inst == NULL || xr_binance_session_order_query(v->s, inst, c->cid, NULL) != XR_OK)
-            child_failed(v, c, XR_ERR_VENUE_UNAVAILABLE); /* cannot even ask: log and fail */
+            c->query_pending = true;
         break;
     }
     }
@@ -262,6 +268,8 @@ static void take_commands(venue *v)
                                          .client_order_id = c->cid,
                                          .resp_type = XR_BINANCE_RESP_FULL};
             err = xr_binance_session_order_new(v->s, &p, NULL);
+            if (err == XR_ERR_INVALID_STATE)
+                err = XR_ERR_VENUE_UNAVAILABLE; /* the session is not READY: venue down */
         }
         if (err != XR_OK)
             child_failed(v, c, err);

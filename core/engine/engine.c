@@ -287,9 +287,10 @@ xr_err xr_engine_open_with(const xr_engine_config *cfg, const xr_eng_venue_drive
     }
     e->drv = drv;
     xr_eng_rings *r = &e->rings;
-    xr_spsc_ring **fixed[] = {&r->ingress,   &r->egress,        &r->gw_pricing,
-                              &r->gw_ledger, &r->pricing_gw,    &r->pricing_ledger,
-                              &r->ledger_gw, &r->ledger_router, &r->router_ledger};
+    xr_spsc_ring **fixed[] = {&r->ingress,       &r->egress,        &r->gw_pricing,
+                              &r->gw_ledger,     &r->pricing_gw,    &r->pricing_ledger,
+                              &r->ledger_gw,     &r->ledger_router, &r->router_ledger,
+                              &r->router_pricing};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if ((*fixed[i] = ring_new(e)) == NULL)
             goto nomem;

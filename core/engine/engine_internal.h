@@ -9,7 +9,8 @@
  *   pricing  books (fed by the venues' market-data rings), quotes, pre-trade checks and the
  *            routing plan of an order -> ledger.
  *   ledger   group commit: customer accounts, funding, reservations, post/void groups.
- *   router   parent orders (pool), child orders to the venue rings, fills -> ledger.
+ *   router   parent orders (pool), child orders to the venue rings, fills -> ledger; a
+ *            parent whose children came back short -> pricing again (failover).
  *   venues   a driver (core/engine/venue.h) implemented in adapters/.
  *
  * Every ring carries xr_eng_msg slots. A stage never blocks on a full ring: it writes
@@ -73,6 +74,8 @@ typedef enum xr_eng_order_phase {
     XR_ENG_PH_BOOK = 3,     /* router -> ledger: post or void */
     XR_ENG_PH_DONE = 4,     /* ledger -> gateway: booked, report */
     XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err) */
+    XR_ENG_PH_REROUTE = 6,  /* failover: router -> pricing (new legs) -> ledger (record) ->
+                               router (the parent stays in the router's pool meanwhile) */
 } xr_eng_order_phase;
 
 /* One venue's part of an order: the plan, then what the venue did. */
@@ -105,7 +108,8 @@ typedef struct xr_eng_order {
     uint8_t n_legs;
     uint8_t replayed;  /* the reservation was found in the ledger (a resend after restart) */
     uint8_t recovered; /* loaded from the order store at start-up, being reconciled */
-    uint8_t reserved_[2];
+    uint8_t n_sent;    /* legs [0, n_sent) are at their venues; REROUTE adds the others */
+    uint8_t reserved_;
     xr_err err;
     uint32_t gw_entry;                /* the gateway's idempotency entry */
     uint32_t pair;                    /* engine pair index */
@@ -119,6 +123,13 @@ typedef struct xr_eng_order {
     int64_t booked_ns;
     uint64_t seq;       /* the order store's serial (list order), set with the reservation */
     int64_t created_ns; /* wall clock of the reservation */
+    /* Failover (not stored: a recovered order is never re-routed). */
+    xr_price bound;   /* the slippage bound: no child's limit goes beyond it */
+    uint16_t fee_cap; /* the highest taker fee the reservation was sized for */
+    uint16_t reserved2_;
+    uint32_t excluded;  /* bit v: venue v failed this order (refused, down, came back short) */
+    uint32_t route_ref; /* REROUTE: the router's pool index of the parent */
+    uint32_t route_seq; /* REROUTE: the parent's serial in the router */
     xr_eng_leg legs[XR_ENG_LEGS_MAX];
 } xr_eng_order;
 
@@ -302,6 +313,7 @@ typedef struct xr_eng_rings {
     xr_spsc_ring *ledger_gw;                          /* ledger -> gateway */
     xr_spsc_ring *ledger_router;                      /* ledger -> router (reserved) */
     xr_spsc_ring *router_ledger;                      /* router -> ledger (post / void) */
+    xr_spsc_ring *router_pricing;                     /* router -> pricing (failover) */
     xr_spsc_ring *router_venue[XR_ENGINE_VENUES_MAX]; /* child orders */
     xr_spsc_ring *venue_router[XR_ENGINE_VENUES_MAX]; /* child events */
     xr_spsc_ring *venue_md[XR_ENGINE_VENUES_MAX];     /* market data -> pricing */

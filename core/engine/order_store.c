@@ -244,8 +244,12 @@ void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r
     r->spread = o->spread;
     r->avg_price = o->avg_price;
     r->booked_ns = o->booked_ns;
+    uint32_t seen = 0; /* failover may send two children of an order to one venue */
     for (uint32_t i = 0; i < o->n_legs; i++)
-        r->venues += o->legs[i].filled.units > 0;
+        if (o->legs[i].filled.units > 0 && !(seen & (1u << o->legs[i].venue))) {
+            seen |= 1u << o->legs[i].venue;
+            r->venues++;
+        }
 }
 
 void xr_eng_order_view(const xr_eng_order *o, xr_engine_order_ev *out)

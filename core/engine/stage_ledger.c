@@ -45,6 +45,7 @@ struct xr_eng_ledger {
     aux_buf *abuf;          /* one per pending request */
     xr_ledger_aux_put *aux; /* 2 per pending request at most */
     uint32_t naux;
+    xr_err batch_err;      /* the last commit's own result (aux writes have no op result) */
     uint64_t next_seq;     /* the order store's next serial */
     xr_eng_order *backlog; /* recovered orders not yet handed to the router */
     uint32_t nbacklog, backlog_head;
@@ -238,7 +239,9 @@ static void aux_customer(xr_eng_ledger *l, pending *p, const xr_eng_req *r, uint
 static uint32_t ops_needed(const xr_eng_ledger *l, const xr_eng_msg *m)
 {
     if (m->type == XR_ENG_M_ORDER)
-        return m->u.order.phase == XR_ENG_PH_BOOK ? OPS_PER_BOOK : 1;
+        return m->u.order.phase == XR_ENG_PH_BOOK      ? OPS_PER_BOOK
+               : m->u.order.phase == XR_ENG_PH_REROUTE ? 0
+                                                       : 1;
     switch (m->u.req.cmd.kind) {
     case XR_ENGINE_CMD_CUSTOMER_UPSERT:
         return l->sh->nassets;
@@ -277,6 +280,12 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
             o->status = XR_ENGINE_ORDER_OPEN; /* as stored: RESERVED (PENDING -> OPEN) */
             aux_order(l, p, o, p->op0, true);
             o->status = XR_ENGINE_ORDER_PENDING;
+        } else if (o->phase == XR_ENG_PH_REROUTE) {
+            /* Failover: the record with its new children, written in this commit before any
+             * of them is sent, like the first ones. No ledger op goes with it (the
+             * reservation already covers them): an unconditional aux write. */
+            if (o->n_legs > o->n_sent)
+                aux_order(l, p, o, XR_LEDGER_NO_INDEX, false);
         } else {
             XR_ASSERT(o->phase == XR_ENG_PH_BOOK);
             if (o->filled.units == 0) {
@@ -505,6 +514,14 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
         xr_eng_order *o = &m->u.order;
         out = *m;
         xr_eng_order *oo = &out.u.order;
+        if (o->phase == XR_ENG_PH_REROUTE) {
+            /* New children only once their record is durable; if the commit failed they are
+             * dropped (never sent) and the parent is booked with what it has. */
+            if (l->batch_err != XR_OK)
+                oo->n_legs = oo->n_sent;
+            xr_eng_port_send(&l->to_router, &out);
+            return;
+        }
         if (o->phase == XR_ENG_PH_RESERVE) {
             if (err == XR_OK && res->replayed) {
                 /* Reserved before a restart and no longer in the gateway's table: never route
@@ -620,8 +637,10 @@ full:
     if (np == 0)
         return XR_OK;
     *work = true;
+    l->batch_err = XR_OK;
     if (n > 0 || l->naux > 0) {
         xr_err err = xr_ledger_execute_aux(l->lg, l->ops, n, l->res, l->aux, l->naux);
+        l->batch_err = err;
         if (err != XR_OK) {
             xr_log_line ll;
             xr_log_begin(&ll, XR_LOG_ERROR, "engine", "ledger_batch_failed");

@@ -28,6 +28,7 @@ typedef struct venue_pair {
 struct xr_eng_pricing {
     const xr_eng_shared *sh;
     xr_spsc_ring *from_gw;
+    xr_spsc_ring *from_router; /* failover: parents whose remainder needs new legs */
     xr_spsc_ring *md[XR_ENGINE_VENUES_MAX];
     xr_eng_port to_gw, to_ledger;
     xr_pricing pricer;
@@ -307,7 +308,9 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     o->quote_asset = ep->quote_asset;
     o->spread_bps = q.spread_bps;
     o->n_legs = fill.n_legs;
-    xr_amount spend = {0};
+    o->n_sent = 0;
+    o->excluded = 0;
+    const bool buy = oc->side == XR_ENGINE_BUY;
     for (uint32_t i = 0; i < fill.n_legs; i++) {
         const xr_pricing_leg *pl = &fill.legs[i];
         const venue_pair *vp = vp_at(p, pl->venue, pair);
@@ -320,18 +323,29 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
         if ((err = bound_of(&vp->inst, oc->side, pl->limit, p->sh->cfg.slippage_bps, &l->limit)) !=
             XR_OK)
             return err;
-        if (oc->side == XR_ENGINE_BUY) {
-            /* The most this leg can cost: every unit at the bound, with its fee. */
-            xr_amount n, f;
-            if ((err = xr_notional(l->qty, l->limit, &o->scale, XR_ROUND_UP, &n)) != XR_OK ||
-                (err = xr_amount_mul_ratio(n, l->fee_bps, 10000, XR_ROUND_UP, &f)) != XR_OK ||
-                (err = xr_amount_add(spend, n, &spend)) != XR_OK ||
-                (err = xr_amount_add(spend, f, &spend)) != XR_OK)
-                return err;
-        }
+        /* The order's bound: the furthest of its children's limits. A re-routed child's
+         * limit never goes beyond it (failover stays inside the original slippage bound). */
+        if (i == 0 || (buy ? l->limit.ticks > o->bound.ticks : l->limit.ticks < o->bound.ticks))
+            o->bound = l->limit;
     }
-    if (oc->side == XR_ENGINE_BUY) {
-        xr_amount s;
+    /* The highest taker fee over the pair's venues: failover may move any part of the order
+     * to any of them, and the reservation must still cover it. */
+    o->fee_cap = 0;
+    for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++)
+        if (vp_at(p, v, pair)->added && p->sh->cfg.venues[v].taker_fee_bps > o->fee_cap)
+            o->fee_cap = p->sh->cfg.venues[v].taker_fee_bps;
+    if (buy) {
+        /* The most the order can cost, wherever its children go: the whole base amount at
+         * the bound, the highest fee, plus one minor unit per child for each of the two
+         * roundings up (notional, fee) and one for the fee's fraction, then the spread. Any
+         * set of children with limits inside the bound, fees up to fee_cap and quantities
+         * summing to at most the amount costs no more (docs/ledger.md, "Rounding"). */
+        xr_amount n, f, s, spend;
+        if ((err = xr_notional(fill.base, o->bound, &o->scale, XR_ROUND_UP, &n)) != XR_OK ||
+            (err = xr_amount_mul_ratio(n, o->fee_cap, 10000, XR_ROUND_UP, &f)) != XR_OK ||
+            (err = xr_amount_add(n, f, &spend)) != XR_OK)
+            return err;
+        spend.units += 2 * XR_ENG_LEGS_MAX + 1;
         if ((err = xr_amount_mul_ratio(spend, o->spread_bps, 10000, XR_ROUND_DOWN, &s)) != XR_OK ||
             (err = xr_amount_add(spend, s, &o->reserve)) != XR_OK)
             return err;
@@ -339,6 +353,73 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
         o->reserve = fill.base;
     }
     return XR_OK;
+}
+
+/* Failover: the remainder of `o` (its children are all final, some came back short) walked
+ * again over the consolidated book without the venues in o->excluded, as new legs after the
+ * existing ones, each limit inside the order's bound. Nothing is added when no venue is left
+ * (the router then books what filled and fails the rest). */
+static void add_legs(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
+{
+    const xr_engine_order_cmd *oc = &o->cmd.u.order;
+    const bool buy = oc->side == XR_ENGINE_BUY;
+    uint32_t pid = p->pricer_pair[o->pair];
+    xr_amount remain = oc->amount;
+    for (uint32_t i = 0; i < o->n_legs; i++)
+        remain.units -= o->legs[i].filled.units;
+    if (pid == NO_PAIR || remain.units <= 0 || o->n_legs >= XR_ENG_LEGS_MAX)
+        return;
+    /* The pricer has no exclusion list: the failed venues are hidden for this one walk as
+     * halted instruments (this stage owns them; nothing else runs meanwhile). */
+    uint8_t saved[XR_ENGINE_VENUES_MAX];
+    const uint32_t nv = p->sh->cfg.nvenues;
+    for (uint32_t v = 0; v < nv; v++) {
+        venue_pair *vp = vp_at(p, v, o->pair);
+        saved[v] = vp->inst.status;
+        if (o->excluded & (1u << v))
+            vp->inst.status = XR_INSTRUMENT_HALTED;
+    }
+    xr_pricing_fill fill;
+    xr_err err = xr_pricing_walk(&p->pricer, pid, buy ? XR_SIDE_BUY : XR_SIDE_SELL, XR_PRICING_BASE,
+                                 remain, now, &fill);
+    for (uint32_t v = 0; v < nv; v++)
+        vp_at(p, v, o->pair)->inst.status = saved[v];
+    if (err != XR_OK && err != XR_ERR_INSUFFICIENT_LIQUIDITY)
+        return;
+    for (uint32_t i = 0; i < fill.n_legs && o->n_legs < XR_ENG_LEGS_MAX; i++) {
+        const xr_pricing_leg *pl = &fill.legs[i];
+        const venue_pair *vp = vp_at(p, pl->venue, o->pair);
+        uint16_t fee = p->sh->cfg.venues[pl->venue].taker_fee_bps;
+        if ((o->excluded & (1u << pl->venue)) || fee > o->fee_cap || pl->qty.units <= 0)
+            continue;
+        xr_price lim;
+        if (bound_of(&vp->inst, oc->side, pl->limit, p->sh->cfg.slippage_bps, &lim) != XR_OK)
+            continue;
+        /* Never beyond the order's bound; on this venue's tick, toward the customer. */
+        xr_i128 tick = vp->inst.tick.ticks > 0 ? vp->inst.tick.ticks : 1;
+        if (buy && lim.ticks > o->bound.ticks)
+            lim.ticks = o->bound.ticks - o->bound.ticks % tick;
+        if (!buy && lim.ticks < o->bound.ticks)
+            lim.ticks = o->bound.ticks + (tick - o->bound.ticks % tick) % tick;
+        if (lim.ticks <= 0 || (buy ? lim.ticks > o->bound.ticks : lim.ticks < o->bound.ticks))
+            continue;
+        xr_eng_leg *l = &o->legs[o->n_legs++];
+        memset(l, 0, sizeof *l);
+        l->venue = pl->venue;
+        l->fee_bps = fee;
+        l->qty = pl->qty;
+        l->limit = lim;
+    }
+}
+
+static void reroute(xr_eng_pricing *p, const xr_eng_order *in, uint64_t now)
+{
+    xr_eng_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_ENG_M_ORDER;
+    m.u.order = *in;
+    add_legs(p, &m.u.order, now);
+    xr_eng_port_send(&p->to_ledger, &m);
 }
 
 static void order(xr_eng_pricing *p, const xr_eng_order *in, uint64_t now)
@@ -395,6 +476,18 @@ xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
             return XR_ERR_INTERNAL;
         xr_spsc_ring_release(p->from_gw, 1);
     }
+    for (;;) {
+        if (!xr_eng_port_room(&p->to_ledger, 1))
+            break;
+        const xr_eng_msg *m = xr_spsc_ring_peek(p->from_router);
+        if (m == NULL)
+            break;
+        *work = true;
+        if (m->type != XR_ENG_M_ORDER || m->u.order.phase != XR_ENG_PH_REROUTE)
+            return XR_ERR_INTERNAL;
+        reroute(p, &m->u.order, now);
+        xr_spsc_ring_release(p->from_router, 1);
+    }
     return XR_OK;
 }
 
@@ -406,6 +499,7 @@ xr_err xr_eng_pricing_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_
     *out = p;
     p->sh = sh;
     p->from_gw = r->gw_pricing;
+    p->from_router = r->router_pricing;
     for (uint32_t v = 0; v < sh->cfg.nvenues; v++)
         p->md[v] = r->venue_md[v];
     for (uint32_t i = 0; i < XR_ENG_PAIRS_MAX; i++)

@@ -29,6 +29,7 @@ struct xr_eng_router {
     xr_spsc_ring *from_venue[XR_ENGINE_VENUES_MAX];
     xr_eng_port to_venue[XR_ENGINE_VENUES_MAX];
     xr_eng_port to_ledger;
+    xr_eng_port to_pricing; /* failover */
     xr_pool pool;
     void *pool_mem;
     uint32_t *live_seq; /* per pool slot: the serial of the parent in it, 0 when free */
@@ -46,6 +47,31 @@ static xr_err transition(xr_eng_order *o, xr_order_event ev)
     return err;
 }
 
+/* Sends the children [o->n_sent, o->n_legs) of the parent in pool slot `ref`. */
+static void send_children(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
+{
+    for (uint32_t i = o->n_sent; i < o->n_legs; i++) {
+        /* A recovered order's children may or may not have reached their venues before the
+         * restart: each is asked for by its client order id, never sent again. */
+        o->legs[i].recover = o->recovered;
+        xr_eng_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = XR_ENG_M_CHILD_CMD;
+        xr_eng_child_cmd *c = &m.u.child;
+        c->order_ref = ref;
+        c->order_seq = rt->live_seq[ref];
+        c->leg = (uint8_t)i;
+        c->side = o->cmd.u.order.side;
+        c->pair = (uint16_t)o->pair;
+        c->qty = o->legs[i].qty;
+        c->limit = o->legs[i].limit;
+        c->query = o->recovered;
+        xr_eng_client_order_id(&o->reserve_id, i, c->client_order_id);
+        xr_eng_port_send(&rt->to_venue[o->legs[i].venue], &m);
+    }
+    o->n_sent = o->n_legs;
+}
+
 static void route(xr_eng_router *rt, const xr_eng_order *in)
 {
     xr_eng_order *o = xr_pool_get(&rt->pool);
@@ -58,25 +84,8 @@ static void route(xr_eng_router *rt, const xr_eng_order *in)
     rt->live_seq[ref] = seq;
     XR_ASSERT(o->status == XR_ENGINE_ORDER_OPEN && o->n_legs > 0);
     (void)transition(o, XR_ORDER_EV_ROUTED);
-    for (uint32_t i = 0; i < o->n_legs; i++) {
-        /* A recovered order's children may or may not have reached their venues before the
-         * restart: each is asked for by its client order id, never sent again. */
-        o->legs[i].recover = o->recovered;
-        xr_eng_msg m;
-        memset(&m, 0, sizeof m);
-        m.type = XR_ENG_M_CHILD_CMD;
-        xr_eng_child_cmd *c = &m.u.child;
-        c->order_ref = ref;
-        c->order_seq = seq;
-        c->leg = (uint8_t)i;
-        c->side = o->cmd.u.order.side;
-        c->pair = (uint16_t)o->pair;
-        c->qty = o->legs[i].qty;
-        c->limit = o->legs[i].limit;
-        c->query = o->recovered;
-        xr_eng_client_order_id(&o->reserve_id, i, c->client_order_id);
-        xr_eng_port_send(&rt->to_venue[o->legs[i].venue], &m);
-    }
+    o->n_sent = 0;
+    send_children(rt, o, ref);
 }
 
 /* 10^-(base + price) quote units -> quote minor units, rounded by `r`. */
@@ -149,8 +158,11 @@ static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
         XR_ASSERT(o->status == XR_ENGINE_ORDER_FILLED);
     } else {
         if (o->err == XR_OK) {
+            /* A live order failed over until no venue was left: INSUFFICIENT_LIQUIDITY (each
+             * child's own reason is in its record). A recovered order is not re-routed: a
+             * refused child's reason when nothing filled. */
             o->err = XR_ERR_INSUFFICIENT_LIQUIDITY;
-            for (uint32_t i = 0; i < o->n_legs; i++)
+            for (uint32_t i = 0; i < o->n_legs && o->recovered; i++)
                 if (o->legs[i].err != XR_OK && o->filled.units == 0) {
                     o->err = o->legs[i].err;
                     break;
@@ -166,6 +178,61 @@ static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
     xr_eng_port_send(&rt->to_ledger, &m);
     rt->live_seq[ref] = 0;
     xr_pool_put(&rt->pool, o);
+}
+
+/* Every child is final. When some came back short (refused, venue unavailable, or an IOC
+ * that found less than planned inside its limit) and part of the order is unfilled, the
+ * venues of those children are excluded and the parent goes to pricing for new legs over the
+ * others (DESIGN.md section 2, step 5); it stays in its pool slot meanwhile. A recovered order
+ * is only reconciled, never re-routed. Returns true when the parent went to pricing. */
+static bool failover(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
+{
+    if (o->recovered || o->n_legs >= XR_ENG_LEGS_MAX)
+        return false;
+    xr_i128 filled = 0;
+    bool shortfall = false;
+    for (uint32_t i = 0; i < o->n_legs; i++) {
+        const xr_eng_leg *g = &o->legs[i];
+        filled += g->filled.units;
+        if (g->err != XR_OK || g->filled.units < g->qty.units) {
+            shortfall = true;
+            o->excluded |= 1u << g->venue;
+        }
+    }
+    if (!shortfall || filled >= o->cmd.u.order.amount.units)
+        return false;
+    xr_eng_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_ENG_M_ORDER;
+    m.u.order = *o;
+    m.u.order.phase = XR_ENG_PH_REROUTE;
+    m.u.order.route_ref = ref;
+    m.u.order.route_seq = rt->live_seq[ref];
+    xr_eng_port_send(&rt->to_pricing, &m);
+    o->phase = XR_ENG_PH_REROUTE;
+    return true;
+}
+
+/* The parent's new legs are durable (stage_ledger.c): send them, or book what filled when
+ * none were found. */
+static xr_err rerouted(xr_eng_router *rt, const xr_eng_order *in)
+{
+    uint32_t ref = in->route_ref;
+    if (ref >= xr_pool_capacity(&rt->pool) || rt->live_seq[ref] != in->route_seq)
+        return XR_ERR_INTERNAL;
+    xr_eng_order *o = xr_pool_at(&rt->pool, ref);
+    if (o->phase != XR_ENG_PH_REROUTE || in->n_legs < o->n_legs || in->n_sent != o->n_legs)
+        return XR_ERR_INTERNAL;
+    o->phase = XR_ENG_PH_ROUTE;
+    if (in->n_legs == o->n_legs) {
+        finish(rt, o, ref);
+        return XR_OK;
+    }
+    for (uint32_t i = o->n_legs; i < in->n_legs; i++)
+        o->legs[i] = in->legs[i];
+    o->n_legs = in->n_legs;
+    send_children(rt, o, ref);
+    return XR_OK;
 }
 
 static bool leg_check_done(xr_eng_leg *g)
@@ -295,7 +362,8 @@ static xr_err child_event(xr_eng_router *rt, const xr_eng_child_ev *ev)
     for (uint32_t i = 0; i < o->n_legs; i++)
         if (!leg_check_done(&o->legs[i]))
             return XR_OK;
-    finish(rt, o, ev->order_ref);
+    if (!failover(rt, o, ev->order_ref))
+        finish(rt, o, ev->order_ref);
     return XR_OK;
 }
 
@@ -305,10 +373,11 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
     for (uint32_t v = 0; v < nv; v++)
         xr_eng_port_flush(&rt->to_venue[v]);
     xr_eng_port_flush(&rt->to_ledger);
+    xr_eng_port_flush(&rt->to_pricing);
     /* Fills first: they finish parents and free pool slots. */
     for (uint32_t v = 0; v < nv; v++) {
         for (;;) {
-            if (!xr_eng_port_room(&rt->to_ledger, 1))
+            if (!xr_eng_port_room(&rt->to_ledger, 1) || !xr_eng_port_room(&rt->to_pricing, 1))
                 break;
             const xr_eng_msg *m = xr_spsc_ring_peek(rt->from_venue[v]);
             if (m == NULL)
@@ -322,9 +391,7 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         }
     }
     for (;;) {
-        if (xr_pool_free_count(&rt->pool) == 0)
-            break;
-        bool room = true;
+        bool room = xr_eng_port_room(&rt->to_ledger, 1);
         for (uint32_t v = 0; v < nv; v++)
             room = room && xr_eng_port_room(&rt->to_venue[v], 1);
         if (!room)
@@ -332,9 +399,22 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         const xr_eng_msg *m = xr_spsc_ring_peek(rt->from_ledger);
         if (m == NULL)
             break;
-        *work = true;
-        if (m->type != XR_ENG_M_ORDER || m->u.order.phase != XR_ENG_PH_ROUTE)
+        if (m->type != XR_ENG_M_ORDER)
             return XR_ERR_INTERNAL;
+        if (m->u.order.phase == XR_ENG_PH_REROUTE) {
+            /* A parent coming back from failover holds its pool slot already. */
+            *work = true;
+            xr_err err = rerouted(rt, &m->u.order);
+            xr_spsc_ring_release(rt->from_ledger, 1);
+            if (err != XR_OK)
+                return err;
+            continue;
+        }
+        if (m->u.order.phase != XR_ENG_PH_ROUTE)
+            return XR_ERR_INTERNAL;
+        if (xr_pool_free_count(&rt->pool) == 0)
+            break;
+        *work = true;
         route(rt, &m->u.order);
         xr_spsc_ring_release(rt->from_ledger, 1);
     }
@@ -366,7 +446,8 @@ xr_err xr_eng_router_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_e
         if (xr_eng_port_init(&rt->to_venue[v], r->router_venue[v], XR_ENG_OUTBOX_SMALL) != XR_OK)
             return XR_ERR_NO_MEMORY;
     }
-    if (xr_eng_port_init(&rt->to_ledger, r->router_ledger, XR_ENG_OUTBOX_SMALL) != XR_OK)
+    if (xr_eng_port_init(&rt->to_ledger, r->router_ledger, XR_ENG_OUTBOX_SMALL) != XR_OK ||
+        xr_eng_port_init(&rt->to_pricing, r->router_pricing, XR_ENG_OUTBOX_SMALL) != XR_OK)
         return XR_ERR_NO_MEMORY;
     return XR_OK;
 }
@@ -378,6 +459,7 @@ void xr_eng_router_destroy(xr_eng_router *rt)
     for (uint32_t v = 0; v < XR_ENGINE_VENUES_MAX; v++)
         xr_eng_port_fini(&rt->to_venue[v]);
     xr_eng_port_fini(&rt->to_ledger);
+    xr_eng_port_fini(&rt->to_pricing);
     xr_eng_free(rt->pool_mem);
     xr_eng_free(rt->live_seq);
     xr_eng_free(rt);

@@ -101,19 +101,34 @@
  *   BOOK                XR_ERR_UNKNOWN_PAIR, XR_ERR_STALE, XR_ERR_VENUE_UNAVAILABLE,
  *                       XR_ERR_INVALID_STATE
  *   An order that was reserved and then could not fill (in whole or in part) is not a reject:
- *   its execution report has status FAILED and err XR_ERR_INSUFFICIENT_LIQUIDITY (or the
- *   venue's reason), and whatever did fill is booked.
+ *   its execution report has status FAILED and err XR_ERR_INSUFFICIENT_LIQUIDITY, and whatever
+ *   did fill is booked (each child's own reason is in ORDER_STATUS's children[].err). An order
+ *   reconciled at start-up is not re-routed: if nothing filled its err is a refused child's
+ *   reason.
+ *
+ * Failover (NEW_ORDER): when every child of an order is final and some came back short -
+ * refused by its venue, not sendable because the venue is down (XR_ERR_VENUE_UNAVAILABLE),
+ * found not to exist at the venue after an unknown outcome (e.g. a 503), or an IOC that found
+ * less than planned inside its limit - those venues are excluded for this order and the
+ * unfilled remainder is walked again over the consolidated book of the other venues. Each new
+ * child gets the next client order id of the parent (the leg index continues), is stored
+ * durably in the order's record before it is sent, and has its limit inside the order's
+ * original slippage bound (the furthest limit of the first children). This repeats until the
+ * order is filled, no venue is left, or the order has XR_ENGINE_CHILDREN_MAX children; then
+ * what filled is booked in one linked group and the rest of the reservation is voided. A buy's
+ * reservation is sized for this: the whole amount at the bound with the highest taker fee of
+ * the pair's venues, plus the spread. A child whose outcome is unknown is never re-routed:
+ * it is resolved by querying its venue (if the venue is down, once it is back).
  *
  * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
  *   CANCEL, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT (and so GTC/GTD/FOK resting
  *   and the internal book), NEW_ORDER with a quote id, NEW_ORDER with the amount fixed on the
- *   quote side. Not built yet either (no reject, the behaviour is simply absent): failover of
- *   a child refused by its venue to the next venue inside the bound (the remainder fails with
- *   INSUFFICIENT_LIQUIDITY or the venue's reason, and what filled is booked); venue prices and
- *   their ages in the best-execution record; the pinned-thread schedule. Supported:
+ *   quote side. Not built yet either (no reject, the behaviour is simply absent): venue prices
+ *   and their ages in the best-execution record; the pinned-thread schedule. Supported:
  *   CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount sides), BALANCES, BOOK, ORDER_STATUS,
  *   LIST_ORDERS, and NEW_ORDER MARKET (time in force IOC or the default) with the amount
- *   fixed in the base asset, buy and sell; restart with orders in flight (see Restart).
+ *   fixed in the base asset, buy and sell, with failover (above); restart with orders in
+ *   flight (see Restart).
  */
 #ifndef XROUTE_ENGINE_H
 #define XROUTE_ENGINE_H
@@ -139,7 +154,7 @@ extern "C" {
 #define XR_ENGINE_BOOK_LEVELS_MAX 20 /* levels per side in a BOOK event */
 #define XR_ENGINE_ANY_TIER        255
 #define XR_ENGINE_PATH_MAX        256
-#define XR_ENGINE_CHILDREN_MAX    8  /* child orders of one order (one per venue leg) */
+#define XR_ENGINE_CHILDREN_MAX    8  /* child orders of one order, failover's included */
 #define XR_ENGINE_ORDER_LIST_MAX  6  /* orders per ORDER_LIST event */
 #define XR_ENGINE_CLIENT_ID_MAX   40 /* a child's client order id and its NUL */
 
