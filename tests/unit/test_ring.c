@@ -128,7 +128,7 @@ static void test_init_rejects_invalid_arguments(void **state)
     /* Slot memory not on a cache line. */
     assert_int_equal(xr_spsc_ring_init(r, mem + 8, sizeof mem - 8, 16, 8), XR_ERR_INVALID_ARGUMENT);
     /* Ring object not aligned to its type. */
-    xr_spsc_ring *misaligned = (xr_spsc_ring *)(ring_bytes + 64);
+    xr_spsc_ring *misaligned = (xr_spsc_ring *)(void *)(ring_bytes + 64);
     assert_int_equal(xr_spsc_ring_init(misaligned, mem, sizeof mem, 16, 8),
                      XR_ERR_INVALID_ARGUMENT);
     /* And the exact footprint is enough. */

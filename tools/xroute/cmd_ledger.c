@@ -38,7 +38,7 @@ typedef struct opts {
     int npos;
 } opts;
 
-static int usage_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
