@@ -816,7 +816,11 @@ static xr_err walk_pass(walk_ctx *w, const gate *g, uint32_t excluded)
 }
 
 /* The limit price sent for a leg: its worst level, on the venue's tick away from the
- * customer (a buy limit rounds up, a sell limit down), so the order still reaches that level. */
+ * customer (a buy limit rounds up, a sell limit down), so the order still reaches that level.
+ * A sell level below one tick has no limit price on the venue: flooring gives 0, which
+ * xr_instrument_check_order would take for a market order (price and notional rules skipped),
+ * so it is refused with XR_ERR_INVALID_AMOUNT, the code of a limit below price_min, and the
+ * walk drops the leg like one that breaks price_min. */
 static xr_err leg_limit(const xr_instrument *in, bool buy, xr_i128 px, xr_i128 *out)
 {
     xr_i128 t = in->tick.ticks;
@@ -825,6 +829,8 @@ static xr_err leg_limit(const xr_instrument *in, bool buy, xr_i128 px, xr_i128 *
         return XR_OK;
     }
     xr_i128 f = floor_step(px, t);
+    if (!buy && f <= 0)
+        return XR_ERR_INVALID_AMOUNT;
     if (f == px || !buy) {
         *out = f;
         return XR_OK;

@@ -32,9 +32,12 @@
  * sell: price x (10^4 - fee); ties go to the venue registered first), and at each level takes
  * what the size still needs, floored to the venue's lot step and capped by its qty_max and
  * notional_max. A venue's share (a "leg") must then pass xr_instrument_check_order at its limit
- * price (the worst level it used, rounded to the tick away from the customer): a leg below the
- * venue's min quantity or min notional is dropped, that venue is excluded and the walk starts
- * again, so its quantity is reallocated to the other venues. See docs/ARCHITECTURE.md
+ * price (the worst level it used, rounded to the tick away from the customer): a leg that fails
+ * it (below the venue's min quantity or min notional, or a limit outside its price rules) is
+ * dropped, that venue is excluded and the walk starts again, so its quantity is reallocated to
+ * the other venues. A sell leg whose worst level is below one tick of its venue has no limit
+ * price there (it would floor to 0, which check_order reads as a market order) and is dropped
+ * the same way; a leg's limit is never 0. See docs/ARCHITECTURE.md
  * ("Pricing") and the rounding rules in docs/ledger.md ("Rounding").
  *
  * Amounts, all exact integers (quote amounts in quote minor units):
@@ -68,7 +71,9 @@
  * usable depth cannot fill the size); XR_ERR_NOT_FOUND (no spread configured; unknown quote
  * id, or a quote of another bank or customer); XR_ERR_QUOTE_EXPIRED; XR_ERR_SLIPPAGE_EXCEEDED;
  * XR_ERR_NO_MEMORY (a table or the quote store is full); XR_ERR_ALREADY_EXISTS (a pair or a
- * venue registered twice); XR_ERR_OVERFLOW (an amount beyond 127 bits).
+ * venue registered twice); XR_ERR_OVERFLOW (an amount beyond 127 bits; also, in a walk, a book
+ * level at or above 2^113 ticks that the walk reaches: its fee-weighted merge key price x
+ * (10^4 + fee) would not fit 127 bits, and no real market comes near).
  */
 #ifndef XR_PRICING_PRICING_H
 #define XR_PRICING_PRICING_H
@@ -139,7 +144,7 @@ typedef struct xr_pricing_fill {
     uint8_t side; /* customer side, xr_side */
     uint8_t n_legs;
     uint8_t venues_usable;  /* venues whose books passed the checks */
-    uint8_t venues_dropped; /* usable venues excluded for their min quantity or notional */
+    uint8_t venues_dropped; /* usable venues excluded: a leg failed their order rules */
     xr_pricing_leg legs[XR_PRICING_VENUES_MAX]; /* in registration order of the venues */
     xr_amount base;                             /* total base, sum of legs[].qty */
     xr_amount notional;                         /* sum of legs[].notional */
@@ -254,8 +259,9 @@ xr_err xr_pricing_depth(const xr_pricing *p, uint32_t pair_id, xr_side book_side
  * leg fell below its venue's minimums; `*out` is empty); XR_ERR_INVALID_AMOUNT (amount not
  * positive, or a BASE amount not a multiple of the finest lot step of the pair's venues);
  * XR_ERR_INVALID_ARGUMENT (side or kind); XR_ERR_UNKNOWN_PAIR; the halts XR_ERR_STALE,
- * XR_ERR_VENUE_UNAVAILABLE, XR_ERR_INVALID_STATE; XR_ERR_OVERFLOW. On these last errors `*out`
- * is empty (no legs, zero amounts). */
+ * XR_ERR_VENUE_UNAVAILABLE, XR_ERR_INVALID_STATE; XR_ERR_OVERFLOW (an amount beyond 127 bits,
+ * or a level the walk reaches priced at or above 2^113 ticks). On these last errors `*out` is
+ * empty (no legs, zero amounts). */
 xr_err xr_pricing_walk(const xr_pricing *p, uint32_t pair_id, xr_side side,
                        xr_pricing_size_kind kind, xr_amount amount, uint64_t now_ns,
                        xr_pricing_fill *out);

@@ -537,6 +537,56 @@ static void test_tick_rounding_of_limits(void **state)
     fx_free(&f);
 }
 
+/* A sell level below one tick of its venue has no limit price there: flooring it to the tick
+ * gives 0, which xr_instrument_check_order reads as a MARKET order (price and notional rules
+ * skipped). Such a leg must never be planned at limit 0; it is dropped like a leg that breaks
+ * price_min (check_order: INVALID_AMOUNT), and its quantity goes to the other venues. */
+static void test_sell_leg_never_gets_limit_zero_below_one_tick(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f, &scale_btcusd, 16);
+    xr_instrument ia;
+    inst_make(&ia, &scale_btcusd);
+    ia.tick.ticks = 5;
+    ia.notional_min.units = 1000; /* 10.00 USD: skipped if the limit were 0 */
+    tvenue *a = fx_venue(&f, 1, 0, &ia, 0);
+    tvenue *b = fx_venue(&f, 2, 0, NULL, 0);
+    static const int64_t none[] = {1000000, 1};
+    static const int64_t a_bids[] = {10000, BTC / 2, 3, 1 * BTC}; /* 3 < one tick of 5 */
+    static const int64_t b_bids[] = {9000, BTC / 4, 2, 1 * BTC};
+    SET(a, a_bids, none);
+    SET(b, b_bids, none);
+    xr_pricing_fill fl;
+    /* Sell 1 BTC: A 0.5 @ 100.00, B 0.25 @ 90.00, A 0.25 @ 0.03 -> A's limit floor(3 / 5) x 5 =
+     * 0: A dropped. Again without A: B 0.25 @ 90.00 + 0.75 @ 0.02 = 22.515 -> floor 22.51. */
+    assert_int_equal(
+        xr_pricing_walk(&f.p, f.pair, XR_SIDE_SELL, XR_PRICING_BASE, amt(1 * BTC), 1, &fl), XR_OK);
+    for (uint32_t i = 0; i < fl.n_legs; i++)
+        assert_true(fl.legs[i].limit.ticks > 0);
+    assert_int_equal(fl.n_legs, 1);
+    assert_int_equal(fl.venues_dropped, 1);
+    expect_leg(&fl, 2, 1 * BTC, 2, 2251, 0);
+    /* The same with QUOTE sizing: receive at least 50.00 USD. A 0.5 @ 100.00 gives 50.00 on its
+     * own and stays at limit 10000, so nothing is dropped. */
+    assert_int_equal(
+        xr_pricing_walk(&f.p, f.pair, XR_SIDE_SELL, XR_PRICING_QUOTE, amt(5000), 1, &fl), XR_OK);
+    expect_leg(&fl, 1, BTC / 2, 10000, 5000, 0);
+    /* A alone (B halted): 0.75 BTC reaches A's sub-tick level, so A's only leg is dropped and
+     * nothing is left to plan. */
+    f.v[1].inst.status = XR_INSTRUMENT_HALTED;
+    assert_int_equal(
+        xr_pricing_walk(&f.p, f.pair, XR_SIDE_SELL, XR_PRICING_BASE, amt(3 * BTC / 4), 1, &fl),
+        XR_ERR_BELOW_MIN_SIZE);
+    assert_int_equal(fl.n_legs, 0);
+    assert_int_equal((int64_t)fl.base.units, 0);
+    /* 0.5 BTC stays above the sub-tick level: A's leg is planned at 100.00. */
+    assert_int_equal(
+        xr_pricing_walk(&f.p, f.pair, XR_SIDE_SELL, XR_PRICING_BASE, amt(BTC / 2), 1, &fl), XR_OK);
+    expect_leg(&fl, 1, BTC / 2, 10000, 5000, 0);
+    fx_free(&f);
+}
+
 /* Stale and unsynced venues are left out; all stale halts with STALE, all unsynced with
  * VENUE_UNAVAILABLE; a venue whose own book is crossed is left out like an unsynced one. */
 static void test_stale_and_unsynced(void **state)
@@ -1407,7 +1457,8 @@ static void r_walk(const rcase *c, rresult *res)
                 mpz_fdiv_q(t, lg->limit, u);
             mpz_mul(lg->limit, t, u);
             mpz_set_i128(lot, v->lot > 0 ? v->lot : 1);
-            bool ok = mpz_divisible_p(lg->qty, lot);
+            /* A limit of 0 (a sell level below one tick) would be a market order: refused. */
+            bool ok = mpz_sgn(lg->limit) > 0 && mpz_divisible_p(lg->qty, lot);
             mpz_set_i128(t, v->qty_min);
             ok = ok && mpz_cmp(lg->qty, t) >= 0;
             mpz_set_i128(t, v->qty_max);
@@ -1985,6 +2036,7 @@ int main(void)
         cmocka_unit_test(test_min_notional_reallocation),
         cmocka_unit_test(test_max_caps),
         cmocka_unit_test(test_tick_rounding_of_limits),
+        cmocka_unit_test(test_sell_leg_never_gets_limit_zero_below_one_tick),
         cmocka_unit_test(test_stale_and_unsynced),
         cmocka_unit_test(test_cross_venue_rule),
         cmocka_unit_test(test_consolidated_depth),
