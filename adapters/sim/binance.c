@@ -746,78 +746,60 @@ static void ticker_json(sim_buf *b, const xr_sim_market *m, const ticker *t, boo
     }
     long long first = t->a.count ? (long long)t->a.first_id : -1;
     long long lastid = t->a.count ? (long long)t->a.last_id : -1;
-    if (ws) {
+    /* Both forms carry the same fields in the same order; only the keys differ. */
+    static const char *const keys[][2] = {
+        {"priceChange", "p"},      {"priceChangePercent", "P"},
+        {"weightedAvgPrice", "w"}, {"prevClosePrice", "x"},
+        {"lastPrice", "c"},        {"lastQty", "Q"},
+        {"bidPrice", "b"},         {"bidQty", "B"},
+        {"askPrice", "a"},         {"askQty", "A"},
+        {"openPrice", "o"},        {"highPrice", "h"},
+        {"lowPrice", "l"},         {"volume", "v"},
+        {"quoteVolume", "q"},
+    };
+    unsigned k = 0;
+#define TICKER_KEY() (sb_cat(b, ",\""), sb_cat(b, keys[k++][ws ? 1 : 0]), sb_cat(b, "\":"))
+    if (ws)
         sb_fmt(b, "{\"e\":\"24hrTicker\",\"E\":%lld,\"s\":", (long long)now_ms);
-        sb_jstr(b, sym, strlen(sym));
-        sb_cat(b, ",\"p\":");
-        sb_qdec(b, change, 8);
-        sb_cat(b, ",\"P\":");
-        sb_qdec(b, pct, 3);
-        sb_cat(b, ",\"w\":");
-        sb_qdec(b, wavg, 8);
-        sb_cat(b, ",\"x\":");
-        price_q(b, m, t->prev_close);
-        sb_cat(b, ",\"c\":");
-        sb_qdec(b, last, 8);
-        sb_cat(b, ",\"Q\":");
-        qty_q(b, m, t->last_qty);
-        sb_cat(b, ",\"b\":");
-        price_q(b, m, bb);
-        sb_cat(b, ",\"B\":");
-        qty_q(b, m, bq);
-        sb_cat(b, ",\"a\":");
-        price_q(b, m, ba);
-        sb_cat(b, ",\"A\":");
-        qty_q(b, m, aq);
-        sb_cat(b, ",\"o\":");
-        sb_qdec(b, t->a.count ? open : 0, 8);
-        sb_cat(b, ",\"h\":");
-        price_q(b, m, t->a.count ? t->a.high : 0);
-        sb_cat(b, ",\"l\":");
-        price_q(b, m, t->a.count ? t->a.low : 0);
-        sb_cat(b, ",\"v\":");
-        qty_q(b, m, (int64_t)t->a.vol);
-        sb_cat(b, ",\"q\":");
-        quote_q(b, t->a.qvol_e16);
-        sb_fmt(b, ",\"O\":%lld,\"C\":%lld,\"F\":%lld,\"L\":%lld,\"n\":%llu}", (long long)t->open_ms,
-               (long long)t->close_ms, first, lastid, (unsigned long long)t->a.count);
-        return;
-    }
-    sb_cat(b, "{\"symbol\":");
+    else
+        sb_cat(b, "{\"symbol\":");
     sb_jstr(b, sym, strlen(sym));
-    sb_cat(b, ",\"priceChange\":");
+    TICKER_KEY();
     sb_qdec(b, change, 8);
-    sb_cat(b, ",\"priceChangePercent\":");
+    TICKER_KEY();
     sb_qdec(b, pct, 3);
-    sb_cat(b, ",\"weightedAvgPrice\":");
+    TICKER_KEY();
     sb_qdec(b, wavg, 8);
-    sb_cat(b, ",\"prevClosePrice\":");
+    TICKER_KEY();
     price_q(b, m, t->prev_close);
-    sb_cat(b, ",\"lastPrice\":");
+    TICKER_KEY();
     sb_qdec(b, last, 8);
-    sb_cat(b, ",\"lastQty\":");
+    TICKER_KEY();
     qty_q(b, m, t->last_qty);
-    sb_cat(b, ",\"bidPrice\":");
+    TICKER_KEY();
     price_q(b, m, bb);
-    sb_cat(b, ",\"bidQty\":");
+    TICKER_KEY();
     qty_q(b, m, bq);
-    sb_cat(b, ",\"askPrice\":");
+    TICKER_KEY();
     price_q(b, m, ba);
-    sb_cat(b, ",\"askQty\":");
+    TICKER_KEY();
     qty_q(b, m, aq);
-    sb_cat(b, ",\"openPrice\":");
+    TICKER_KEY();
     sb_qdec(b, t->a.count ? open : 0, 8);
-    sb_cat(b, ",\"highPrice\":");
+    TICKER_KEY();
     price_q(b, m, t->a.count ? t->a.high : 0);
-    sb_cat(b, ",\"lowPrice\":");
+    TICKER_KEY();
     price_q(b, m, t->a.count ? t->a.low : 0);
-    sb_cat(b, ",\"volume\":");
+    TICKER_KEY();
     qty_q(b, m, (int64_t)t->a.vol);
-    sb_cat(b, ",\"quoteVolume\":");
+    TICKER_KEY();
     quote_q(b, t->a.qvol_e16);
+#undef TICKER_KEY
+    XR_ASSERT(k == sizeof keys / sizeof keys[0]);
     sb_fmt(b,
-           ",\"openTime\":%lld,\"closeTime\":%lld,\"firstId\":%lld,\"lastId\":%lld,"
-           "\"count\":%llu}",
+           ws ? ",\"O\":%lld,\"C\":%lld,\"F\":%lld,\"L\":%lld,\"n\":%llu}"
+              : ",\"openTime\":%lld,\"closeTime\":%lld,\"firstId\":%lld,\"lastId\":%lld,"
+                "\"count\":%llu}",
            (long long)t->open_ms, (long long)t->close_ms, first, lastid,
            (unsigned long long)t->a.count);
 }
