@@ -1,0 +1,74 @@
+/*
+ * adapters/bank/codec.h - the bank protocol's frame codec (docs/protocol.md), I/O-free.
+ *
+ * Decoding takes bytes and returns one message; encoding takes one message and writes its
+ * frame. Neither allocates, keeps state or touches a socket; the session layer and the
+ * gateway server (not built yet) feed them. Every field that has a domain is checked on both
+ * sides: the decoder refuses what the encoder would never write (bad version, enum values
+ * outside their enums, non-zero reserved bytes, strings not NUL-padded, counts above their
+ * maximum, lengths that do not match the type), so a frame that decodes re-encodes to the
+ * same bytes.
+ *
+ * Threading: pure functions, any thread. Ownership: the caller owns every buffer; nothing is
+ * retained after a call returns.
+ */
+#ifndef XR_ADAPTERS_BANK_CODEC_H
+#define XR_ADAPTERS_BANK_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xroute/engine.h"
+#include "xroute/err.h"
+#include "xroute/protocol.h"
+
+/* One decoded message. `type` says which member of `u` is valid: the session structs for
+ * 0x01..0x07, `cmd` for requests (cmd.kind = type - XR_PROTO_CMD_BASE), `ev` for responses
+ * (ev.kind = type - XR_PROTO_EV_BASE). */
+typedef struct xr_bank_msg {
+    uint8_t type; /* xr_proto_type */
+    uint64_t seq; /* responses: >= 1; every other type: 0 */
+    union {
+        xr_proto_logon logon;
+        xr_proto_logon_ack logon_ack;
+        xr_proto_logout logout;
+        xr_proto_ack ack;
+        xr_proto_replay_request replay;
+        xr_proto_session_reject reject;
+        xr_engine_cmd cmd;
+        xr_engine_event ev;
+    } u;
+} xr_bank_msg;
+
+/* Decodes the frame at the start of buf[0, len). On XR_OK, `*out` holds the message (every
+ * byte of it written: reserved fields and unused union bytes are zero) and `*used` the
+ * frame's length; the bytes after it are the next frame's.
+ * Returns:
+ *   XR_OK
+ *   XR_ERR_AGAIN      (a status) the frame is not complete yet: call again with more bytes;
+ *                     `*used` is the number of bytes needed in all if known (the length field
+ *                     was read), else 0
+ *   XR_ERR_MALFORMED  the bytes are not a valid frame; `*err_offset` is the offset of the
+ *                     first refused byte from buf (the frame cannot be skipped reliably:
+ *                     the session is to be ended)
+ *   XR_ERR_INVALID_ARGUMENT  a NULL pointer
+ * Never reads outside buf[0, len). `err_offset` may be NULL. */
+xr_err xr_bank_decode(const uint8_t *buf, size_t len, xr_bank_msg *out, size_t *used,
+                      size_t *err_offset);
+
+/* Encodes `msg` into buf[0, cap) and stores the frame's length in `*len`.
+ * Returns:
+ *   XR_OK
+ *   XR_ERR_AGAIN             (a status) cap is too small: `*len` is the length needed
+ *   XR_ERR_INVALID_ARGUMENT  a NULL pointer, an unknown type, a kind that does not match the
+ *                            type, a seq against the rule (responses >= 1, others 0), or a
+ *                            field outside its domain (enum, count, string not NUL-terminated
+ *                            or not printable ASCII)
+ * Writes nothing outside buf[0, cap). */
+xr_err xr_bank_encode(const xr_bank_msg *msg, uint8_t *buf, size_t cap, size_t *len);
+
+/* The stable lower-case name of a message type ("logon", "new_order", "exec_report": engine.h's
+ * names), "unknown" for any other value. */
+const char *xr_bank_type_name(uint8_t type);
+
+#endif /* XR_ADAPTERS_BANK_CODEC_H */
