@@ -3,8 +3,9 @@
  *
  * This is the start-up shell the later stages plug into: it reads the embedded default
  * configuration and an optional --config file, sets up logging, and reports what it serves.
- * The engine, the bank gateway and the in-process simulated venues are added by the engine
- * and bank-protocol work; until then it prints its plan and exits 0.
+ * Hosting the engine (core/engine, include/xroute/engine.h), the bank gateway and the
+ * in-process simulated venues is the bank-protocol work still to come; until then it prints
+ * its plan and exits 0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < cfg.assets.count; i++)
         printf(" %s/%u", cfg.assets.assets[i].code, (unsigned)cfg.assets.assets[i].scale);
     printf("\n");
-    printf("status: the engine and the bank gateway are not built yet; nothing is served.\n");
+    printf("status: the daemon does not host the engine and the bank gateway yet; nothing is "
+           "served (embed the engine through include/xroute/engine.h meanwhile).\n");
 
     xr_log_line l;
     xr_log_begin(&l, XR_LOG_INFO, "xrouted", "exit");
