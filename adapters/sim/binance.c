@@ -804,10 +804,14 @@ static void ticker_json(sim_buf *b, const xr_sim_market *m, const ticker *t, boo
            (unsigned long long)t->a.count);
 }
 
-static void h_ticker_24hr(sim_req *r)
+/* The REST ticker endpoints share one shape: with ?symbol= one object, without it an array
+ * of one object per pair (at a higher request weight); `write` writes one pair's object. */
+typedef void ticker_writer(sim_buf *b, const xr_sim_market *m, int64_t now_ms);
+
+static void reply_per_symbol(sim_req *r, int weight_one, int weight_all, ticker_writer *write)
 {
     bool one = sim_param_get(r, "symbol", NULL) != NULL;
-    if (!sim_prologue(r, one ? 2 : 80, false))
+    if (!sim_prologue(r, one ? weight_one : weight_all, false))
         return;
     uint32_t pairs[XR_SIM_PAIRS_MAX];
     int n = symbol_list(r, pairs, XR_SIM_PAIRS_MAX);
@@ -818,45 +822,43 @@ static void h_ticker_24hr(sim_req *r)
     if (!one)
         sb_cat(&b, "[");
     for (int i = 0; i < n; i++) {
-        const xr_sim_market *m = xr_sim_engine_market(r->v->engine, pairs[i]);
-        ticker t;
-        ticker_compute(m, r->now_ms, &t);
         if (i)
             sb_cat(&b, ",");
-        ticker_json(&b, m, &t, false, r->now_ms);
+        write(&b, xr_sim_engine_market(r->v->engine, pairs[i]), r->now_ms);
     }
     if (!one)
         sb_cat(&b, "]");
     sim_reply(r, 200, b.p, b.len);
 }
 
+static void write_ticker_24hr(sim_buf *b, const xr_sim_market *m, int64_t now_ms)
+{
+    ticker t;
+    ticker_compute(m, now_ms, &t);
+    ticker_json(b, m, &t, false, now_ms);
+}
+
+static void h_ticker_24hr(sim_req *r)
+{
+    reply_per_symbol(r, 2, 80, write_ticker_24hr);
+}
+
+static void write_ticker_price(sim_buf *b, const xr_sim_market *m, int64_t now_ms)
+{
+    (void)now_ms;
+    int64_t lp = xr_sim_market_last_price(m);
+    xr_i128 price = lp ? xr_sim_market_price_units(m, lp) : xr_sim_market_mid(m);
+    const char *sym = xr_sim_market_config(m)->symbol;
+    sb_cat(b, "{\"symbol\":");
+    sb_jstr(b, sym, strlen(sym));
+    sb_cat(b, ",\"price\":");
+    sb_qdec(b, price, 8);
+    sb_cat(b, "}");
+}
+
 static void h_ticker_price(sim_req *r)
 {
-    bool one = sim_param_get(r, "symbol", NULL) != NULL;
-    if (!sim_prologue(r, one ? 2 : 4, false))
-        return;
-    uint32_t pairs[XR_SIM_PAIRS_MAX];
-    int n = symbol_list(r, pairs, XR_SIM_PAIRS_MAX);
-    if (n < 0)
-        return;
-    sim_buf b;
-    sb_init(&b, r->v->sim->body, SIM_BODY_BYTES);
-    if (!one)
-        sb_cat(&b, "[");
-    for (int i = 0; i < n; i++) {
-        const xr_sim_market *m = xr_sim_engine_market(r->v->engine, pairs[i]);
-        int64_t lp = xr_sim_market_last_price(m);
-        xr_i128 price = lp ? xr_sim_market_price_units(m, lp) : xr_sim_market_mid(m);
-        const char *sym = xr_sim_market_config(m)->symbol;
-        sb_cat(&b, i ? ",{\"symbol\":" : "{\"symbol\":");
-        sb_jstr(&b, sym, strlen(sym));
-        sb_cat(&b, ",\"price\":");
-        sb_qdec(&b, price, 8);
-        sb_cat(&b, "}");
-    }
-    if (!one)
-        sb_cat(&b, "]");
-    sim_reply(r, 200, b.p, b.len);
+    reply_per_symbol(r, 2, 4, write_ticker_price);
 }
 
 static void book_ticker_fields(sim_buf *b, const xr_sim_market *m)
@@ -879,31 +881,20 @@ static void book_ticker_fields(sim_buf *b, const xr_sim_market *m)
     qty_q(b, m, top[3]);
 }
 
+static void write_book_ticker(sim_buf *b, const xr_sim_market *m, int64_t now_ms)
+{
+    (void)now_ms;
+    const char *sym = xr_sim_market_config(m)->symbol;
+    sb_cat(b, "{\"symbol\":");
+    sb_jstr(b, sym, strlen(sym));
+    sb_cat(b, ",");
+    book_ticker_fields(b, m);
+    sb_cat(b, "}");
+}
+
 static void h_book_ticker(sim_req *r)
 {
-    bool one = sim_param_get(r, "symbol", NULL) != NULL;
-    if (!sim_prologue(r, one ? 2 : 4, false))
-        return;
-    uint32_t pairs[XR_SIM_PAIRS_MAX];
-    int n = symbol_list(r, pairs, XR_SIM_PAIRS_MAX);
-    if (n < 0)
-        return;
-    sim_buf b;
-    sb_init(&b, r->v->sim->body, SIM_BODY_BYTES);
-    if (!one)
-        sb_cat(&b, "[");
-    for (int i = 0; i < n; i++) {
-        const xr_sim_market *m = xr_sim_engine_market(r->v->engine, pairs[i]);
-        const char *sym = xr_sim_market_config(m)->symbol;
-        sb_cat(&b, i ? ",{\"symbol\":" : "{\"symbol\":");
-        sb_jstr(&b, sym, strlen(sym));
-        sb_cat(&b, ",");
-        book_ticker_fields(&b, m);
-        sb_cat(&b, "}");
-    }
-    if (!one)
-        sb_cat(&b, "]");
-    sim_reply(r, 200, b.p, b.len);
+    reply_per_symbol(r, 2, 4, write_book_ticker);
 }
 
 /* ---- account and orders ------------------------------------------------------------------- */
