@@ -189,6 +189,24 @@ typedef struct xr_engine_spread_config {
     uint32_t bps;
 } xr_engine_spread_config;
 
+/* Where the stages run (see Threading at the top). */
+typedef enum xr_engine_schedule {
+    XR_ENGINE_SCHEDULE_INLINE = 0, /* every stage in the thread calling xr_engine_poll */
+    XR_ENGINE_SCHEDULE_THREADS = 1 /* stages on engine threads started by xr_engine_open */
+} xr_engine_schedule;
+
+/* The stages, as indexes of xr_engine_config.stage_thread. */
+typedef enum xr_engine_stage {
+    XR_ENGINE_STAGE_GATEWAY = 0,
+    XR_ENGINE_STAGE_PRICING = 1,
+    XR_ENGINE_STAGE_LEDGER = 2,
+    XR_ENGINE_STAGE_ROUTER = 3,
+    XR_ENGINE_STAGE_VENUES = 4, /* the venue connections' io_uring loop */
+    XR_ENGINE_STAGES = 5
+} xr_engine_stage;
+
+#define XR_ENGINE_THREADS_MAX XR_ENGINE_STAGES /* engine threads (THREADS schedule) */
+
 typedef struct xr_engine_config {
     char data_dir[XR_ENGINE_PATH_MAX]; /* the ledger lives in data_dir/ledger */
     uint32_t ring_capacity;            /* slots per stage ring, a power of two [256] */
@@ -207,6 +225,17 @@ typedef struct xr_engine_config {
     xr_engine_spread_config spreads[XR_ENGINE_SPREADS_MAX];
     uint32_t nvenues;
     xr_engine_venue_config venues[XR_ENGINE_VENUES_MAX];
+    /* Schedule (see Threading at the top). The thread map and the waits are used only by
+     * XR_ENGINE_SCHEDULE_THREADS. */
+    uint32_t schedule;                         /* xr_engine_schedule [INLINE] */
+    uint8_t stage_thread[XR_ENGINE_STAGES];    /* engine thread (0..THREADS_MAX-1) of each
+                                                  stage [ledger 1, every other stage 0] */
+    int16_t thread_cpu[XR_ENGINE_THREADS_MAX]; /* CPU engine thread i is pinned to; -1:
+                                                  not pinned [-1] */
+    uint32_t spin_ns;    /* an idle engine thread polls this long before it blocks [50 us] */
+    uint32_t io_wait_ns; /* the thread of the venues stage blocks at most this long at a
+                            time: network completions arriving while it sleeps are seen
+                            within it [200 us] */
 } xr_engine_config;
 
 /* Fills `cfg` with the defaults in brackets; no bank, no venue, data_dir "var/xroute". */
@@ -542,6 +571,14 @@ xr_err xr_engine_submit(xr_engine *e, const xr_engine_cmd *cmd);
  * their number in `*n`. Events that did not fit stay queued for the next call. XR_OK;
  * XR_ERR_INVALID_ARGUMENT (NULL, cap 0); XR_ERR_INTERNAL (a stage failed: see the log). */
 xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n);
+
+/* Blocks until an event is ready for xr_engine_poll, the engine failed, or `timeout_ns`
+ * passed. THREADS: spins for cfg.spin_ns, then sleeps until the gateway's thread rings the
+ * caller's doorbell (no polling). INLINE: runs the stages itself, as xr_engine_poll does but
+ * without taking events, pausing 20 us between passes that did nothing once cfg.spin_ns has
+ * passed. Call it from the thread that polls. XR_OK (poll now); XR_ERR_TIMEOUT (nothing
+ * yet); XR_ERR_INTERNAL (a stage failed); XR_ERR_INVALID_ARGUMENT (NULL). */
+xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns);
 
 /* Stable lower-case names ("new_order", "exec_report"); "unknown" outside the enums. */
 const char *xr_engine_cmd_kind_name(xr_engine_cmd_kind kind);
