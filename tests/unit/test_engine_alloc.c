@@ -324,7 +324,7 @@ static void test_skipped_under_sanitizers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_skipped_under_sanitizers)};
-    return cmocka_run_tests(tests);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
 #endif
