@@ -22,7 +22,9 @@
  * The driver is the producer of `events` and `md` and the consumer of `cmds`; it never
  * blocks (a full ring is retried on the next poll from its own fixed-size queue).
  *
- * Threading: the driver's functions are called from the engine's schedule thread only.
+ * Threading: create and destroy are called from the threads calling xr_engine_open and
+ * xr_engine_close; poll from the thread that runs the venues stage (the caller of
+ * xr_engine_poll in the INLINE schedule, one engine thread in THREADS), never two at once.
  * Ownership: the driver owns its connections; the rings belong to the engine and outlive
  * the driver.
  */
