@@ -187,6 +187,24 @@ extern "C" {
 
 /* ---- configuration ----------------------------------------------------------------------- */
 
+/* Where the stages run (see Threading at the top). */
+typedef enum xr_engine_schedule {
+    XR_ENGINE_SCHEDULE_INLINE = 0, /* every stage in the thread calling xr_engine_poll */
+    XR_ENGINE_SCHEDULE_THREADS = 1 /* stages on engine threads started by xr_engine_open */
+} xr_engine_schedule;
+
+/* The stages, as indexes of xr_engine_config.stage_thread. */
+typedef enum xr_engine_stage {
+    XR_ENGINE_STAGE_GATEWAY = 0,
+    XR_ENGINE_STAGE_PRICING = 1,
+    XR_ENGINE_STAGE_LEDGER = 2,
+    XR_ENGINE_STAGE_ROUTER = 3,
+    XR_ENGINE_STAGE_VENUES = 4, /* the venue connections' io_uring loop */
+    XR_ENGINE_STAGES = 5
+} xr_engine_stage;
+
+#define XR_ENGINE_THREADS_MAX XR_ENGINE_STAGES /* engine threads (THREADS schedule) */
+
 /* One venue connection. Only the "binance" dialect exists in this version. */
 typedef struct xr_engine_venue_config {
     char name[32];    /* operator's name, e.g. "binance-a" */
@@ -215,24 +233,6 @@ typedef struct xr_engine_spread_config {
     uint8_t tier;                       /* XR_ENGINE_ANY_TIER = every tier */
     uint32_t bps;
 } xr_engine_spread_config;
-
-/* Where the stages run (see Threading at the top). */
-typedef enum xr_engine_schedule {
-    XR_ENGINE_SCHEDULE_INLINE = 0, /* every stage in the thread calling xr_engine_poll */
-    XR_ENGINE_SCHEDULE_THREADS = 1 /* stages on engine threads started by xr_engine_open */
-} xr_engine_schedule;
-
-/* The stages, as indexes of xr_engine_config.stage_thread. */
-typedef enum xr_engine_stage {
-    XR_ENGINE_STAGE_GATEWAY = 0,
-    XR_ENGINE_STAGE_PRICING = 1,
-    XR_ENGINE_STAGE_LEDGER = 2,
-    XR_ENGINE_STAGE_ROUTER = 3,
-    XR_ENGINE_STAGE_VENUES = 4, /* the venue connections' io_uring loop */
-    XR_ENGINE_STAGES = 5
-} xr_engine_stage;
-
-#define XR_ENGINE_THREADS_MAX XR_ENGINE_STAGES /* engine threads (THREADS schedule) */
 
 typedef struct xr_engine_config {
     char data_dir[XR_ENGINE_PATH_MAX]; /* the ledger lives in data_dir/ledger */
