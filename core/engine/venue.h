@@ -58,6 +58,13 @@ typedef struct xr_eng_venue_driver {
      * XR_ERR_INTERNAL. */
     xr_err (*poll)(void *drv, bool *work);
     void (*destroy)(void *drv);
+    /* Optional, both or neither (NULL: the THREADS schedule then sleeps the venues' thread on
+     * a futex for at most cfg.io_wait_ns at a time). poll_wait: one pass like poll, except
+     * that when nothing is ready it blocks in the network wait for up to `timeout_ns`, until
+     * a completion arrives or `wake` is called. wake: makes a poll_wait running in another
+     * thread return soon (or the next one, if none runs); any thread may call it. */
+    xr_err (*poll_wait)(void *drv, uint64_t timeout_ns, bool *work);
+    void (*wake)(void *drv);
 } xr_eng_venue_driver;
 
 /* Opens an engine whose venues are run by `drv` (see xr_engine_open in xroute/engine.h,

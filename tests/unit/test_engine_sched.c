@@ -99,7 +99,7 @@ static void test_defaults(void **state)
     for (int t = 0; t < XR_ENGINE_THREADS_MAX; t++)
         assert_int_equal(c.thread_cpu[t], -1);
     assert_int_equal(c.spin_ns, 50000);
-    assert_int_equal(c.io_wait_ns, 200000);
+    assert_int_equal(c.io_wait_ns, 1000000);
 }
 
 /* Every refused configuration leaves no engine behind. */
