@@ -301,6 +301,40 @@ static void test_thread_per_stage_buy(void **state)
         fail_msg("verify: %s", rep.problem);
 }
 
+/* Every hand-over is a wake-up, not a timeout: with no spinning and the venues' thread
+ * allowed to sleep 4 s, a book query and a market buy (REST answer and user stream: network
+ * completions that must wake the io_uring wait; the ledger's thread woken by its doorbell)
+ * take far less than one such sleep. */
+static void test_wakeups_not_timeouts(void **state)
+{
+    (void)state;
+    xr_engine_config c = E.cfg;
+    c.schedule = XR_ENGINE_SCHEDULE_THREADS;
+    c.spin_ns = 0;
+    c.io_wait_ns = 4000000000u;
+    assert_int_equal(xr_engine_open(&c, &E.eng), XR_OK);
+    et_wait_book(4, false);               /* A's top ask is 0.001 BTC short of the set book now */
+    struct timespec idle = {0, 50000000}; /* every engine thread is asleep after this */
+    nanosleep(&idle, NULL);
+    uint64_t t0 = xr_clock_mono_ns();
+    xr_engine_event ev = book_query();
+    assert_int_equal(ev.kind, XR_ENGINE_EV_BOOK);
+    assert_true(xr_clock_mono_ns() - t0 < 1500 * XR_NS_PER_MS);
+    nanosleep(&idle, NULL);
+    t0 = xr_clock_mono_ns();
+    ev = call(order_cmd(CUST_A, 31, XR_ENGINE_BUY, 100000));
+    uint64_t took = xr_clock_mono_ns() - t0;
+    if (ev.kind == XR_ENGINE_EV_REJECT)
+        fail_msg("buy rejected: %s", xr_err_name(ev.u.reject.err));
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_FILLED);
+    assert_true(ev.u.report.filled.units == 100000);
+    if (took >= 2 * XR_NS_PER_SEC)
+        fail_msg("the buy took %llu ms: a wake-up was missed",
+                 (unsigned long long)(took / 1000000));
+    close_engine();
+}
+
 /* ---- back-pressure and failure ------------------------------------------------------------ */
 
 /* A burst far larger than the rings (256 slots): submit meets XR_ERR_AGAIN, the caller drains,
@@ -442,11 +476,17 @@ static void test_failure_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_threads_pinned), cmocka_unit_test(test_wait_inline),
-        cmocka_unit_test(test_wait_threads),   cmocka_unit_test(test_thread_per_stage_buy),
-        cmocka_unit_test(test_burst_inline),   cmocka_unit_test(test_burst_threads),
-        cmocka_unit_test(test_failure_inline), cmocka_unit_test(test_failure_threads),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_threads_pinned),
+        cmocka_unit_test(test_wait_inline),
+        cmocka_unit_test(test_wait_threads),
+        cmocka_unit_test(test_thread_per_stage_buy),
+        cmocka_unit_test(test_wakeups_not_timeouts),
+        cmocka_unit_test(test_burst_inline),
+        cmocka_unit_test(test_burst_threads),
+        cmocka_unit_test(test_failure_inline),
+        cmocka_unit_test(test_failure_threads),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown_sched);
 }
