@@ -195,6 +195,8 @@ typedef struct xr_quote {
     xr_price price;            /* quote / base: buy rounded up, sell down (informative) */
     xr_price executable_price; /* executable / base, rounded likewise */
     uint64_t created_ns, expires_ns;
+    xr_amount amount; /* the request's fixed amount as asked (an order executing the quote must
+                         ask for the same) */
 } xr_quote;
 
 /* The pricer. Fields are private to core/pricing. */

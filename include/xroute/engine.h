@@ -157,6 +157,7 @@ extern "C" {
 #define XR_ENGINE_CHILDREN_MAX    8  /* child orders of one order, failover's included */
 #define XR_ENGINE_ORDER_LIST_MAX  6  /* orders per ORDER_LIST event */
 #define XR_ENGINE_CLIENT_ID_MAX   40 /* a child's client order id and its NUL */
+#define XR_ENGINE_LIMITS_MAX      32 /* daily notional caps (bank x tier) */
 
 /* ---- configuration ----------------------------------------------------------------------- */
 
@@ -189,6 +190,18 @@ typedef struct xr_engine_spread_config {
     uint32_t bps;
 } xr_engine_spread_config;
 
+/* A KYC-tier daily notional cap: a customer of `bank_id` with KYC tier `tier` may trade at
+ * most `daily_notional` of venue notional per UTC day on the pairs quoted in `asset` (buys and
+ * sells alike, counted at pre-trade; pairs quoted in another asset are not capped by it). The
+ * most specific entry applies: (bank, tier), else (bank, XR_ENGINE_ANY_TIER); none: no cap.
+ * See docs/ledger.md ("Daily notional caps"). */
+typedef struct xr_engine_limit_config {
+    uint32_t bank_id;                  /* a configured bank */
+    uint8_t tier;                      /* 0..254, or XR_ENGINE_ANY_TIER for the bank's default */
+    char asset[XR_ASSET_CODE_MAX + 1]; /* the quote asset the cap is counted in, e.g. "USDT" */
+    xr_amount daily_notional;          /* > 0, in that asset's minor units */
+} xr_engine_limit_config;
+
 typedef struct xr_engine_config {
     char data_dir[XR_ENGINE_PATH_MAX]; /* the ledger lives in data_dir/ledger */
     uint32_t ring_capacity;            /* slots per stage ring, a power of two [256] */
@@ -207,6 +220,8 @@ typedef struct xr_engine_config {
     xr_engine_spread_config spreads[XR_ENGINE_SPREADS_MAX];
     uint32_t nvenues;
     xr_engine_venue_config venues[XR_ENGINE_VENUES_MAX];
+    uint32_t nlimits; /* daily notional caps [0: none] */
+    xr_engine_limit_config limits[XR_ENGINE_LIMITS_MAX];
 } xr_engine_config;
 
 /* Fills `cfg` with the defaults in brackets; no bank, no venue, data_dir "var/xroute". */
