@@ -245,6 +245,12 @@ static inline uint64_t xr_eng_account_id(unsigned kind, uint64_t owner, uint16_t
 #define XR_ENG_ACCT_QUOTE_PNL  0x84u
 #define XR_ENG_QUOTE_PNL_OWNER 1u
 
+/* The wall clock that stamps an order's creation (its reservation) and so decides the UTC
+ * day of its daily notional cap (docs/ledger.md, "Daily notional caps"): xr_clock_wall_ns.
+ * A test may point it at another clock to cross a midnight; set it only while no engine runs
+ * in another thread. */
+extern int64_t (*xr_eng_wall_clock)(void);
+
 /* Op id of a bank request: SHA-256(bank, key, n)[0..16). n = 0 is the request's first op
  * (a funding transfer or an order's reservation); n >= 1 are the ops of its booking. */
 xr_ledger_id xr_eng_op_id(uint32_t bank, const xr_engine_key *key, uint32_t n);

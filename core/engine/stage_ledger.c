@@ -152,6 +152,8 @@ static xr_err create_system_accounts(xr_eng_ledger *l)
 
 /* ---- daily notional caps ------------------------------------------------------------------ */
 
+int64_t (*xr_eng_wall_clock)(void) = xr_clock_wall_ns;
+
 /* The counter of a customer in the order's quote asset, or NULL (a bad customer number). */
 static cap_ctr *cap_at(xr_eng_ledger *l, uint64_t cust_no, uint16_t asset)
 {
@@ -367,7 +369,7 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
             uint16_t src = buy ? o->quote_asset : o->base_asset;
             /* Pre-trade: the KYC tier's daily notional cap, counted in this batch (a later
              * order of the same customer in the batch sees it). */
-            o->created_ns = xr_clock_wall_ns();
+            o->created_ns = xr_eng_wall_clock();
             xr_err cerr = cap_take(l, o);
             if (cerr != XR_OK) {
                 p->nops = 0;
@@ -917,7 +919,7 @@ xr_err xr_eng_ledger_recover(xr_eng_ledger *l, xr_eng_gateway *g)
     if (c.n > 1)
         qsort(c.orders, c.n, sizeof *c.orders, by_seq);
     uint32_t open = 0;
-    const int64_t today = xr_clock_wall_ns() / NS_PER_DAY;
+    const int64_t today = xr_eng_wall_clock() / NS_PER_DAY;
     for (uint32_t i = 0; i < c.n && err == XR_OK; i++) {
         xr_eng_order *o = &c.orders[i];
         if (o->seq >= l->next_seq)

@@ -547,7 +547,11 @@ xr_err xr_eng_pricing_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_
                             .quotes_max = sh->cfg.quotes_max,
                             .quote_ttl_ns = sh->cfg.quote_ttl_ns,
                             .slippage_bps = sh->cfg.slippage_bps,
-                            .cross_halt_bps = 0};
+                            .cross_halt_bps = 0,
+                            /* Quote ids never repeat across restarts (quotes live in memory
+                             * only, so an id from before one must be NOT_FOUND, never a new
+                             * quote): they start at the wall clock in microseconds. */
+                            .first_quote_id = (uint64_t)xr_clock_wall_ns() / 1000u};
     size_t len = xr_pricing_footprint(&pc);
     if (len == 0)
         return XR_ERR_INVALID_ARGUMENT;

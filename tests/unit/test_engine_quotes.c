@@ -11,6 +11,8 @@
  */
 #include "engine_test_util.h"
 
+#include "core/engine/engine_internal.h" /* xr_eng_wall_clock: crossing a UTC midnight */
+
 #define TTL_S      3 /* the firm quotes' lifetime in this group */
 #define CAP_TIER   2
 #define CAP_T2     (USDT(1500) * 1000000) /* tier 2: 1,500 USDT a day */
@@ -469,6 +471,23 @@ static void test_buy_spend_quote(void **state)
     E.revenue += s;
     check_all();
 
+    /* The same as a firm quote: "spend 700" quoted, then executed on the quote. */
+    set_books(&DEF_A, &DEF_B);
+    xr_engine_event qe = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_QUOTE, x);
+    assert_true(qe.u.quote.base.units == 1000000 + sat_b);
+    assert_true(qe.u.quote.quote.units == e + s && qe.u.quote.spread.units == s);
+    xr_engine_cmd qc = quoted_order(CUST_A, 34, &qe.u.quote);
+    qc.u.order.amount.units = x;
+    r = filled(qc);
+    assert_true(r.ordered.units == 1000000 + sat_b && r.filled.units == 1000000 + sat_b);
+    assert_true(r.quote.units == e + s && r.spread.units == s);
+    E.cust_usdt[0] -= e + s;
+    E.cust_btc[0] += 1000000 + sat_b;
+    exp_buy_leg(0, 1000000, n_a, f_a);
+    exp_buy_leg(1, sat_b, n_b, f_b);
+    E.revenue += s;
+    check_all();
+
     /* More than the customer has: INSUFFICIENT_FUNDS, nothing booked (2,000 USDT left after
      * a withdrawal; the books hold more than that). */
     xr_engine_cmd d = {.kind = XR_ENGINE_CMD_DEFUND, .customer_id = CUST_A};
@@ -572,6 +591,9 @@ static void test_daily_cap(void **state)
     expect_refused(order_cmd(CUST_B, 45, XR_ENGINE_BUY, 100000), XR_ERR_LIMIT_EXCEEDED);
     /* (CUST_A, tier 1, has traded more than either cap today: its own entry applies.) */
 
+    /* A firm quote of CUST_A from before the restart. */
+    xr_engine_event old = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 100000);
+
     /* Restart: the counter comes back from the order store. */
     xr_engine_close(E.eng);
     E.eng = NULL;
@@ -580,6 +602,10 @@ static void test_daily_cap(void **state)
     set_books(&DEF_A, &DEF_B);
     check_all();
     expect_refused(order_cmd(CUST_B, 46, XR_ENGINE_BUY, 100000), XR_ERR_LIMIT_EXCEEDED);
+    /* Quotes are not kept across a restart, and their ids are never handed out again. */
+    expect_refused(quoted_order(CUST_A, 49, &old.u.quote), XR_ERR_NOT_FOUND);
+    xr_engine_event fresh = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 100000);
+    assert_true(fresh.u.quote.quote_id > old.u.quote.quote_id);
 
     /* Tier 3 has no entry of its own: the bank's default 1,560 applies; 60.00 fits once. */
     xr_engine_cmd up = {.kind = XR_ENGINE_CMD_CUSTOMER_UPSERT, .customer_id = CUST_B};
@@ -594,6 +620,50 @@ static void test_daily_cap(void **state)
     expect_refused(order_cmd(CUST_B, 48, XR_ENGINE_BUY, 100000), XR_ERR_LIMIT_EXCEEDED);
 }
 
+static int64_t midnight_offset; /* added to the wall clock: just past the next UTC midnight */
+
+static int64_t tomorrow_clock(void)
+{
+    return xr_clock_wall_ns() + midnight_offset;
+}
+
+/* At UTC midnight the day's count starts again from 0: 600 fits again at once; after a
+ * restart (on the new day) that day's 600 is counted and 960 more reach the cap of 1,560
+ * exactly, and 6 more are refused. */
+static void test_daily_cap_midnight(void **state)
+{
+    (void)state;
+    const int64_t day = INT64_C(86400) * 1000000000;
+    int64_t now = xr_clock_wall_ns();
+    midnight_offset = (now / day + 1) * day + (int64_t)XR_NS_PER_SEC - now;
+    xr_eng_wall_clock = tomorrow_clock;
+    buy_b(50, 1000000, 60000); /* 600 of the new day */
+
+    set_books(&DEF_A, &DEF_B);
+    xr_engine_close(E.eng);
+    E.eng = NULL;
+    open_engine();
+    et_wait_book(4, false);
+    /* 0.016 BTC on A at 60000 (its best ask set to that size) is 960.00 of notional. */
+    venue_book a = DEF_A;
+    a.asks[0].lots = 1600;
+    set_books(&a, &DEF_B);
+    xr_i128 n = ceil_div(notional_exact_e8(1600000, 60000), U8);
+    assert_true(n == USDT(960000000)); /* 600 + 960 = the cap, exactly */
+    xr_i128 f = ceil_div(n * fee_bps[0], 10000);
+    xr_i128 s = floor_div((n + f) * SPREAD, 10000);
+    xr_engine_exec_report_ev r = filled(order_cmd(CUST_B, 51, XR_ENGINE_BUY, 1600000));
+    assert_true(r.notional.units == n && r.quote.units == n + f + s);
+    E.cust_usdt[1] -= n + f + s;
+    E.cust_btc[1] += 1600000;
+    exp_buy_leg(0, 1600000, n, f);
+    E.revenue += s;
+    check_all();
+    set_books(&DEF_A, &DEF_B);
+    expect_refused(order_cmd(CUST_B, 52, XR_ENGINE_BUY, 10000), XR_ERR_LIMIT_EXCEEDED);
+    xr_eng_wall_clock = xr_clock_wall_ns;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_buy_spend_quote),
         cmocka_unit_test(test_sell_receive_quote),
         cmocka_unit_test(test_daily_cap),
+        cmocka_unit_test(test_daily_cap_midnight),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
