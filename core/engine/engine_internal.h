@@ -131,6 +131,12 @@ typedef struct xr_eng_order {
     uint32_t route_ref; /* REROUTE: the router's pool index of the parent */
     uint32_t route_seq; /* REROUTE: the parent's serial in the router */
     xr_eng_leg legs[XR_ENG_LEGS_MAX];
+    /* Firm quotes, quote-side amounts and daily caps (stored in the record's tail). */
+    xr_amount base_qty;     /* base the order fills: the amount (BASE), else sized by pricing */
+    xr_amount q_quote;      /* firm quote: the customer amount honoured (all in); 0 = no quote */
+    xr_amount q_spread;     /* firm quote: its stated spread */
+    xr_amount pnl;          /* booked: the house's price-move result, signed, quote asset */
+    xr_amount cap_notional; /* counted against the daily notional cap at reservation */
 } xr_eng_order;
 
 typedef struct xr_eng_child_cmd {
@@ -234,6 +240,17 @@ static inline uint64_t xr_eng_account_id(unsigned kind, uint64_t owner, uint16_t
     return ((uint64_t)kind << 56) | ((owner & 0xFFFFFFFFFFull) << 16) | asset;
 }
 
+/* The house's quote P&L account of a bank (docs/ledger.md, "Firm quotes"): ledger kind
+ * SPREAD_REVENUE with owner_id XR_ENG_QUOTE_PNL_OWNER, its own id kind byte. */
+#define XR_ENG_ACCT_QUOTE_PNL  0x84u
+#define XR_ENG_QUOTE_PNL_OWNER 1u
+
+/* The wall clock that stamps an order's creation (its reservation) and so decides the UTC
+ * day of its daily notional cap (docs/ledger.md, "Daily notional caps"): xr_clock_wall_ns.
+ * A test may point it at another clock to cross a midnight; set it only while no engine runs
+ * in another thread. */
+extern int64_t (*xr_eng_wall_clock)(void);
+
 /* Op id of a bank request: SHA-256(bank, key, n)[0..16). n = 0 is the request's first op
  * (a funding transfer or an order's reservation); n >= 1 are the ops of its booking. */
 xr_ledger_id xr_eng_op_id(uint32_t bank, const xr_engine_key *key, uint32_t n);
@@ -252,7 +269,8 @@ typedef struct xr_eng_shared xr_eng_shared;
 #define XR_ENG_REC_VERSION   1u
 #define XR_ENG_REC_HEAD      288u
 #define XR_ENG_REC_LEG       168u
-#define XR_ENG_REC_MAX       (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG)
+#define XR_ENG_REC_TAIL      80u /* after the children: base_qty ... cap_notional, i128 each */
+#define XR_ENG_REC_MAX       (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG + XR_ENG_REC_TAIL)
 #define XR_ENG_KEY_ORDER     'O' /* 'O' bank(u32 BE) key[16] -> order record */
 #define XR_ENG_KEY_LIST      'L' /* 'L' bank(u32 BE) customer(u64 BE) ~seq(u64 BE) -> key[16] */
 #define XR_ENG_KEY_CUSTOMER  'C' /* 'C' bank(u32 BE) customer(u64 BE) -> cust_no u64, tier u8 */

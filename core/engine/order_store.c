@@ -97,7 +97,7 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
 {
     const xr_engine_order_cmd *c = &o->cmd.u.order;
     XR_ASSERT(o->n_legs <= XR_ENG_LEGS_MAX);
-    uint32_t len = XR_ENG_REC_HEAD + (uint32_t)o->n_legs * XR_ENG_REC_LEG;
+    uint32_t len = XR_ENG_REC_HEAD + (uint32_t)o->n_legs * XR_ENG_REC_LEG + XR_ENG_REC_TAIL;
     memset(out, 0, len);
     out[0] = XR_ENG_REC_VERSION;
     out[1] = o->status;
@@ -152,14 +152,23 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
         put_i128(b + 112, g->fee.units);
         xr_eng_client_order_id(&o->reserve_id, i, (char *)(b + 128));
     }
+    uint8_t *t = out + len - XR_ENG_REC_TAIL;
+    put_i128(t, o->base_qty.units);
+    put_i128(t + 16, o->q_quote.units);
+    put_i128(t + 32, o->q_spread.units);
+    put_i128(t + 48, o->pnl.units);
+    put_i128(t + 64, o->cap_notional.units);
     return len;
 }
 
 xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len, xr_eng_order *o)
 {
     memset(o, 0, sizeof *o);
-    if (len < XR_ENG_REC_HEAD || b[0] != XR_ENG_REC_VERSION || b[6] > XR_ENG_LEGS_MAX ||
-        len != XR_ENG_REC_HEAD + (uint32_t)b[6] * XR_ENG_REC_LEG)
+    if (len < XR_ENG_REC_HEAD || b[0] != XR_ENG_REC_VERSION || b[6] > XR_ENG_LEGS_MAX)
+        return XR_ERR_CORRUPT;
+    /* A record without the tail was written before it existed: a base-side order. */
+    const uint32_t body = XR_ENG_REC_HEAD + (uint32_t)b[6] * XR_ENG_REC_LEG;
+    if (len != body && len != body + XR_ENG_REC_TAIL)
         return XR_ERR_CORRUPT;
     xr_engine_order_cmd *c = &o->cmd.u.order;
     o->cmd.kind = XR_ENGINE_CMD_NEW_ORDER;
@@ -216,6 +225,16 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
         if (g->venue >= sh->cfg.nvenues)
             return XR_ERR_CORRUPT;
     }
+    if (len == body) {
+        o->base_qty = c->amount;
+    } else {
+        const uint8_t *t = b + body;
+        o->base_qty.units = get_i128(t);
+        o->q_quote.units = get_i128(t + 16);
+        o->q_spread.units = get_i128(t + 32);
+        o->pnl.units = get_i128(t + 48);
+        o->cap_notional.units = get_i128(t + 64);
+    }
     int pair = xr_eng_find_pair(sh, c->pair);
     if (pair < 0)
         return XR_ERR_UNKNOWN_PAIR;
@@ -236,7 +255,7 @@ void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r
     r->base_scale = o->scale.base;
     r->quote_scale = o->scale.quote;
     r->price_scale = o->scale.price;
-    r->ordered = o->cmd.u.order.amount;
+    r->ordered = o->base_qty;
     r->filled = o->filled;
     r->quote = o->quote;
     r->notional = o->notional;

@@ -188,8 +188,7 @@ static void reject(xr_eng_gateway *g, const xr_engine_cmd *cmd, xr_err err)
 static bool order_supported(const xr_engine_order_cmd *o)
 {
     return o->type == XR_ENGINE_MARKET &&
-           (o->tif == XR_ENGINE_TIF_DEFAULT || o->tif == XR_ENGINE_TIF_IOC) &&
-           o->amount_side == XR_ENGINE_AMOUNT_BASE && o->quote_id == 0;
+           (o->tif == XR_ENGINE_TIF_DEFAULT || o->tif == XR_ENGINE_TIF_IOC);
 }
 
 static bool key_zero(const xr_engine_key *k)

@@ -284,6 +284,23 @@ static xr_err bound_of(const xr_instrument *inst, uint8_t side, xr_price limit, 
     return err;
 }
 
+/* An order executing firm quote oc->quote_id: the same bank, customer, pair, side, amount
+ * side and amount as the quote request (else INVALID_ARGUMENT; an unknown id or another
+ * customer's quote: NOT_FOUND), then the pricer's execute (expiry, single use, slippage). On
+ * XR_OK `*q` is the quote as honoured and `*fill` the fresh walk of its base: the plan. */
+static xr_err execute_quote(xr_eng_pricing *p, const xr_eng_order *o, uint32_t pid, uint64_t now,
+                            xr_quote *q, xr_pricing_fill *fill)
+{
+    const xr_engine_order_cmd *oc = &o->cmd.u.order;
+    xr_err err = xr_pricing_quote_get(&p->pricer, oc->quote_id, o->cmd.bank_id, o->cust_no, q);
+    if (err != XR_OK)
+        return err;
+    if (q->pair != pid || q->side != oc->side || q->fixed != fixed_of(oc->side, oc->amount_side) ||
+        q->amount.units != oc->amount.units)
+        return XR_ERR_INVALID_ARGUMENT;
+    return xr_pricing_execute(&p->pricer, oc->quote_id, o->cmd.bank_id, o->cust_no, now, q, fill);
+}
+
 static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
 {
     const xr_engine_order_cmd *oc = &o->cmd.u.order;
@@ -300,7 +317,11 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
                             .amount = oc->amount};
     xr_quote q;
     xr_pricing_fill fill;
-    if ((err = xr_pricing_price(&p->pricer, &req, now, &q, &fill)) != XR_OK)
+    if (oc->quote_id != 0)
+        err = execute_quote(p, o, pid, now, &q, &fill);
+    else
+        err = xr_pricing_price(&p->pricer, &req, now, &q, &fill);
+    if (err != XR_OK)
         return err;
     const xr_eng_pair *ep = &p->sh->pairs[pair];
     o->pair = pair;
@@ -310,6 +331,15 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     o->n_legs = fill.n_legs;
     o->n_sent = 0;
     o->excluded = 0;
+    /* The base the children fill: the amount itself for a base-side order, the walk's base
+     * for a quote-side one, the quote's base for a firm quote. */
+    o->base_qty = fill.base;
+    o->cap_notional = fill.notional;
+    o->q_quote.units = o->q_spread.units = 0;
+    if (oc->quote_id != 0) {
+        o->q_quote = q.quote;
+        o->q_spread = q.spread;
+    }
     const bool buy = oc->side == XR_ENGINE_BUY;
     for (uint32_t i = 0; i < fill.n_legs; i++) {
         const xr_pricing_leg *pl = &fill.legs[i];
@@ -334,7 +364,11 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++)
         if (vp_at(p, v, pair)->added && p->sh->cfg.venues[v].taker_fee_bps > o->fee_cap)
             o->fee_cap = p->sh->cfg.venues[v].taker_fee_bps;
-    if (buy) {
+    if (buy && oc->quote_id != 0) {
+        /* A firm quote: the customer pays the quoted amount, never more (docs/ledger.md,
+         * "Firm quotes"); what the venues cost beyond it is the house's. */
+        o->reserve = q.quote;
+    } else if (buy) {
         /* The most the order can cost, wherever its children go: the whole base amount at
          * the bound, the highest fee, plus one minor unit per child for each of the two
          * roundings up (notional, fee) and one for the fee's fraction, then the spread. Any
@@ -349,6 +383,10 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
         if ((err = xr_amount_mul_ratio(spend, o->spread_bps, 10000, XR_ROUND_DOWN, &s)) != XR_OK ||
             (err = xr_amount_add(spend, s, &o->reserve)) != XR_OK)
             return err;
+        /* "Spend X all in": the customer is never charged more than X (the router caps the
+         * charge at the amount), so X is all that needs holding. */
+        if (oc->amount_side == XR_ENGINE_AMOUNT_QUOTE && oc->amount.units < o->reserve.units)
+            o->reserve = oc->amount;
     } else {
         o->reserve = fill.base;
     }
@@ -364,7 +402,7 @@ static void add_legs(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     const xr_engine_order_cmd *oc = &o->cmd.u.order;
     const bool buy = oc->side == XR_ENGINE_BUY;
     uint32_t pid = p->pricer_pair[o->pair];
-    xr_amount remain = oc->amount;
+    xr_amount remain = o->base_qty;
     for (uint32_t i = 0; i < o->n_legs; i++)
         remain.units -= o->legs[i].filled.units;
     if (pid == NO_PAIR || remain.units <= 0 || o->n_legs >= XR_ENG_LEGS_MAX)
@@ -509,7 +547,11 @@ xr_err xr_eng_pricing_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_
                             .quotes_max = sh->cfg.quotes_max,
                             .quote_ttl_ns = sh->cfg.quote_ttl_ns,
                             .slippage_bps = sh->cfg.slippage_bps,
-                            .cross_halt_bps = 0};
+                            .cross_halt_bps = 0,
+                            /* Quote ids never repeat across restarts (quotes live in memory
+                             * only, so an id from before one must be NOT_FOUND, never a new
+                             * quote): they start at the wall clock in microseconds. */
+                            .first_quote_id = (uint64_t)xr_clock_wall_ns() / 1000u};
     size_t len = xr_pricing_footprint(&pc);
     if (len == 0)
         return XR_ERR_INVALID_ARGUMENT;

@@ -101,6 +101,39 @@ static xr_err exact_to_quote(xr_i128 v, const xr_pair_scale *s, xr_round r, xr_a
     return xr_i128_mul(v, p, &out->units);
 }
 
+/* The customer's amounts of a firm quote or a "spend X all in" buy, after settle() computed
+ * the booking from the fills with executable amount `e` (docs/ledger.md, "Firm quotes" and
+ * "Amounts fixed on the quote side"): the customer's amount is the quoted one (pro rata to
+ * the filled base: buy rounded up, sell down) or capped at X; the spread is the stated one
+ * (pro rata, down) or what is left under X; the difference to the venues' actual cost is the
+ * house's price-move result `pnl` (signed). */
+static xr_err settle_fixed(xr_eng_order *o, xr_amount e)
+{
+    const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
+    xr_err err = XR_OK;
+    o->pnl.units = 0;
+    if (o->q_quote.units > 0) {
+        if (o->filled.units == 0 || o->base_qty.units <= 0)
+            return XR_OK;
+        if ((err = xr_amount_mul_ratio(o->q_quote, o->filled.units, o->base_qty.units,
+                                       buy ? XR_ROUND_UP : XR_ROUND_DOWN, &o->quote)) != XR_OK ||
+            (err = xr_amount_mul_ratio(o->q_spread, o->filled.units, o->base_qty.units,
+                                       XR_ROUND_DOWN, &o->spread)) != XR_OK)
+            return err;
+        /* buy: the customer's C pays E + S + pnl; sell: E pays the customer's C + S + pnl. */
+        o->pnl.units = buy ? o->quote.units - e.units - o->spread.units
+                           : e.units - o->spread.units - o->quote.units;
+    } else if (buy && o->cmd.u.order.amount_side == XR_ENGINE_AMOUNT_QUOTE &&
+               o->quote.units > o->cmd.u.order.amount.units) {
+        /* Fills came in above the walk: the spread gives way first, then the house pays. */
+        o->quote = o->cmd.u.order.amount;
+        xr_i128 room = o->quote.units - e.units;
+        o->spread.units = room < 0 ? 0 : room < o->spread.units ? room : o->spread.units;
+        o->pnl.units = o->quote.units - e.units - o->spread.units;
+    }
+    return err;
+}
+
 /* The amounts of the booking, from the fills (docs/ledger.md, "Rounding"). */
 static xr_err settle(xr_eng_order *o)
 {
@@ -130,6 +163,8 @@ static xr_err settle(xr_eng_order *o)
         err = xr_amount_mul_ratio(e, o->spread_bps, 10000, XR_ROUND_DOWN, &o->spread);
     if (err == XR_OK)
         err = buy ? xr_amount_add(e, o->spread, &o->quote) : xr_amount_sub(e, o->spread, &o->quote);
+    if (err == XR_OK)
+        err = settle_fixed(o, e);
     if (err == XR_OK && o->filled.units > 0)
         err = xr_price_of(o->filled, o->quote, &o->scale, buy ? XR_ROUND_UP : XR_ROUND_DOWN,
                           &o->avg_price);
@@ -151,10 +186,10 @@ static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
         for (uint32_t i = 0; i < o->n_legs; i++)
             o->legs[i].filled.units = 0;
         o->filled.units = o->quote.units = o->notional.units = o->fees.units = 0;
-        o->spread.units = 0;
+        o->spread.units = o->pnl.units = 0;
         o->err = err;
     }
-    if (o->filled.units == o->cmd.u.order.amount.units) {
+    if (o->filled.units == o->base_qty.units) {
         XR_ASSERT(o->status == XR_ENGINE_ORDER_FILLED);
     } else {
         if (o->err == XR_OK) {
@@ -199,7 +234,7 @@ static bool failover(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
             o->excluded |= 1u << g->venue;
         }
     }
-    if (!shortfall || filled >= o->cmd.u.order.amount.units)
+    if (!shortfall || filled >= o->base_qty.units)
         return false;
     xr_eng_msg m;
     memset(&m, 0, sizeof m);
@@ -281,9 +316,8 @@ static xr_err recovered_fill(xr_eng_router *rt, xr_eng_order *o, xr_eng_leg *g,
     xr_amount total = {0};
     for (uint32_t i = 0; i < o->n_legs; i++)
         total.units += o->legs[i].filled.units;
-    return transition(o, total.units >= o->cmd.u.order.amount.units
-                             ? XR_ORDER_EV_FULL_FILL
-                             : XR_ORDER_EV_PARTIAL_FILL) == XR_OK
+    return transition(o, total.units >= o->base_qty.units ? XR_ORDER_EV_FULL_FILL
+                                                          : XR_ORDER_EV_PARTIAL_FILL) == XR_OK
                ? XR_OK
                : XR_ERR_INTERNAL;
 }
@@ -336,8 +370,8 @@ static xr_err child_event(xr_eng_router *rt, const xr_eng_child_ev *ev)
         xr_amount total = {0};
         for (uint32_t i = 0; i < o->n_legs; i++)
             total.units += o->legs[i].filled.units;
-        err = transition(o, total.units >= o->cmd.u.order.amount.units ? XR_ORDER_EV_FULL_FILL
-                                                                       : XR_ORDER_EV_PARTIAL_FILL);
+        err = transition(o, total.units >= o->base_qty.units ? XR_ORDER_EV_FULL_FILL
+                                                             : XR_ORDER_EV_PARTIAL_FILL);
         if (err != XR_OK)
             return XR_ERR_INTERNAL;
         break;

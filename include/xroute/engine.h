@@ -66,9 +66,11 @@
  * Errors returned by functions (as opposed to reject events):
  *   XR_OK
  *   XR_ERR_INVALID_ARGUMENT  NULL pointer, a field outside its domain in the configuration or
- *                            the command header (unknown kind, bank 0), cap 0
+ *                            the command header (unknown kind, bank 0), cap 0; nlimits above
+ *                            XR_ENGINE_LIMITS_MAX or a cap's daily_notional <= 0
  *   XR_ERR_CONFIG            the configuration is inconsistent (a pair on no venue, a spread
- *                            for an unknown bank or pair, an unknown venue dialect)
+ *                            for an unknown bank or pair, an unknown venue dialect, a daily
+ *                            notional cap for an unknown bank or an asset of no pair)
  *   XR_ERR_AGAIN             submit: the ingress ring is full; poll and submit again
  *   XR_ERR_NO_MEMORY         open: memory could not be allocated
  *   XR_ERR_IO, XR_ERR_CORRUPT, XR_ERR_STORAGE_FULL  open: the ledger could not be opened
@@ -93,6 +95,17 @@
  *                       flight: its report follows for the original request),
  *                       XR_ERR_INVALID_STATE (key known from before a restart)
  *   NEW_ORDER           also XR_ERR_AGAIN while start-up reconciliation runs (see Restart)
+ *   NEW_ORDER           XR_ERR_LIMIT_EXCEEDED: the customer's KYC-tier daily notional cap
+ *                       would be exceeded (see Daily caps; nothing booked, the key keeps
+ *                       this answer)
+ *   NEW_ORDER with a quote id: XR_ERR_NOT_FOUND (unknown id, expired long ago and its slot
+ *                       reused, from before a restart, or another bank's or customer's),
+ *                       XR_ERR_INVALID_ARGUMENT (pair, side, amount side or amount differ
+ *                       from the quote request), XR_ERR_QUOTE_EXPIRED, XR_ERR_SLIPPAGE_EXCEEDED
+ *                       (the current executable amount is beyond slippage_bps of the
+ *                       quoted one; the quote stays usable until it expires),
+ *                       XR_ERR_INVALID_STATE (the quote was used by an earlier order); in
+ *                       each case nothing is booked
  *   ORDER_STATUS        XR_ERR_NOT_FOUND (no stored order of this customer with that key: also
  *                       an order still in its pre-trade checks), XR_ERR_INVALID_ARGUMENT
  *                       (all-zero key), XR_ERR_CORRUPT / XR_ERR_IO (the store could not be read)
@@ -120,15 +133,33 @@
  * the pair's venues, plus the spread. A child whose outcome is unknown is never re-routed:
  * it is resolved by querying its venue (if the venue is down, once it is back).
  *
+ * Firm quotes (NEW_ORDER with quote_id, type MARKET). The order must repeat the quote
+ * request's pair, side, amount side and amount. It is honoured while the current executable
+ * amount of the quote's base is within slippage_bps of the quoted one: the customer pays
+ * (receives) exactly the quoted amount and the bank's spread revenue is the quoted spread;
+ * the market move is the house's (booked on the bank's quote P&L account, docs/ledger.md
+ * "Firm quotes"). On a partial fill the quoted amounts apply pro rata. A quote is used by the
+ * first order that passes pricing, even if the ledger then refuses that order. Quotes live in
+ * memory only: a restart forgets them.
+ *
+ * Amount on the quote side (NEW_ORDER MARKET, amount_side XR_ENGINE_AMOUNT_QUOTE, no quote
+ * id): a buy spends at most `amount` all in (notional + fees + spread), a sell receives
+ * `amount` or more at the walk's prices; the base is sized by the consolidated walk on the
+ * venues' lots and minimums, and the report's `ordered` is that base (docs/ledger.md).
+ *
+ * Daily caps (cfg.limits): the venue notional a customer trades per UTC day in a quote
+ * asset, by bank and KYC tier, checked at pre-trade and counted durably from the order store
+ * (it survives a restart; docs/ledger.md "Daily notional caps").
+ *
  * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
  *   CANCEL, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT (and so GTC/GTD/FOK resting
- *   and the internal book), NEW_ORDER with a quote id, NEW_ORDER with the amount fixed on the
- *   quote side. Not built yet either (no reject, the behaviour is simply absent): venue prices
- *   and their ages in the best-execution record; the pinned-thread schedule. Supported:
- *   CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount sides), BALANCES, BOOK, ORDER_STATUS,
- *   LIST_ORDERS, and NEW_ORDER MARKET (time in force IOC or the default) with the amount
- *   fixed in the base asset, buy and sell, with failover (above); restart with orders in
- *   flight (see Restart).
+ *   and the internal book). Not built yet either (no reject, the behaviour is simply absent):
+ *   venue prices and their ages in the best-execution record; the pinned-thread schedule.
+ *   Supported: CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount sides), BALANCES, BOOK,
+ *   ORDER_STATUS, LIST_ORDERS, and NEW_ORDER MARKET (time in force IOC or the default), buy
+ *   and sell, with the amount fixed in the base or the quote asset, on a firm quote or not,
+ *   with failover (above) and daily notional caps; restart with orders in flight (see
+ *   Restart).
  */
 #ifndef XROUTE_ENGINE_H
 #define XROUTE_ENGINE_H
@@ -157,6 +188,7 @@ extern "C" {
 #define XR_ENGINE_CHILDREN_MAX    8  /* child orders of one order, failover's included */
 #define XR_ENGINE_ORDER_LIST_MAX  6  /* orders per ORDER_LIST event */
 #define XR_ENGINE_CLIENT_ID_MAX   40 /* a child's client order id and its NUL */
+#define XR_ENGINE_LIMITS_MAX      32 /* daily notional caps (bank x tier) */
 
 /* ---- configuration ----------------------------------------------------------------------- */
 
@@ -189,6 +221,18 @@ typedef struct xr_engine_spread_config {
     uint32_t bps;
 } xr_engine_spread_config;
 
+/* A KYC-tier daily notional cap: a customer of `bank_id` with KYC tier `tier` may trade at
+ * most `daily_notional` of venue notional per UTC day on the pairs quoted in `asset` (buys and
+ * sells alike, counted at pre-trade; pairs quoted in another asset are not capped by it). The
+ * most specific entry applies: (bank, tier), else (bank, XR_ENGINE_ANY_TIER); none: no cap.
+ * See docs/ledger.md ("Daily notional caps"). */
+typedef struct xr_engine_limit_config {
+    uint32_t bank_id;                  /* a configured bank */
+    uint8_t tier;                      /* 0..254, or XR_ENGINE_ANY_TIER for the bank's default */
+    char asset[XR_ASSET_CODE_MAX + 1]; /* the quote asset the cap is counted in, e.g. "USDT" */
+    xr_amount daily_notional;          /* > 0, in that asset's minor units */
+} xr_engine_limit_config;
+
 typedef struct xr_engine_config {
     char data_dir[XR_ENGINE_PATH_MAX]; /* the ledger lives in data_dir/ledger */
     uint32_t ring_capacity;            /* slots per stage ring, a power of two [256] */
@@ -207,6 +251,8 @@ typedef struct xr_engine_config {
     xr_engine_spread_config spreads[XR_ENGINE_SPREADS_MAX];
     uint32_t nvenues;
     xr_engine_venue_config venues[XR_ENGINE_VENUES_MAX];
+    uint32_t nlimits; /* daily notional caps [0: none] */
+    xr_engine_limit_config limits[XR_ENGINE_LIMITS_MAX];
 } xr_engine_config;
 
 /* Fills `cfg` with the defaults in brackets; no bank, no venue, data_dir "var/xroute". */
@@ -283,7 +329,8 @@ typedef struct xr_engine_order_cmd {
     xr_amount amount;    /* > 0 */
     xr_price limit;      /* LIMIT: at the pair's price scale; MARKET: 0 */
     int64_t expire_ns;   /* GTD: wall clock; else 0 */
-    uint64_t quote_id;   /* execute this firm quote; 0 none */
+    uint64_t quote_id;   /* execute this firm quote (MARKET; same pair, side, amount side and
+                            amount as the quote request); 0 none */
 } xr_engine_order_cmd;
 
 typedef struct xr_engine_order_ref_cmd {
@@ -404,7 +451,7 @@ typedef struct xr_engine_exec_report_ev {
     uint8_t venues; /* venues that filled something */
     uint8_t base_scale, quote_scale, price_scale;
     xr_err err;         /* FAILED: why; else XR_OK */
-    xr_amount ordered;  /* base quantity ordered */
+    xr_amount ordered;  /* base quantity ordered (amount side QUOTE: the base it was sized to) */
     xr_amount filled;   /* base quantity filled */
     xr_amount quote;    /* the customer paid (buy) or received (sell) */
     xr_amount notional; /* venue notional */
