@@ -50,18 +50,40 @@
  * Durability. An order's funds are reserved durably (fsync'd) before any child order leaves
  * for a venue, and its execution report is produced only after its booking is durable.
  *
- * Threading. An engine is single-threaded in this version: xr_engine_submit, xr_engine_poll
- * and every other function taking an engine must be called from one thread at a time (the
- * same thread, or threads that hand the engine over with proper synchronisation).
- * xr_engine_poll runs every stage's poll function once in the caller's thread ("single-thread
- * schedule"); it never blocks on the network, but the ledger stage's durable commit (an
- * fsync, ~0.1-1 ms) happens inside it when there is something to commit. The pinned-thread
- * schedule of the daemon is not built yet.
+ * Threading. The caller's side of an engine is single-threaded: xr_engine_submit,
+ * xr_engine_poll, xr_engine_wait and xr_engine_close must be called from one thread at a time
+ * (the same thread, or threads that hand the engine over with proper synchronisation). Where
+ * the stages run is cfg.schedule:
+ *   XR_ENGINE_SCHEDULE_INLINE (default): xr_engine_poll runs every stage's poll function once
+ *     in the caller's thread ("single-thread schedule"); it never blocks on the network, but
+ *     the ledger stage's durable commit (an fsync, ~0.1-1 ms) happens inside it when there is
+ *     something to commit. No thread is created.
+ *   XR_ENGINE_SCHEDULE_THREADS: xr_engine_open starts one engine thread per thread index
+ *     used in cfg.stage_thread (at most XR_ENGINE_THREADS_MAX), pinned to cfg.thread_cpu[i]
+ *     when that is >= 0 (pthread_setaffinity_np), each running its stages' polls in a loop;
+ *     xr_engine_submit and xr_engine_poll then only write the ingress ring and read the
+ *     egress ring. The default map has two threads, sane on 2 cores: thread 1 runs the
+ *     ledger alone (its fsync never holds up market data or routing; a map that puts another
+ *     stage on the ledger's thread is refused with XR_ERR_CONFIG), thread 0 runs the venue
+ *     connections (one io_uring loop), the gateway, pricing and the router; neither is
+ *     pinned. An idle engine thread polls for cfg.spin_ns, then blocks on a futex until a
+ *     producer rings its doorbell (a stage thread after a pass that wrote into a ring the
+ *     sleeper reads, or xr_engine_submit for the gateway): the doorbell costs the producer a
+ *     fence and a load while the consumer is awake, and a futex wake only when it sleeps.
+ *     The thread of the venues stage blocks at most cfg.io_wait_ns at a time (network
+ *     completions have no doorbell); the others at most 1 ms (a safety net, and the retry
+ *     of a producer whose ring was full). xr_engine_wait blocks the caller until the
+ *     gateway's thread rings for an event. The rings are the only mutable state the threads
+ *     share; everything xr_engine_open does happens before the threads start. xr_engine_close
+ *     stops and joins them. A stage that fails stops its thread and makes xr_engine_poll
+ *     and xr_engine_wait return XR_ERR_INTERNAL.
  *
  * Ownership. xr_engine_open copies the configuration. Commands are copied by
  * xr_engine_submit; events are written into the caller's array. The engine allocates all of
  * its memory in xr_engine_open (rings, pools, tables; the venue connections' buffers) and
- * nothing on the order path afterwards.
+ * nothing on the order path afterwards (unit.engine_alloc counts it: zero calls by the engine's
+ * code; LMDB itself mallocs its cursors and page lists in each durable commit, see
+ * docs/ARCHITECTURE.md, "Memory").
  *
  * Errors returned by functions (as opposed to reject events):
  *   XR_OK
@@ -74,7 +96,12 @@
  *   XR_ERR_AGAIN             submit: the ingress ring is full; poll and submit again
  *   XR_ERR_NO_MEMORY         open: memory could not be allocated
  *   XR_ERR_IO, XR_ERR_CORRUPT, XR_ERR_STORAGE_FULL  open: the ledger could not be opened
- *   XR_ERR_INTERNAL          poll: a stage found a broken invariant (a bug); the engine stops
+ *   XR_ERR_CONFIG            open (THREADS): the ledger shares its thread with another stage,
+ *                            or a thread could not be pinned to cfg.thread_cpu (no such CPU,
+ *                            or not allowed to this process)
+ *   XR_ERR_TIMEOUT           wait: no event within the timeout
+ *   XR_ERR_INTERNAL          poll, wait: a stage found a broken invariant (a bug); the engine
+ *                            stops
  *
  * Reject codes (XR_ENGINE_EV_REJECT.err), by command:
  *   any                 XR_ERR_NOT_SUPPORTED (see "Not yet supported" below),
@@ -154,12 +181,12 @@
  * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
  *   CANCEL, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT (and so GTC/GTD/FOK resting
  *   and the internal book). Not built yet either (no reject, the behaviour is simply absent):
- *   venue prices and their ages in the best-execution record; the pinned-thread schedule.
+ *   venue prices and their ages in the best-execution record.
  *   Supported: CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount sides), BALANCES, BOOK,
  *   ORDER_STATUS, LIST_ORDERS, and NEW_ORDER MARKET (time in force IOC or the default), buy
  *   and sell, with the amount fixed in the base or the quote asset, on a firm quote or not,
  *   with failover (above) and daily notional caps; restart with orders in flight (see
- *   Restart).
+ *   Restart); both schedules (see Threading).
  */
 #ifndef XROUTE_ENGINE_H
 #define XROUTE_ENGINE_H
@@ -233,6 +260,24 @@ typedef struct xr_engine_limit_config {
     xr_amount daily_notional;          /* > 0, in that asset's minor units */
 } xr_engine_limit_config;
 
+/* Where the stages run (see Threading at the top). */
+typedef enum xr_engine_schedule {
+    XR_ENGINE_SCHEDULE_INLINE = 0, /* every stage in the thread calling xr_engine_poll */
+    XR_ENGINE_SCHEDULE_THREADS = 1 /* stages on engine threads started by xr_engine_open */
+} xr_engine_schedule;
+
+/* The stages, as indexes of xr_engine_config.stage_thread. */
+typedef enum xr_engine_stage {
+    XR_ENGINE_STAGE_GATEWAY = 0,
+    XR_ENGINE_STAGE_PRICING = 1,
+    XR_ENGINE_STAGE_LEDGER = 2,
+    XR_ENGINE_STAGE_ROUTER = 3,
+    XR_ENGINE_STAGE_VENUES = 4, /* the venue connections' io_uring loop */
+    XR_ENGINE_STAGES = 5
+} xr_engine_stage;
+
+#define XR_ENGINE_THREADS_MAX XR_ENGINE_STAGES /* engine threads (THREADS schedule) */
+
 typedef struct xr_engine_config {
     char data_dir[XR_ENGINE_PATH_MAX]; /* the ledger lives in data_dir/ledger */
     uint32_t ring_capacity;            /* slots per stage ring, a power of two [256] */
@@ -253,6 +298,17 @@ typedef struct xr_engine_config {
     xr_engine_venue_config venues[XR_ENGINE_VENUES_MAX];
     uint32_t nlimits; /* daily notional caps [0: none] */
     xr_engine_limit_config limits[XR_ENGINE_LIMITS_MAX];
+    /* Schedule (see Threading at the top). The thread map and the waits are used only by
+     * XR_ENGINE_SCHEDULE_THREADS. */
+    uint32_t schedule;                         /* xr_engine_schedule [INLINE] */
+    uint8_t stage_thread[XR_ENGINE_STAGES];    /* engine thread (0..THREADS_MAX-1) of each
+                                                  stage [ledger 1, every other stage 0] */
+    int16_t thread_cpu[XR_ENGINE_THREADS_MAX]; /* CPU engine thread i is pinned to; -1:
+                                                  not pinned [-1] */
+    uint32_t spin_ns;    /* an idle engine thread polls this long before it blocks [50 us] */
+    uint32_t io_wait_ns; /* the thread of the venues stage blocks at most this long at a
+                            time: network completions arriving while it sleeps are seen
+                            within it [200 us] */
 } xr_engine_config;
 
 /* Fills `cfg` with the defaults in brackets; no bank, no venue, data_dir "var/xroute". */
@@ -568,13 +624,15 @@ typedef struct xr_engine xr_engine;
 /* Opens the ledger in cfg->data_dir/ledger (creating it), creates the system accounts of
  * every bank and venue (idempotently), allocates every ring, pool and table, rebuilds the
  * customer directory and order keys and queues the reconciliation of orders in flight before
- * the last close (see Restart at the top), and starts the
- * venue connections (they connect while xr_engine_poll runs; quotes and orders for a pair are
- * refused with XR_ERR_VENUE_UNAVAILABLE until one of its venue books is synced). `*out` is
+ * the last close (see Restart at the top), starts the
+ * venue connections (they connect while xr_engine_poll runs, or on the engine threads) and,
+ * in the THREADS schedule, the engine threads. Quotes and orders for a pair are
+ * refused with XR_ERR_VENUE_UNAVAILABLE until one of its venue books is synced. `*out` is
  * the caller's until xr_engine_close. Errors: see the top of this file. */
 xr_err xr_engine_open(const xr_engine_config *cfg, xr_engine **out);
 
-/* Closes the venue connections and the ledger and frees everything. Commands still in the
+/* Stops and joins the engine threads (THREADS), closes the venue connections and the ledger
+ * and frees everything. Commands still in the
  * rings are dropped unanswered; orders in flight keep their durable reservation and stored
  * order, and are reconciled by the next xr_engine_open on the same data_dir. NULL is a no-op. */
 void xr_engine_close(xr_engine *e);
@@ -584,11 +642,20 @@ void xr_engine_close(xr_engine *e);
  * fields are checked by the engine, which answers a bad command with a reject event. */
 xr_err xr_engine_submit(xr_engine *e, const xr_engine_cmd *cmd);
 
-/* Runs every stage's poll once in the caller's thread (gateway, pricing, ledger, router,
- * venue I/O without waiting), then copies up to `cap` ready events into `out` and stores
- * their number in `*n`. Events that did not fit stay queued for the next call. XR_OK;
- * XR_ERR_INVALID_ARGUMENT (NULL, cap 0); XR_ERR_INTERNAL (a stage failed: see the log). */
+/* INLINE: runs every stage's poll once in the caller's thread (gateway, pricing, ledger,
+ * router, venue I/O without waiting); THREADS: runs nothing (the engine threads do). Then
+ * copies up to `cap` ready events into `out` and stores their number in `*n`; never blocks. Events
+ * that did not fit stay queued for the next call. XR_OK; XR_ERR_INVALID_ARGUMENT (NULL, cap 0);
+ * XR_ERR_INTERNAL (a stage failed: see the log). */
 xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n);
+
+/* Blocks until an event is ready for xr_engine_poll, the engine failed, or `timeout_ns`
+ * passed. THREADS: spins for cfg.spin_ns, then sleeps until the gateway's thread rings the
+ * caller's doorbell (no polling). INLINE: runs the stages itself, as xr_engine_poll does but
+ * without taking events, pausing 20 us between passes that did nothing once cfg.spin_ns has
+ * passed. Call it from the thread that polls. XR_OK (poll now); XR_ERR_TIMEOUT (nothing
+ * yet); XR_ERR_INTERNAL (a stage failed); XR_ERR_INVALID_ARGUMENT (NULL). */
+xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns);
 
 /* Stable lower-case names ("new_order", "exec_report"); "unknown" outside the enums. */
 const char *xr_engine_cmd_kind_name(xr_engine_cmd_kind kind);
