@@ -61,9 +61,10 @@ typedef struct xr_eng_req {
     xr_engine_cmd cmd;
     uint64_t cust_no; /* internal customer number (account ids), 0 for none */
     uint8_t tier;
-    uint8_t created; /* CUSTOMER: 1 when the accounts are new */
-    uint8_t update;  /* CUSTOMER: a known customer's new tier (stored, no accounts) */
-    xr_err err;      /* CUSTOMER: the ledger's result */
+    uint8_t created;   /* CUSTOMER: 1 when the accounts are new */
+    uint8_t update;    /* CUSTOMER: a known customer's new tier (stored, no accounts) */
+    xr_err err;        /* CUSTOMER: the ledger's result */
+    uint32_t gw_entry; /* CANCEL: the gateway's idempotency entry of the order */
 } xr_eng_req;
 
 /* Where an order is in its life (the gateway builds the answer from it). */
@@ -76,7 +77,17 @@ typedef enum xr_eng_order_phase {
     XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err) */
     XR_ENG_PH_REROUTE = 6,  /* failover: router -> pricing (new legs) -> ledger (record) ->
                                router (the parent stays in the router's pool meanwhile) */
+    XR_ENG_PH_OPEN = 7,     /* pricing -> gateway: a LIMIT GTC/GTD order rests in the internal
+                               book (its OPEN report); the parent stays in the router's pool */
 } xr_eng_order_phase;
+
+/* A leg crossed in the internal book against another client order: no venue, no fee. */
+#define XR_ENG_VENUE_INTERNAL 0xFFFFu
+
+/* Why a resting order ends without filling (xr_eng_order.ending). */
+#define XR_ENG_END_NONE    0u
+#define XR_ENG_END_CANCEL  1u /* the bank cancelled it */
+#define XR_ENG_END_EXPIRED 2u /* GTD expiry */
 
 /* One venue's part of an order: the plan, then what the venue did. */
 typedef struct xr_eng_leg {
@@ -131,6 +142,10 @@ typedef struct xr_eng_order {
     uint32_t route_ref; /* REROUTE: the router's pool index of the parent */
     uint32_t route_seq; /* REROUTE: the parent's serial in the router */
     xr_eng_leg legs[XR_ENG_LEGS_MAX];
+    /* LIMIT orders (stage_pricing.c, "Limit orders and the internal book"). */
+    uint8_t ending; /* XR_ENG_END_*: set by pricing when a resting order is taken out */
+    uint8_t rested; /* the order has rested in the internal book at least once */
+    uint16_t reserved3_;
 } xr_eng_order;
 
 typedef struct xr_eng_child_cmd {

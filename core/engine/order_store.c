@@ -123,6 +123,7 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
     out[117] = o->scale.quote;
     out[118] = o->scale.price;
     out[119] = o->tier;
+    put_u64(out + 120, o->cmd.correlation_id); /* v1: was zero padding */
     put_i128(out + 128, c->amount.units);
     put_i128(out + 144, o->reserve.units);
     put_i128(out + 160, o->filled.units);
@@ -186,6 +187,7 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
     o->scale.quote = b[117];
     o->scale.price = b[118];
     o->tier = b[119];
+    o->cmd.correlation_id = get_u64(b + 120);
     c->amount.units = get_i128(b + 128);
     o->reserve.units = get_i128(b + 144);
     o->filled.units = get_i128(b + 160);
@@ -213,7 +215,7 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
         g->venue_fee.units = get_i128(p + 80);
         g->notional.units = get_i128(p + 96);
         g->fee.units = get_i128(p + 112);
-        if (g->venue >= sh->cfg.nvenues)
+        if (g->venue >= sh->cfg.nvenues && g->venue != XR_ENG_VENUE_INTERNAL)
             return XR_ERR_CORRUPT;
     }
     int pair = xr_eng_find_pair(sh, c->pair);
@@ -246,7 +248,8 @@ void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r
     r->booked_ns = o->booked_ns;
     uint32_t seen = 0; /* failover may send two children of an order to one venue */
     for (uint32_t i = 0; i < o->n_legs; i++)
-        if (o->legs[i].filled.units > 0 && !(seen & (1u << o->legs[i].venue))) {
+        if (o->legs[i].filled.units > 0 && o->legs[i].venue != XR_ENG_VENUE_INTERNAL &&
+            !(seen & (1u << o->legs[i].venue))) {
             seen |= 1u << o->legs[i].venue;
             r->venues++;
         }
