@@ -145,7 +145,10 @@ typedef struct xr_eng_order {
     /* LIMIT orders (stage_pricing.c, "Limit orders and the internal book"). */
     uint8_t ending; /* XR_ENG_END_*: set by pricing when a resting order is taken out */
     uint8_t rested; /* the order has rested in the internal book at least once */
-    uint16_t reserved3_;
+    uint8_t n_bx;   /* best-execution record: venues in bx (stage_pricing.c, best_ex) */
+    uint8_t reserved3_;
+    int64_t decided_ns; /* wall clock of the routing decision of bx */
+    xr_engine_venue_price bx[XR_ENGINE_VENUES_MAX];
 } xr_eng_order;
 
 typedef struct xr_eng_child_cmd {
@@ -264,10 +267,14 @@ void xr_eng_client_order_id(const xr_ledger_id *reserve_id, uint32_t leg,
 
 typedef struct xr_eng_shared xr_eng_shared;
 
-#define XR_ENG_REC_VERSION   1u
-#define XR_ENG_REC_HEAD      288u
-#define XR_ENG_REC_LEG       168u
-#define XR_ENG_REC_MAX       (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG)
+#define XR_ENG_REC_VERSION 2u /* 2: + the best-execution block; 1 still decodes */
+#define XR_ENG_REC_HEAD    288u
+#define XR_ENG_REC_LEG     168u
+#define XR_ENG_REC_BX_HEAD 16u /* v2: n_bx u8, pad[7], decided_ns i64 */
+#define XR_ENG_REC_BX      48u /* v2: per venue */
+#define XR_ENG_REC_MAX                                                                             \
+    (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG + XR_ENG_REC_BX_HEAD +                     \
+     XR_ENGINE_VENUES_MAX * XR_ENG_REC_BX)
 #define XR_ENG_KEY_ORDER     'O' /* 'O' bank(u32 BE) key[16] -> order record */
 #define XR_ENG_KEY_LIST      'L' /* 'L' bank(u32 BE) customer(u64 BE) ~seq(u64 BE) -> key[16] */
 #define XR_ENG_KEY_CUSTOMER  'C' /* 'C' bank(u32 BE) customer(u64 BE) -> cust_no u64, tier u8 */

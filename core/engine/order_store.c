@@ -97,7 +97,9 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
 {
     const xr_engine_order_cmd *c = &o->cmd.u.order;
     XR_ASSERT(o->n_legs <= XR_ENG_LEGS_MAX);
-    uint32_t len = XR_ENG_REC_HEAD + (uint32_t)o->n_legs * XR_ENG_REC_LEG;
+    XR_ASSERT(o->n_bx <= XR_ENGINE_VENUES_MAX);
+    uint32_t legs_end = XR_ENG_REC_HEAD + (uint32_t)o->n_legs * XR_ENG_REC_LEG;
+    uint32_t len = legs_end + XR_ENG_REC_BX_HEAD + (uint32_t)o->n_bx * XR_ENG_REC_BX;
     memset(out, 0, len);
     out[0] = XR_ENG_REC_VERSION;
     out[1] = o->status;
@@ -153,14 +155,32 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
         put_i128(b + 112, g->fee.units);
         xr_eng_client_order_id(&o->reserve_id, i, (char *)(b + 128));
     }
+    /* v2: the best-execution block */
+    out[legs_end] = o->n_bx;
+    put_u64(out + legs_end + 8, (uint64_t)o->decided_ns);
+    for (uint32_t i = 0; i < o->n_bx; i++) {
+        const xr_engine_venue_price *x = &o->bx[i];
+        uint8_t *b = out + legs_end + XR_ENG_REC_BX_HEAD + i * XR_ENG_REC_BX;
+        put_u16(b, x->venue);
+        b[2] = x->usable;
+        put_u64(b + 8, x->age_ns);
+        put_i128(b + 16, x->bid.ticks);
+        put_i128(b + 32, x->ask.ticks);
+    }
     return len;
 }
 
 xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len, xr_eng_order *o)
 {
     memset(o, 0, sizeof *o);
-    if (len < XR_ENG_REC_HEAD || b[0] != XR_ENG_REC_VERSION || b[6] > XR_ENG_LEGS_MAX ||
-        len != XR_ENG_REC_HEAD + (uint32_t)b[6] * XR_ENG_REC_LEG)
+    if (len < XR_ENG_REC_HEAD || (b[0] != 1 && b[0] != XR_ENG_REC_VERSION) ||
+        b[6] > XR_ENG_LEGS_MAX)
+        return XR_ERR_CORRUPT;
+    const uint32_t legs_end = XR_ENG_REC_HEAD + (uint32_t)b[6] * XR_ENG_REC_LEG;
+    /* v1 records (no best-execution block) still decode */
+    if (b[0] == 1 ? len != legs_end
+                  : (len < legs_end + XR_ENG_REC_BX_HEAD || b[legs_end] > XR_ENGINE_VENUES_MAX ||
+                     len != legs_end + XR_ENG_REC_BX_HEAD + b[legs_end] * XR_ENG_REC_BX))
         return XR_ERR_CORRUPT;
     xr_engine_order_cmd *c = &o->cmd.u.order;
     o->cmd.kind = XR_ENGINE_CMD_NEW_ORDER;
@@ -217,6 +237,19 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
         g->fee.units = get_i128(p + 112);
         if (g->venue >= sh->cfg.nvenues && g->venue != XR_ENG_VENUE_INTERNAL)
             return XR_ERR_CORRUPT;
+    }
+    if (b[0] >= 2) {
+        o->n_bx = b[legs_end];
+        o->decided_ns = (int64_t)get_u64(b + legs_end + 8);
+        for (uint32_t i = 0; i < o->n_bx; i++) {
+            xr_engine_venue_price *x = &o->bx[i];
+            const uint8_t *p = b + legs_end + XR_ENG_REC_BX_HEAD + i * XR_ENG_REC_BX;
+            x->venue = get_u16(p);
+            x->usable = p[2];
+            x->age_ns = get_u64(p + 8);
+            x->bid.ticks = get_i128(p + 16);
+            x->ask.ticks = get_i128(p + 32);
+        }
     }
     int pair = xr_eng_find_pair(sh, c->pair);
     if (pair < 0)
@@ -282,4 +315,8 @@ void xr_eng_order_view(const xr_eng_order *o, xr_engine_order_ev *out)
         ch->fee = g->fee;
         ch->venue_fee = g->venue_fee;
     }
+    out->n_venue_prices = o->n_bx;
+    out->decided_ns = o->decided_ns;
+    for (uint32_t i = 0; i < o->n_bx; i++)
+        out->venue_prices[i] = o->bx[i];
 }

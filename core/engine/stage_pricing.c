@@ -23,7 +23,8 @@ typedef struct venue_pair {
     xr_book book;
     void *book_mem;
     xr_instrument inst;
-    bool added; /* registered with the pricer */
+    bool added;          /* registered with the pricer */
+    uint64_t updated_ns; /* the book's last update (best-execution record) */
 } venue_pair;
 
 struct xr_eng_pricing {
@@ -133,6 +134,7 @@ static void md_inst(xr_eng_pricing *p, const xr_eng_md_inst *mi)
 static void md_book(xr_eng_pricing *p, const xr_eng_md_book *mb, bool down, uint64_t now)
 {
     venue_pair *vp = vp_at(p, mb->venue, mb->pair);
+    vp->updated_ns = now;
     if (down) {
         xr_book_reset(&vp->book);
         return;
@@ -294,6 +296,31 @@ static xr_err bound_of(const xr_instrument *inst, uint8_t side, xr_price limit, 
     return err;
 }
 
+/* The best-execution record of a routing decision: every venue of the pair, its best bid and
+ * ask and the age of its book. */
+static void best_ex(xr_eng_pricing *p, xr_eng_order *o, uint32_t pair, uint64_t now)
+{
+    o->n_bx = 0;
+    o->decided_ns = xr_clock_wall_ns();
+    for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++) {
+        const venue_pair *vp = vp_at(p, v, pair);
+        if (!vp->added)
+            continue;
+        xr_engine_venue_price *x = &o->bx[o->n_bx++];
+        memset(x, 0, sizeof *x);
+        x->venue = (uint16_t)v;
+        x->usable =
+            xr_book_check(&vp->book, now) == XR_OK && vp->inst.status == XR_INSTRUMENT_TRADING;
+        x->age_ns = vp->updated_ns != 0 && now > vp->updated_ns ? now - vp->updated_ns : 0;
+        xr_book_level lv;
+        uint32_t n = 0;
+        if (xr_book_top(&vp->book, XR_SIDE_BUY, now, &lv, 1, &n) == XR_OK && n == 1)
+            x->bid = lv.price;
+        if (xr_book_top(&vp->book, XR_SIDE_SELL, now, &lv, 1, &n) == XR_OK && n == 1)
+            x->ask = lv.price;
+    }
+}
+
 static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
 {
     const xr_engine_order_cmd *oc = &o->cmd.u.order;
@@ -312,6 +339,7 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     xr_pricing_fill fill;
     if ((err = xr_pricing_price(&p->pricer, &req, now, &q, &fill)) != XR_OK)
         return err;
+    best_ex(p, o, pair, now);
     const xr_eng_pair *ep = &p->sh->pairs[pair];
     o->pair = pair;
     o->base_asset = ep->base_asset;
@@ -592,6 +620,7 @@ static xr_err plan_limit(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     if (!scaled)
         return XR_ERR_VENUE_UNAVAILABLE;
     o->bound = oc->limit;
+    best_ex(p, o, pair, now);
     xr_i128 got = limit_legs(p, o, now);
     if (oc->tif == XR_ENGINE_TIF_FOK && got < oc->amount.units)
         return XR_ERR_INSUFFICIENT_LIQUIDITY; /* all or nothing: nothing is reserved */
@@ -651,6 +680,11 @@ static void add_internal(xr_eng_order *o, xr_amount qty, xr_price price)
     l->filled.units += qty.units;
     l->done_cum = l->filled;
     l->quote_exact += qty.units * price.ticks; /* both below 2^113 (ibook, book ranges) */
+    /* The state table's PARTIAL_FILL / FULL_FILL rows from OPEN or PARTIALLY_FILLED, so the
+     * record written before the router sees the order shows it (the router applies the same
+     * event through core/router/order_state, which then changes nothing). */
+    o->status = legs_filled(o) >= o->cmd.u.order.amount.units ? XR_ENGINE_ORDER_FILLED
+                                                              : XR_ENGINE_ORDER_PARTIALLY_FILLED;
 }
 
 static void gw_open(xr_eng_pricing *p, const xr_eng_order *o)
@@ -739,6 +773,7 @@ static void limit_reroute(xr_eng_pricing *p, const xr_eng_order *in, uint64_t no
     } else {
         o.excluded = 0; /* the market moves: every venue may be tried again */
         if (p->pricer_pair[o.pair] != NO_PAIR && limit_legs(p, &o, now) > 0) {
+            best_ex(p, &o, o.pair, now);
             rest_take_out(p, &o);
             return;
         }
@@ -779,6 +814,7 @@ static void limit_market(xr_eng_pricing *p, uint32_t pair, uint64_t now)
     for (size_t i = 0; i < n; i++) {
         xr_eng_order *o = &p->rest[ids[i] - 1];
         if (limit_legs(p, o, now) > 0) {
+            best_ex(p, o, pair, now);
             (void)xr_ibook_cancel(&p->ib[pair], ids[i], NULL);
             rest_take_out(p, o);
         }
@@ -790,8 +826,6 @@ static void limit_expire(xr_eng_pricing *p)
 {
     int64_t wall = xr_clock_wall_ns();
     for (uint32_t pair = 0; pair < p->sh->npairs; pair++) {
-        if (p->ib[pair].heap_count == 0)
-            continue;
         uint64_t ids[16];
         size_t n = 0;
         (void)xr_ibook_expire_due(&p->ib[pair], (uint64_t)wall, ids, 16, &n);

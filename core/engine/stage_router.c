@@ -331,6 +331,9 @@ static xr_err rerouted(xr_eng_router *rt, const xr_eng_order *in)
     for (uint32_t i = o->n_legs; i < in->n_legs; i++)
         o->legs[i] = in->legs[i];
     o->n_legs = in->n_legs;
+    o->n_bx = in->n_bx; /* the decision of these legs (best-execution record) */
+    o->decided_ns = in->decided_ns;
+    memcpy(o->bx, in->bx, sizeof o->bx);
     if (fill_status(o) != XR_OK) /* internal crosses come filled */
         return XR_ERR_INTERNAL;
     (void)transition(o, XR_ORDER_EV_ROUTED);

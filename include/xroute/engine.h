@@ -430,8 +430,17 @@ typedef struct xr_engine_child {
     xr_amount venue_fee; /* what the venue charged, in the fee_in asset */
 } xr_engine_child;
 
+/* Best-execution record: one venue's market when the order's routing was decided. */
+typedef struct xr_engine_venue_price {
+    uint16_t venue;    /* index into the configuration's venues */
+    uint8_t usable;    /* 1: its book was synced, fresh and not crossed (it was priced) */
+    xr_price bid, ask; /* its best bid / ask at the pair's price scale; 0: side empty or the
+                          book not usable */
+    uint64_t age_ns;   /* decision time - the book's last update (0: never updated) */
+} xr_engine_venue_price;
+
 /* ORDER_STATUS: the order as stored (its best-execution record: spread, plan, children,
- * fills and fees; the venue prices at decision time are the children's planned legs). */
+ * fills and fees, and every venue's best bid / ask and book age at the decision). */
 typedef struct xr_engine_order_ev {
     xr_engine_exec_report_ev report; /* status may be non-final (OPEN while reconciling) */
     uint8_t type, tif, amount_side;
@@ -440,6 +449,12 @@ typedef struct xr_engine_order_ev {
     uint64_t seq;       /* the order's serial in the store (ORDER_LIST's cursor unit) */
     int64_t created_ns; /* wall clock of the durable reservation */
     xr_engine_child children[XR_ENGINE_CHILDREN_MAX];
+    /* Appended in this version (records of older versions show n_venue_prices 0): the venues
+     * of the pair at the last routing decision (the order's pricing, or for a resting LIMIT
+     * order the moment the market reached it). Failover keeps the first decision's. */
+    uint8_t n_venue_prices;
+    int64_t decided_ns; /* wall clock of that decision; 0 when not recorded */
+    xr_engine_venue_price venue_prices[XR_ENGINE_VENUES_MAX];
 } xr_engine_order_ev;
 
 /* One order of an ORDER_LIST page. */

@@ -212,6 +212,33 @@ static void expect_report(const xr_engine_exec_report_ev *r, uint8_t status, xr_
     assert_true(r->quote.units == x->quote);
 }
 
+/* ORDER_STATUS of key `k` of `cust`; asserts the best-execution record: both venues, with
+ * the best bid / ask (whole USDT) the test's books had at the decision, a fresh book age. */
+static xr_engine_event status_bx(uint64_t cust, uint8_t k, const int64_t bid[NVENUES],
+                                 const int64_t ask[NVENUES])
+{
+    xr_engine_cmd s = {.kind = XR_ENGINE_CMD_ORDER_STATUS, .customer_id = cust};
+    s.u.ref.key = key_of(k);
+    xr_engine_event ev = call(s);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_ORDER);
+    const xr_engine_order_ev *o = &ev.u.order;
+    assert_int_equal(o->n_venue_prices, NVENUES);
+    assert_true(o->decided_ns >= o->created_ns - 5 * (int64_t)XR_NS_PER_SEC && o->decided_ns > 0);
+    for (int v = 0; v < NVENUES; v++) {
+        const xr_engine_venue_price *x = &o->venue_prices[v];
+        assert_int_equal(x->venue, v);
+        assert_int_equal(x->usable, 1);
+        if (x->bid.ticks != bid[v] * E.price_one || x->ask.ticks != ask[v] * E.price_one)
+            fail_msg("venue %d: bid %lld ask %lld, expected %lld %lld", v,
+                     (long long)(x->bid.ticks / E.price_one),
+                     (long long)(x->ask.ticks / E.price_one), (long long)bid[v], (long long)ask[v]);
+        assert_true(x->age_ns < WAIT_NS);
+    }
+    return ev;
+}
+
+static const int64_t std_bid[NVENUES] = {59900, 59950}, std_ask[NVENUES] = {60000, 60010};
+
 /* ---- scenarios ------------------------------------------------------------------------------ */
 
 /* Child limits of a buy at 61100 all in: A (10 bps) 61100 / (1.015 x 1.001) = 60137.9,
@@ -237,6 +264,56 @@ static void test_limit_ioc_partial(void **state)
     assert_int_equal(r->venues, 2);
     /* the customer's average price stays within the limit */
     assert_true(r->avg_price.ticks <= L_BUY * E.price_one);
+    check_all();
+    ev = status_bx(CUST_A, 10, std_bid, std_ask);
+    assert_int_equal(ev.u.order.report.status, XR_ENGINE_ORDER_CANCELLED);
+    assert_int_equal(ev.u.order.n_children, 2);
+    /* child limits: floor(61100 x 10^8 / ((10^4 + 150)(10^4 + fee))) on the 0.01 tick */
+    for (int v = 0; v < NVENUES; v++) {
+        const xr_engine_child *ch = &ev.u.order.children[v];
+        xr_i128 tick = E.price_one / 100;
+        xr_i128 want = (xr_i128)L_BUY * E.price_one * 100000000 /
+                       ((10000 + SPREAD) * (10000 + fee_bps[ch->venue]) * tick) * tick;
+        assert_true(ch->limit.ticks == want);
+    }
+}
+
+/* IOC LIMIT sell of 0.02 at 58900 all in: child limits A 58900 / (0.985 x 0.999) = 59856.8,
+ * B 58900 / (0.985 x 0.998) = 59917.9 (rounded up to the tick): A's 59900 x 0.01 and
+ * B's 59950 x 0.005 are inside, 59700 and 59600 are not: 0.015 sold, the rest cancelled. */
+static void test_limit_ioc_sell(void **state)
+{
+    (void)state;
+    reset_books();
+    xr_engine_cmd f = {.kind = XR_ENGINE_CMD_FUND, .customer_id = CUST_A};
+    f.u.fund.key = key_of(4);
+    snprintf(f.u.fund.asset, sizeof f.u.fund.asset, "BTC");
+    f.u.fund.amount.units = 2000000;
+    xr_engine_event ev = call(f);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_FUNDING);
+    E.cust_btc[0] += 2000000;
+    ev = call(limit_cmd(CUST_A, 13, XR_ENGINE_SELL, 2000000, 58900, XR_ENGINE_TIF_IOC));
+    const xr_engine_exec_report_ev *r = report_of(&ev);
+    const int64_t sat[2] = {1000000, 500000}, px[2] = {59900, 59950};
+    expect x = {0};
+    for (int v = 0; v < NVENUES; v++) {
+        xr_i128 n = floor_div(notional_exact_e8(sat[v], px[v]), U8);
+        xr_i128 fee = ceil_div(n * fee_bps[v], 10000);
+        x.notional += n;
+        x.fees += fee;
+        x.filled += sat[v];
+        E.pos_btc[v] += sat[v];
+        E.pos_usdt[v] -= n - fee; /* the venue keeps its fee from the USDT */
+    }
+    x.exec = x.notional - x.fees;
+    x.spread = floor_div(x.exec * SPREAD, 10000);
+    x.quote = x.exec - x.spread;
+    assert_true(x.exec == USDT(897551500) && x.spread == USDT(13463272));
+    expect_report(r, XR_ENGINE_ORDER_CANCELLED, 2000000, &x);
+    assert_true(r->avg_price.ticks >= 58900 * E.price_one);
+    E.cust_btc[0] -= x.filled;
+    E.cust_usdt[0] += x.quote;
+    E.revenue += x.spread;
     check_all();
 }
 
@@ -312,6 +389,10 @@ static void test_gtc_rests_then_routes(void **state)
     res_usdt[0] = 0;
     no_more_events();
     check_all();
+    /* decided when the market reached it: A's ask was 59930 then */
+    const int64_t ask2[NVENUES] = {59930, 60010};
+    ev = status_bx(CUST_A, 20, std_bid, ask2);
+    assert_int_equal(ev.u.order.report.status, XR_ENGINE_ORDER_FILLED);
 }
 
 /* CANCEL of a resting order: the CANCEL is answered by the final report (CANCELLED), the
@@ -432,6 +513,62 @@ static void test_internal_cross(void **state)
     check_all();
 }
 
+/* A partial cross: A's GTC buy of 0.02 at 60900 rests; B sells 0.005 at 59100: it fills
+ * whole at 60000, A keeps resting with 0.015 (and the rest of its reservation); then A is
+ * cancelled: its 0.005 is booked, the remainder voided. */
+static void test_internal_partial_cross(void **state)
+{
+    (void)state;
+    reset_books();
+    uint64_t ca = submit(limit_cmd(CUST_A, 27, XR_ENGINE_BUY, 2000000, L_REST, 0));
+    xr_engine_event ev = wait_corr(ca);
+    assert_int_equal(report_of(&ev)->status, XR_ENGINE_ORDER_OPEN);
+    res_usdt[0] = buy_reserve(2000000, L_REST);
+    uint64_t cb = submit(limit_cmd(CUST_B, 28, XR_ENGINE_SELL, 500000, 59100, 0));
+    ev = wait_corr(cb);
+    /* 0.005 x 60000 = 300; spread 4.5 */
+    expect xb = {.notional = USDT(300000000),
+                 .spread = USDT(4500000),
+                 .exec = USDT(300000000),
+                 .quote = USDT(295500000),
+                 .filled = 500000};
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_FILLED, 500000, &xb);
+    E.cust_usdt[1] += xb.quote;
+    E.cust_btc[1] -= 500000;
+    E.revenue += xb.spread;
+    no_more_events();
+    /* A is not booked yet (the omnibus holds B's BTC until it is): only its status here */
+    xr_engine_cmd s = {.kind = XR_ENGINE_CMD_ORDER_STATUS, .customer_id = CUST_A};
+    s.u.ref.key = key_of(27);
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        ev = call(s);
+        assert_int_equal(ev.kind, XR_ENGINE_EV_ORDER);
+        if (ev.u.order.report.status == XR_ENGINE_ORDER_PARTIALLY_FILLED)
+            break;
+        assert_true(xr_clock_mono_ns() < end);
+        pump_once();
+    }
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
+    c.u.ref.key = key_of(27);
+    uint64_t cc = submit(c);
+    ev = wait_corr(cc);
+    expect xa = {.notional = USDT(300000000),
+                 .spread = USDT(4500000),
+                 .exec = USDT(300000000),
+                 .quote = USDT(304500000),
+                 .filled = 500000};
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 2000000, &xa);
+    ev = wait_corr(ca);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 2000000, &xa);
+    E.cust_usdt[0] -= xa.quote;
+    E.cust_btc[0] += 500000;
+    E.revenue += xa.spread;
+    res_usdt[0] = 0;
+    no_more_events();
+    check_all();
+}
+
 /* CANCEL while the order's children are at the venues (submitted right behind the order):
  * the IOC children run out, what filled is booked, the remainder is cancelled instead of
  * resting. Both the order and the CANCEL get the CANCELLED report. */
@@ -498,14 +635,11 @@ static void test_restart_resting(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limit_ioc_partial),
-        cmocka_unit_test(test_limit_fok),
-        cmocka_unit_test(test_gtc_rests_then_routes),
-        cmocka_unit_test(test_cancel_resting),
-        cmocka_unit_test(test_gtd_expiry),
-        cmocka_unit_test(test_internal_cross),
-        cmocka_unit_test(test_cancel_routed),
-        cmocka_unit_test(test_restart_resting),
+        cmocka_unit_test(test_limit_ioc_partial), cmocka_unit_test(test_limit_ioc_sell),
+        cmocka_unit_test(test_limit_fok),         cmocka_unit_test(test_gtc_rests_then_routes),
+        cmocka_unit_test(test_cancel_resting),    cmocka_unit_test(test_gtd_expiry),
+        cmocka_unit_test(test_internal_cross),    cmocka_unit_test(test_internal_partial_cross),
+        cmocka_unit_test(test_cancel_routed),     cmocka_unit_test(test_restart_resting),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
