@@ -21,8 +21,11 @@
  * without relying on order (answers of different commands may come back in any order: a
  * balances query is answered before an order submitted earlier has filled). Each command gets
  * exactly one answer event: its result, or XR_ENGINE_EV_REJECT with an xr_err. An order's
- * answer is its final execution report (PENDING, OPEN and PARTIALLY_FILLED are not reported
- * as separate events in this version).
+ * answer is its final execution report, except for a LIMIT GTC/GTD order that rests (see
+ * "LIMIT orders"): its answer is an OPEN report, and its final report follows later as an
+ * unsolicited event carrying the order's ORIGINAL correlation id (kept in the order store, so
+ * also after a restart). PENDING and PARTIALLY_FILLED are not reported as events (ORDER_STATUS
+ * shows them).
  *
  * Money. Amounts are xr_amount in the asset's minor units (USDT/6: 1 USDT = 1000000); prices
  * are xr_price ticks at the pair's price scale, which every event that carries a price also
@@ -41,11 +44,12 @@
  * Restart. xr_engine_open rebuilds the customer directory (and KYC tiers) and the order keys
  * from the store, and reconciles every order that was reserved but not booked: each child is
  * queried at its venue by client order id (never sent again), what filled is booked once
- * (one linked post group) and the rest voided. Until every such order is booked, NEW_ORDER
- * is rejected with XR_ERR_AGAIN (submit it again later); every other command is served. A
- * reconciled order produces no event (no command waits for it): ORDER_STATUS shows it, and
- * resending its key returns its report. The venue's own fee of a fill found by query is
- * computed from the venue's configured taker fee (a Binance order query reports no fee).
+ * (one linked post group) and the rest voided. Until every such order is booked (or, a LIMIT
+ * GTC/GTD one, rests again), NEW_ORDER is rejected with XR_ERR_AGAIN (submit it again later); every
+ * other command is served. A reconciled order produces no event (no command waits for it):
+ * ORDER_STATUS shows it, and resending its key returns its report. The venue's own fee of a fill
+ * found by query is computed from the venue's configured taker fee (a Binance order query reports
+ * no fee).
  *
  * Durability. An order's funds are reserved durably (fsync'd) before any child order leaves
  * for a venue, and its execution report is produced only after its booking is durable.
@@ -133,6 +137,11 @@
  *                       quoted one; the quote stays usable until it expires),
  *                       XR_ERR_INVALID_STATE (the quote was used by an earlier order); in
  *                       each case nothing is booked
+ *                       LIMIT: XR_ERR_INVALID_ARGUMENT (limit not positive, GTD expiry not in
+ *                       the future, expire_ns on another time in force), XR_ERR_INVALID_AMOUNT
+ *                       (not a multiple of a venue's lot step), XR_ERR_INSUFFICIENT_LIQUIDITY
+ *                       (IOC: nothing inside the limit; FOK: not all of it)
+ *   CANCEL              see "CANCEL" above
  *   ORDER_STATUS        XR_ERR_NOT_FOUND (no stored order of this customer with that key: also
  *                       an order still in its pre-trade checks), XR_ERR_INVALID_ARGUMENT
  *                       (all-zero key), XR_ERR_CORRUPT / XR_ERR_IO (the store could not be read)
@@ -145,6 +154,53 @@
  *   did fill is booked (each child's own reason is in ORDER_STATUS's children[].err). An order
  *   reconciled at start-up is not re-routed: if nothing filled its err is a refused child's
  *   reason.
+ *
+ * LIMIT orders. `limit` is the CUSTOMER's price, quote per base all in (venue fee and the
+ * bank's spread included, as avg_price states it): a buy never pays more per base, a sell
+ * never receives less, before the minor-unit roundings of docs/ledger.md. Each venue child is
+ * an IOC at limit / ((1 + spread)(1 + the venue's taker fee)) (buy: rounded down to the
+ * venue's tick; sell: limit / ((1 - spread)(1 - fee)) rounded up), sized to what that venue's
+ * book offers inside it (ORDER_STATUS shows the children). A buy reserves the whole amount at
+ * the limit plus 34 minor units of rounding room; a sell reserves the base amount.
+ *   IOC  routes what the books offer inside the limit now; the remainder is cancelled: status
+ *        CANCELLED (err XR_OK) with what filled booked, or FILLED. Nothing inside the limit:
+ *        rejected with XR_ERR_INSUFFICIENT_LIQUIDITY, nothing reserved.
+ *   FOK  the consolidated depth inside the limit must cover the whole amount before anything
+ *        is reserved, else rejected with XR_ERR_INSUFFICIENT_LIQUIDITY (nothing reserved or
+ *        sent). The children are IOC: if a venue's book changed between the check and the
+ *        child's arrival (a race no router can exclude without venue-side FOK across
+ *        venues), the shortfall is failed over inside the limit, and what still did not fill
+ *        ends the order FAILED with XR_ERR_INSUFFICIENT_LIQUIDITY and what filled booked: a
+ *        FOK can then be partial. ORDER_STATUS shows it.
+ *   GTC (and TIF_DEFAULT), GTD: the marketable part routes at once like IOC; the remainder
+ *        RESTS in the internal book of the pair (price-time priority, at the venue-equivalent
+ *        price limit / (1 + spread), sell limit / (1 - spread)) with the rest of its
+ *        reservation held, and the NEW_ORDER is answered with an OPEN report (filled so far).
+ *        Whenever a venue book of the pair changes, resting orders the consolidated market
+ *        reaches are routed (IOC children at their limits) and whatever comes back unfilled
+ *        rests again (at the back of its price's queue). Two client orders cross in the
+ *        internal book at the RESTING order's internal price P: the buyer pays P(1 + its
+ *        spread), the seller receives P(1 - its spread), no venue and no venue fee; both
+ *        spreads are revenue (docs/ledger.md, "Internal cross"). There is no self-trade
+ *        prevention. A GTD order needs expire_ns (wall clock) in the future, else
+ *        XR_ERR_INVALID_ARGUMENT; once past it, a resting GTD order ends EXPIRED (what filled
+ *        is booked, the rest voided). expire_ns must be 0 for every other time in force.
+ *   An order has at most XR_ENGINE_CHILDREN_MAX children, internal crosses included: a
+ *   resting order that used them all is booked with what filled and ends FAILED
+ *   (XR_ERR_INSUFFICIENT_LIQUIDITY) instead of resting again. A resting order holds one of
+ *   orders_max slots.
+ *
+ * CANCEL (cmd.u.ref.key = the order's key). Answered by the order's FINAL execution report
+ * (with the CANCEL's correlation id), once the order is final: CANCELLED if the cancel took
+ * effect (what filled is booked, the rest of the reservation voided), or whatever the order
+ * became first (FILLED, ...). The order's own correlation id gets the same final report (its
+ * answer, or the unsolicited report of a resting order). A resting order is removed at once.
+ * An order whose children are at venues is cancelled when they come back: children are IOC
+ * and are not cancelled at the venue (they are final within the venue's matching of one
+ * request), so the cancel stops the order from resting or routing again. Errors:
+ * XR_ERR_INVALID_ARGUMENT (all-zero key), XR_ERR_NOT_FOUND (no order of this customer with
+ * that key, or the order was refused), XR_ERR_INVALID_STATE (the order is final already),
+ * XR_ERR_AGAIN (a cancel of it is under way: its answer follows).
  *
  * Failover (NEW_ORDER): when every child of an order is final and some came back short -
  * refused by its venue, not sendable because the venue is down (XR_ERR_VENUE_UNAVAILABLE),
@@ -179,14 +235,15 @@
  * (it survives a restart; docs/ledger.md "Daily notional caps").
  *
  * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
- *   CANCEL, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT (and so GTC/GTD/FOK resting
- *   and the internal book). Not built yet either (no reject, the behaviour is simply absent):
- *   venue prices and their ages in the best-execution record.
- *   Supported: CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount sides), BALANCES, BOOK,
- *   ORDER_STATUS, LIST_ORDERS, and NEW_ORDER MARKET (time in force IOC or the default), buy
- *   and sell, with the amount fixed in the base or the quote asset, on a firm quote or not,
- *   with failover (above) and daily notional caps; restart with orders in flight (see
- *   Restart); both schedules (see Threading).
+ *   CONVERT, TICKER, OHLC, PAIRS; LIMIT orders with a quote id or with the amount fixed on
+ *   the quote side; MARKET with time in force GTC/GTD/FOK. Supported: CUSTOMER_UPSERT, FUND,
+ *   DEFUND, QUOTE (both amount sides), BALANCES, BOOK, ORDER_STATUS (with the best-execution
+ *   record), LIST_ORDERS, CANCEL, NEW_ORDER MARKET (time in force IOC or the default), buy and
+ *   sell, with the amount fixed in the base or the quote asset, on a firm quote or not, and
+ *   LIMIT (IOC, FOK, GTC, GTD; see "LIMIT orders") with the amount fixed in the base asset;
+ *   failover (above) and daily notional caps; restart with orders in flight (see Restart),
+ *   resting LIMIT orders included: they are reconciled like any order and then rest again in
+ *   the internal book with their reservation; both schedules (see Threading).
  */
 #ifndef XROUTE_ENGINE_H
 #define XROUTE_ENGINE_H
@@ -322,7 +379,7 @@ typedef enum xr_engine_cmd_kind {
     XR_ENGINE_CMD_DEFUND = 3,          /* customer account -> bank funding */
     XR_ENGINE_CMD_QUOTE = 4,           /* firm quote */
     XR_ENGINE_CMD_NEW_ORDER = 5,
-    XR_ENGINE_CMD_CANCEL = 6,       /* not yet supported */
+    XR_ENGINE_CMD_CANCEL = 6,       /* -> the order's final XR_ENGINE_EV_EXEC_REPORT */
     XR_ENGINE_CMD_ORDER_STATUS = 7, /* -> XR_ENGINE_EV_ORDER */
     XR_ENGINE_CMD_LIST_ORDERS = 8,  /* -> XR_ENGINE_EV_ORDER_LIST */
     XR_ENGINE_CMD_BALANCES = 9,
@@ -338,7 +395,7 @@ typedef enum xr_engine_cmd_kind {
 typedef enum xr_engine_side { XR_ENGINE_BUY = 1, XR_ENGINE_SELL = 2 } xr_engine_side;
 typedef enum xr_engine_order_type {
     XR_ENGINE_MARKET = 1,
-    XR_ENGINE_LIMIT = 2 /* not yet supported */
+    XR_ENGINE_LIMIT = 2 /* `limit` is the customer's price all in (see "LIMIT orders") */
 } xr_engine_order_type;
 typedef enum xr_engine_tif {
     XR_ENGINE_TIF_DEFAULT = 0, /* GTC for LIMIT; MARKET orders are always immediate */
@@ -502,7 +559,7 @@ typedef struct xr_engine_exec_report_ev {
     xr_engine_key key;
     char pair[XR_ENGINE_PAIR_NAME_MAX];
     uint8_t side;
-    uint8_t status; /* xr_engine_order_status: final in this version */
+    uint8_t status; /* xr_engine_order_status: final, or OPEN for a resting LIMIT order */
     uint8_t replayed;
     uint8_t venues; /* venues that filled something */
     uint8_t base_scale, quote_scale, price_scale;
@@ -533,8 +590,17 @@ typedef struct xr_engine_child {
     xr_amount venue_fee; /* what the venue charged, in the fee_in asset */
 } xr_engine_child;
 
+/* Best-execution record: one venue's market when the order's routing was decided. */
+typedef struct xr_engine_venue_price {
+    uint16_t venue;    /* index into the configuration's venues */
+    uint8_t usable;    /* 1: its book was synced, fresh and not crossed (it was priced) */
+    xr_price bid, ask; /* its best bid / ask at the pair's price scale; 0: side empty or the
+                          book not usable */
+    uint64_t age_ns;   /* decision time - the book's last update (0: never updated) */
+} xr_engine_venue_price;
+
 /* ORDER_STATUS: the order as stored (its best-execution record: spread, plan, children,
- * fills and fees; the venue prices at decision time are the children's planned legs). */
+ * fills and fees, and every venue's best bid / ask and book age at the decision). */
 typedef struct xr_engine_order_ev {
     xr_engine_exec_report_ev report; /* status may be non-final (OPEN while reconciling) */
     uint8_t type, tif, amount_side;
@@ -543,6 +609,12 @@ typedef struct xr_engine_order_ev {
     uint64_t seq;       /* the order's serial in the store (ORDER_LIST's cursor unit) */
     int64_t created_ns; /* wall clock of the durable reservation */
     xr_engine_child children[XR_ENGINE_CHILDREN_MAX];
+    /* Appended in this version (records of older versions show n_venue_prices 0): the venues
+     * of the pair at the last routing decision (the order's pricing, or for a resting LIMIT
+     * order the moment the market reached it). Failover keeps the first decision's. */
+    uint8_t n_venue_prices;
+    int64_t decided_ns; /* wall clock of that decision; 0 when not recorded */
+    xr_engine_venue_price venue_prices[XR_ENGINE_VENUES_MAX];
 } xr_engine_order_ev;
 
 /* One order of an ORDER_LIST page. */
