@@ -737,6 +737,8 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
     xr_err e = xr_net_loop_poll(srv->loop, wait, NULL);
     if (e != XR_OK)
         return e;
+    if (srv->cfg.iteration_hook != NULL)
+        srv->cfg.iteration_hook(srv->cfg.iteration_hook_arg);
     e = poll_engine(srv);
     /* Room may have been made in the engine's ring: retry what waited for it. */
     submit_pending(srv);

@@ -90,6 +90,11 @@ typedef struct xr_bank_server_config {
                                  session [5000] */
     uint32_t nkeys;
     xr_bank_server_key keys[XR_BANK_SERVER_KEYS_MAX];
+    /* Optional: called once per iteration of xr_bank_server_run_once (and so of the drain),
+     * in its thread, after the sockets and before the engine is polled; for a host that has
+     * other work on this thread (in-process simulated venues: xr_sim_poll). NULL: none. */
+    void (*iteration_hook)(void *arg);
+    void *iteration_hook_arg;
 } xr_bank_server_config;
 
 typedef struct xr_bank_server_stats {

@@ -48,10 +48,17 @@ static void pump_for_ms(uint64_t ms)
         pump();
 }
 
+static void sim_hook(void *arg)
+{
+    (void)arg;
+    xr_sim_poll(E.sim, 0);
+}
+
 static void server_config(int tls)
 {
     xr_bank_server_config_default(&SC);
     SC.listen_port = 0;
+    SC.iteration_hook = sim_hook;
     snprintf(SC.outbox_dir, sizeof SC.outbox_dir, "%s/outbox", E.dir);
     SC.nkeys = 3;
     SC.keys[0] = (xr_bank_server_key){.bank_id = BANK, .key_id = 1, .active = 1};
@@ -472,6 +479,61 @@ static void test_malformed(void **state)
     (void)answered;
 }
 
+/* A burst larger than the engine's ingress ring (256 slots): the server keeps what the
+ * engine cannot take yet (back-pressure, no drop), every request is answered exactly once,
+ * the answers carry contiguous seqs, and a burst costs far fewer outbox commits (fsyncs)
+ * than responses. */
+static void test_burst(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    uint64_t first = xr_bank_server_next_seq(S, BANK2);
+    raw_logon(&R2, BANK2, first - 1, 0);
+    static uint8_t burst[N * 40];
+    size_t off = 0;
+    for (int i = 0; i < N; i++) {
+        xr_bank_msg q = request(XR_ENGINE_CMD_BALANCES, BANK2, 10000 + (uint64_t)i, 424242);
+        size_t len = 0;
+        assert_int_equal(xr_bank_encode(&q, burst + off, sizeof burst - off, &len), XR_OK);
+        off += len;
+    }
+    uint64_t t0 = xr_clock_mono_ns();
+    size_t sent = 0;
+    static uint8_t seen[N];
+    memset(seen, 0, sizeof seen);
+    int got = 0;
+    xr_bank_msg m;
+    while (got < N) {
+        if (sent < off) {
+            ssize_t n = send(R2.fd, burst + sent, off - sent, MSG_NOSIGNAL);
+            if (n > 0)
+                sent += (size_t)n;
+        }
+        int k = raw_next(&R2, &m, NULL, NULL, sent < off ? 0 : 5000);
+        assert_true(k >= 0);
+        if (k == 0 || m.type == XR_PROTO_HEARTBEAT)
+            continue;
+        assert_int_equal(m.type, XR_PROTO_EV_REJECT); /* unknown customer */
+        assert_int_equal(m.seq, first + (uint64_t)got);
+        uint64_t i = m.u.ev.correlation_id - 10000;
+        assert_true(i < N);
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+        got++;
+    }
+    uint64_t dt = xr_clock_mono_ns() - t0;
+    raw_logout(&R2);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.requests - st0.requests, N);
+    assert_int_equal(st1.responses - st0.responses, N);
+    assert_true(st1.commits - st0.commits < N / 4);
+    print_message("burst: %d requests answered in %.1f ms (%.0f/s), %llu outbox commits\n", N,
+                  (double)dt / 1e6, N / ((double)dt / 1e9),
+                  (unsigned long long)(st1.commits - st0.commits));
+}
+
 /* ---- heartbeats ---------------------------------------------------------------------------- */
 
 static void test_dead_peer(void **state)
@@ -843,6 +905,13 @@ static void job_state(job *j)
     xr_client_close(c);
 }
 
+static void job_connect(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    xr_client_close(c);
+}
+
 static void test_restart_replay(void **state)
 {
     (void)state;
@@ -925,6 +994,59 @@ static void test_restart_replay(void **state)
     assert_int_equal(j.u[0], first + 3);
 }
 
+/* Drain: a request already in the engine is answered and delivered, then LOGOUT(OK); the
+ * end is clean (no cancel-on-disconnect) and no new connection is accepted. The venues are
+ * polled by the iteration hook while the drain runs. */
+static void test_drain(void **state)
+{
+    (void)state;
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    uint64_t first = xr_bank_server_next_seq(S, BANK);
+    raw_open(&R1);
+    send_logon_ex(&R1, BANK, 1, SECRET1, xr_clock_wall_ns(), NULL, first - 1, 0,
+                  XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    xr_bank_msg m;
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_LOGON_ACK);
+    xr_bank_msg q = request(XR_ENGINE_CMD_NEW_ORDER, BANK, 601, CUST_C);
+    q.u.cmd.u.order.key = bkey(4, 1);
+    snprintf(q.u.cmd.u.order.pair, sizeof q.u.cmd.u.order.pair, "BTC/USDT");
+    q.u.cmd.u.order.side = XR_ENGINE_BUY;
+    q.u.cmd.u.order.type = XR_ENGINE_MARKET;
+    q.u.cmd.u.order.amount.units = 10000;
+    raw_send_msg(&R1, &q);
+    uint64_t end = xr_clock_mono_ns() + 5 * XR_NS_PER_SEC;
+    do {
+        assert_int_equal(xr_bank_server_run_once(S, 100 * XR_NS_PER_US), XR_OK);
+        xr_bank_server_stats_get(S, &st1);
+        assert_true(xr_clock_mono_ns() < end);
+    } while (st1.requests == st0.requests);
+    assert_int_equal(xr_bank_server_next_seq(S, BANK), first); /* not answered yet */
+    assert_int_equal(xr_bank_server_drain(S, 10 * XR_NS_PER_SEC), XR_OK);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first);
+    assert_int_equal(m.u.ev.correlation_id, 601);
+    assert_int_equal(m.u.ev.u.report.status, XR_ENGINE_ORDER_FILLED);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_LOGOUT);
+    assert_int_equal(m.u.logout.reason, XR_OK);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), -1);
+    raw_close(&R1);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.cancel_on_disconnect, st0.cancel_on_disconnect);
+    /* the listener is gone */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(xr_bank_server_port(S))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(fd);
+    xr_bank_server_close(S);
+    server_start(0);
+}
+
 /* ---- TLS --------------------------------------------------------------------------------------
  */
 
@@ -947,6 +1069,29 @@ static void test_tls(void **state)
     assert_true(bal_of(&j.ev[1], "USDT", 0) > 0);
     assert_int_equal(j.u[0], first);
 
+    /* a client that does not trust the server's CA does not get a session */
+    static job k;
+    memset(&k, 0, sizeof k);
+    client_cfg(&k.cfg, BANK);
+    k.cfg.last_seq = first;
+    snprintf(k.cfg.tls_ca_path, sizeof k.cfg.tls_ca_path, "%s", XR_TEST_DATA "/tls/other-ca.pem");
+    snprintf(k.cfg.tls_server_name, sizeof k.cfg.tls_server_name, "localhost");
+    k.cfg.connect_timeout_ms = 3000;
+    k.fn = job_connect;
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    run_job(&k);
+    assert_int_equal(k.err[0], XR_ERR_UNAUTHORIZED);
+    /* and a plain-TCP client talking to the TLS port gets nothing either */
+    memset(&k, 0, sizeof k);
+    client_cfg(&k.cfg, BANK);
+    k.cfg.last_seq = first;
+    k.cfg.connect_timeout_ms = 1000;
+    k.fn = job_connect;
+    run_job(&k);
+    assert_true(k.err[0] != XR_OK);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.logons, st0.logons);
     xr_bank_server_close(S);
     server_start(0);
 }
@@ -957,11 +1102,13 @@ int main(void)
         cmocka_unit_test(test_logon),
         cmocka_unit_test(test_cross_bank),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_burst),
         cmocka_unit_test(test_dead_peer),
         cmocka_unit_test(test_client_trade),
         cmocka_unit_test(test_client_reconnect),
         cmocka_unit_test(test_client_heartbeat),
         cmocka_unit_test(test_restart_replay),
+        cmocka_unit_test(test_drain),
         cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, group_setup, group_td);
