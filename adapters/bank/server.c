@@ -33,6 +33,7 @@
 #define BUSY_WAIT_NS  (200 * XR_NS_PER_US)
 #define IDLE_WAIT_NS  (1 * XR_NS_PER_MS)
 #define INTERNAL_CORR (UINT64_C(1) << 63) /* correlation ids of the server's own commands */
+#define ACKQ          64 /* execution reports awaiting their ACK (ack-required sessions) */
 
 enum { S_FREE = 0, S_LOGON, S_LIVE, S_CLOSING };
 
@@ -55,6 +56,9 @@ typedef struct sess {
     size_t rx_len;
     uint8_t tx[TX_CAP];
     size_t tx_len;
+    /* ack-required sessions: the execution reports sent and not yet ACKed, oldest first */
+    uint64_t ackq_seq[ACKQ], ackq_ns[ACKQ];
+    uint32_t ackq_head, ackq_n;
 } sess;
 
 struct xr_bank_server {
@@ -246,7 +250,8 @@ static void on_logon(sess *s, const xr_bank_msg *m, const uint8_t *frame)
     }
     s->state = S_LIVE;
     s->hb_ms = xr_bank_heartbeat_ms(lo->heartbeat_ms, srv->cfg.heartbeat_default_ms);
-    s->flags = lo->flags & XR_PROTO_LOGON_CANCEL_ON_DISCONNECT;
+    s->flags = lo->flags & XR_BANK_LOGON_FLAGS_ALL;
+    s->ackq_head = s->ackq_n = 0;
     s->send_next = lo->last_seq + 1;
     s->acked = lo->last_seq;
     srv->live[bi] = s;
@@ -302,6 +307,10 @@ static int on_frame(sess *s, const xr_bank_msg *m, const uint8_t *frame)
             send_reject(s, XR_ERR_INVALID_ARGUMENT, m->type, 0, 0);
         else if (m->u.ack.seq > s->acked)
             s->acked = m->u.ack.seq;
+        while (s->ackq_n > 0 && s->ackq_seq[s->ackq_head] <= s->acked) {
+            s->ackq_head = (s->ackq_head + 1) % ACKQ;
+            s->ackq_n--;
+        }
         return 1;
     case XR_PROTO_REPLAY_REQUEST:
         if (m->u.replay.after_seq >= xr_bank_outbox_durable_next(srv->outbox, s->bank_id)) {
@@ -684,6 +693,13 @@ static void pump(xr_bank_server *srv, sess *s)
         }
         if (tx_put(s, f, len, TX_RESERVE) != XR_OK)
             break;
+        if ((s->flags & XR_BANK_LOGON_ACK_REQUIRED) &&
+            f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked &&
+            s->ackq_n < ACKQ) {
+            uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
+            s->ackq_seq[at] = s->send_next;
+            s->ackq_ns[at] = xr_clock_mono_ns();
+        }
         s->send_next++;
     }
     tx_flush(s);
@@ -710,6 +726,23 @@ static void timers(xr_bank_server *srv)
             log_sess(s, XR_LOG_WARN, "dead_peer", XR_ERR_TIMEOUT);
             s->state = S_CLOSING;
             xr_net_stream_abort(&s->st);
+            continue;
+        }
+        if (s->ackq_n > 0 &&
+            now - s->ackq_ns[s->ackq_head] > (uint64_t)srv->cfg.ack_deadline_ms * XR_NS_PER_MS) {
+            /* BANK_CONNECTION (docs/protocol.md §5.7): the report stays stored and is replayed
+             * at the next logon; the booking stands. */
+            srv->stats.bank_connection++;
+            xr_log_line l;
+            xr_log_begin(&l, XR_LOG_ERROR, "bank", "bank_connection");
+            xr_log_u64(&l, "session", s->id);
+            xr_log_u64(&l, "bank", s->bank_id);
+            xr_log_u64(&l, "unacked_seq", s->ackq_seq[s->ackq_head]);
+            xr_log_u64(&l, "acked", s->acked);
+            xr_log_err(&l, XR_ERR_BANK_CONNECTION);
+            xr_log_end(&l);
+            send_logout(s, XR_ERR_BANK_CONNECTION);
+            sess_end(s, XR_ERR_BANK_CONNECTION);
             continue;
         }
         if (now - s->last_tx_ns >= h) {

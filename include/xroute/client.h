@@ -125,8 +125,12 @@ typedef struct xr_client_config {
     uint32_t call_timeout_ms;     /* blocking calls [10000] */
     char state_path[XR_CLIENT_PATH_MAX]; /* "" = none: the last processed seq lives in memory
                                             only; else read at connect and written as above */
-    uint64_t last_seq; /* last processed seq when state_path is "" or the file does not
-                          exist yet [0: replay everything the server still has] */
+    uint64_t last_seq;    /* last processed seq when state_path is "" or the file does not
+                             exist yet [0: replay everything the server still has] */
+    uint8_t ack_required; /* 1: the server requires an ACK of every execution report within
+                             its deadline, else ends the session with BANK_CONNECTION
+                             (docs/protocol.md §5.7); the library then ACKs every response as
+                             soon as it is processed [0] */
 } xr_client_config;
 
 /* Fills `cfg` with the defaults in brackets; no credentials. */
