@@ -28,6 +28,7 @@
 #define TX_CAP        (6 * XR_PROTO_FRAME_MAX)
 #define TX_RESERVE    512 /* kept free for session messages (heartbeat, reject, logout) */
 #define EV_BATCH      64
+#define STAGE_ROUNDS  4 /* engine polls per iteration at most; the outbox stages all of them */
 #define PENDING_MAX   XR_BANK_RESTING_MAX
 #define BUSY_NS       (50 * XR_NS_PER_MS)
 #define BUSY_WAIT_NS  (200 * XR_NS_PER_US)
@@ -592,7 +593,7 @@ xr_err xr_bank_server_open(const xr_bank_server_config *cfg, xr_engine *engine,
     }
     /* A burst of one iteration: every event of EV_BATCH-sized polls, bounded. */
     e = xr_bank_outbox_open(cfg->outbox_dir, cfg->outbox_map_bytes, srv->bank_ids, srv->nbanks,
-                            4 * EV_BATCH, &srv->outbox);
+                            STAGE_ROUNDS * EV_BATCH, &srv->outbox);
     if (e != XR_OK) {
         xr_bank_server_close(srv);
         return e;
@@ -641,7 +642,12 @@ uint64_t xr_bank_server_next_seq(const xr_bank_server *s, uint32_t bank_id)
 
 static xr_err poll_engine(xr_bank_server *srv)
 {
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < STAGE_ROUNDS; round++) {
+        /* Take from the engine only what the outbox can stage: an event taken is never
+         * dropped, and what stays in the engine's queue waits for the next iteration (also
+         * while a failing outbox commit is being retried). */
+        if (xr_bank_outbox_staged(srv->outbox) + EV_BATCH > STAGE_ROUNDS * EV_BATCH)
+            break;
         size_t n = 0;
         xr_err e = xr_engine_poll(srv->engine, srv->evbuf, EV_BATCH, &n);
         if (e != XR_OK)
@@ -652,13 +658,7 @@ static xr_err poll_engine(xr_bank_server *srv)
                 srv->inflight--;
             xr_bank_resting_note_event(&srv->resting, ev);
             e = xr_bank_outbox_stage(srv->outbox, ev, NULL);
-            if (e == XR_ERR_NO_MEMORY) {
-                e = xr_bank_outbox_commit(srv->outbox);
-                if (e != XR_OK)
-                    return e; /* this event is lost to the bank: logged by the outbox */
-                srv->stats.commits++;
-                e = xr_bank_outbox_stage(srv->outbox, ev, NULL);
-            }
+            XR_ASSERT(e != XR_ERR_NO_MEMORY); /* room was checked above */
             if (e == XR_ERR_NOT_FOUND) {
                 xr_log_line l;
                 xr_log_begin(&l, XR_LOG_WARN, "bank", "event_for_unknown_bank");

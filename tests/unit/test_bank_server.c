@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "adapters/bank/codec.h"
+#include "adapters/bank/outbox.h"
 #include "adapters/bank/server.h"
 #include "adapters/bank/session.h"
 #include "xroute/client.h"
@@ -891,6 +892,71 @@ static void test_client_heartbeat(void **state)
     assert_int_equal((int64_t)j.u[1], -1);
 }
 
+/* Round-trip latency of a blocking call through the client (request -> engine -> durable
+ * outbox commit -> response), printed for the record; every call must succeed. */
+static uint64_t lat[300];
+
+static void job_latency(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    for (int i = 0; i < 300; i++) {
+        uint64_t t0 = xr_clock_mono_ns();
+        xr_err e = xr_client_balances(c, CUST_C, &j->ev[0]);
+        lat[i] = xr_clock_mono_ns() - t0;
+        JCHECK(j, e == XR_OK);
+    }
+    xr_client_close(c);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_latency(void **state)
+{
+    (void)state;
+    static job j;
+    memset(&j, 0, sizeof j);
+    j.fn = job_latency;
+    client_cfg(&j.cfg, BANK);
+    j.cfg.last_seq = xr_bank_server_next_seq(S, BANK) - 1;
+    run_job(&j);
+    qsort(lat, 300, sizeof lat[0], cmp_u64);
+    /* the floor's main part: one durable outbox commit of one frame, same disk */
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/floor", E.dir);
+    uint32_t banks[1] = {BANK};
+    xr_bank_outbox *ob = NULL;
+    assert_int_equal(xr_bank_outbox_open(dir, 1u << 24, banks, 1, 4, &ob), XR_OK);
+    static uint64_t com[100];
+    xr_engine_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = XR_ENGINE_EV_REJECT;
+    ev.bank_id = BANK;
+    ev.u.reject.err = XR_ERR_NOT_FOUND;
+    ev.u.reject.cmd_kind = XR_ENGINE_CMD_BALANCES;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(xr_bank_outbox_stage(ob, &ev, NULL), XR_OK);
+        uint64_t t0 = xr_clock_mono_ns();
+        assert_int_equal(xr_bank_outbox_commit(ob), XR_OK);
+        com[i] = xr_clock_mono_ns() - t0;
+    }
+    assert_int_equal(xr_bank_outbox_next_seq(ob, BANK), 101);
+    xr_bank_outbox_close(ob);
+    qsort(com, 100, sizeof com[0], cmp_u64);
+    print_message("outbox commit (one frame, fsync): p50 %.1f us, p99 %.1f us\n",
+                  (double)com[50] / 1e3, (double)com[98] / 1e3);
+    print_message("blocking BALANCES round trip over loopback, durable outbox: p50 %.1f us, "
+                  "p99 %.1f us, max %.1f us (300 calls)\n",
+                  (double)lat[150] / 1e3, (double)lat[297] / 1e3, (double)lat[299] / 1e3);
+}
+
 /* ---- restart and replay --------------------------------------------------------------------- */
 
 /* Responses produced while the bank is away are stored; the server is closed and opened
@@ -1191,6 +1257,7 @@ int main(void)
         cmocka_unit_test(test_client_trade),
         cmocka_unit_test(test_client_reconnect),
         cmocka_unit_test(test_client_heartbeat),
+        cmocka_unit_test(test_latency),
         cmocka_unit_test(test_restart_replay),
         cmocka_unit_test(test_bank_connection),
         cmocka_unit_test(test_drain),
