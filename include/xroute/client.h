@@ -75,7 +75,8 @@
  *                            our frame as malformed (a library bug)
  *   XR_ERR_NO_MEMORY         allocation failed (connect), or the receive queue is full
  *                            (submit: poll first)
- *   XR_ERR_CONFIG            TLS files unreadable or invalid
+ *   XR_ERR_CONFIG            TLS files unreadable or invalid, or the state file does not
+ *                            hold a number
  *   XR_ERR_BANK_CONNECTION   the server ended the session because an acknowledgement was
  *                            not sent in time (docs/protocol.md §5.7); reconnect follows
  *   any other xr_err         blocking calls: the engine's reject code (EV_REJECT.err; the
