@@ -768,7 +768,7 @@ static void job_reconnect(job *j)
         memset(&cmd, 0, sizeof cmd);
         cmd.kind = XR_ENGINE_CMD_NEW_ORDER;
         cmd.customer_id = CUST_C;
-        cmd.u.order.key = bkey(3, (uint8_t)step);
+        cmd.u.order.key = bkey((uint8_t)(3 + j->u[7]), (uint8_t)step); /* u[7]: key family */
         snprintf(cmd.u.order.pair, sizeof cmd.u.order.pair, "BTC/USDT");
         cmd.u.order.side = XR_ENGINE_BUY;
         cmd.u.order.type = XR_ENGINE_MARKET;
@@ -1218,6 +1218,27 @@ static void test_tls(void **state)
     assert_int_equal(j.ev[1].kind, XR_ENGINE_EV_BALANCES);
     assert_true(bal_of(&j.ev[1], "USDT", 0) > 0);
     assert_int_equal(j.u[0], first);
+
+    /* the disconnect/reconnect scenario over TLS: each report exactly once, seqs contiguous */
+    static job r;
+    memset(&r, 0, sizeof r);
+    r.fn = job_reconnect;
+    client_cfg(&r.cfg, BANK);
+    r.cfg.last_seq = first;
+    r.cfg.heartbeat_ms = 200;
+    r.u[7] = 10; /* keys of their own: new orders, not replays of the plain-TCP run's */
+    snprintf(r.cfg.tls_ca_path, sizeof r.cfg.tls_ca_path, "%s", TLS_CA);
+    snprintf(r.cfg.tls_server_name, sizeof r.cfg.tls_server_name, "localhost");
+    run_job(&r);
+    assert_int_equal(r.ngot, 3);
+    for (size_t i = 0; i < r.ngot; i++) {
+        assert_int_equal(r.seqs[i], first + 1 + i);
+        assert_int_equal(r.got[i].kind, XR_ENGINE_EV_EXEC_REPORT);
+        assert_int_equal(r.got[i].u.report.status, XR_ENGINE_ORDER_FILLED);
+        assert_int_equal(r.got[i].u.report.replayed, 0);
+    }
+    assert_int_equal(r.got[0].correlation_id, r.u[1]);
+    assert_int_equal(r.got[2].correlation_id, r.u[3]);
 
     /* a client that does not trust the server's CA does not get a session */
     static job k;
