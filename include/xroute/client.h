@@ -153,7 +153,9 @@ int xr_client_fd(const xr_client *c);
 
 /* Sends `cmd` as one request frame. The command's bank_id is ignored (the session's bank
  * is used). If cmd->correlation_id is 0 the library assigns the next one of its own
- * (increasing from 1, above every id it has seen). `*correlation_id` (may be NULL)
+ * (increasing; the first is the wall clock in microseconds at connect, so ids do not repeat
+ * across restarts of the bank's process and a replayed old answer is never taken for the
+ * answer of a new request). `*correlation_id` (may be NULL)
  * receives the id used. Returns XR_OK once the frame is written to the socket (not that
  * the server has it); INVALID_ARGUMENT (unknown kind, a field the wire cannot carry);
  * IO / INVALID_STATE when not connected (nothing was sent: send again after a reconnect);
