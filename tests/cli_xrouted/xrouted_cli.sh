@@ -70,7 +70,7 @@ HEX64='[0-9a-f]\{64\}'
 start t1 --listen 127.0.0.1:0
 if wait_ready t1; then ok "embedded default is ready"; else fail "no readiness line"; cat t1/log; fi
 READY=$(grep '^xrouted ready ' t1/out)
-echo "$READY" | grep -q '^xrouted ready bank=127\.0\.0\.1:[1-9][0-9]* gateway=serving tls=off data=var/xroute venues=sim-a,sim-b books=[0-9]/3 pid='"$PID"'$' ||
+echo "$READY" | grep -q '^xrouted ready bank=127\.0\.0\.1:[1-9][0-9]* tls=off data=var/xroute venues=sim-a,sim-b books=[0-9]/3 pid='"$PID"'$' ||
     fail "readiness line has the documented form: $READY"
 echo "$READY" | grep -q ' books=[1-9]/3 ' || fail "at least one pair prices at readiness: $READY"
 DEMO=$(grep '^demo bank: ' t1/out)

@@ -35,9 +35,7 @@
 #include "core/base/log.h"
 #include "tools/xrouted/daemon.h"
 
-#ifdef XR_HAVE_BANK_SERVER
 #include "adapters/bank/server.h"
-#endif
 
 static volatile sig_atomic_t stop_signal;
 
@@ -225,10 +223,8 @@ typedef struct daemon_state {
     uint32_t npairs; /* distinct pairs over all venues */
     uint8_t bank_secret[XR_CONFIG_BANKS_MAX][XR_SECRETS_VALUE_MAX];
     size_t bank_secret_len[XR_CONFIG_BANKS_MAX];
-#ifdef XR_HAVE_BANK_SERVER
     xr_bank_server_config scfg;
     xr_bank_server *server;
-#endif
 } daemon_state;
 
 static void log_start(const daemon_state *d)
@@ -395,11 +391,9 @@ static uint32_t wait_for_books(daemon_state *d)
 
 static void shutdown_all(daemon_state *d)
 {
-#ifdef XR_HAVE_BANK_SERVER
     xr_bank_server_close(d->server);
     d->server = NULL;
     xr_secrets_wipe(&d->scfg, sizeof d->scfg);
-#endif
     xr_engine_close(d->engine);
     d->engine = NULL;
     xrd_sim_stop(d->sim);
@@ -513,7 +507,6 @@ static int run(daemon_state *d)
     }
 
     uint16_t port = d->listen_port;
-#ifdef XR_HAVE_BANK_SERVER
     xr_bank_server_config *s = &d->scfg;
     xr_bank_server_config_default(s);
     snprintf(s->listen_ip, sizeof s->listen_ip, "%s", d->listen_ip);
@@ -521,7 +514,12 @@ static int run(daemon_state *d)
     snprintf(s->tls_cert_path, sizeof s->tls_cert_path, "%s", c->tls_cert);
     snprintf(s->tls_key_path, sizeof s->tls_key_path, "%s",
              c->tls_key[0] ? c->tls_key : c->tls_cert);
-    snprintf(s->outbox_dir, sizeof s->outbox_dir, "%s/outbox", c->data_dir);
+    if (snprintf(s->outbox_dir, sizeof s->outbox_dir, "%s/outbox", c->data_dir) >=
+        (int)sizeof s->outbox_dir) {
+        xrd_error(XR_ERR_CONFIG, "data_dir too long for %s/outbox", c->data_dir);
+        shutdown_all(d);
+        return XRD_EXIT_USAGE;
+    }
     s->nkeys = c->nbanks;
     for (uint32_t i = 0; i < c->nbanks; i++) {
         if (d->bank_secret_len[i] > XR_BANK_SECRET_MAX) {
@@ -544,12 +542,6 @@ static int run(daemon_state *d)
         return rc == XR_ERR_CONFIG || rc == XR_ERR_INVALID_ARGUMENT ? XRD_EXIT_USAGE : code;
     }
     port = xr_bank_server_port(d->server);
-    const char *bank_state = "serving";
-#else
-    /* This build has no bank gateway (adapters/bank/server.c not present yet): the engine
-     * runs, nobody can submit to it. The readiness line says so. */
-    const char *bank_state = "absent";
-#endif
     char listen_shown[XR_CONFIG_ADDR_MAX + 8];
     if (strchr(d->listen_ip, ':') != NULL)
         snprintf(listen_shown, sizeof listen_shown, "[%s]:%u", d->listen_ip, (unsigned)port);
@@ -565,7 +557,7 @@ static int run(daemon_state *d)
         write_demo_env(c->data_dir, listen_shown, &c->banks[i], demo_hex[i]);
     }
     xr_secrets_wipe(demo_hex, sizeof demo_hex);
-    printf("xrouted ready bank=%s gateway=%s tls=%s data=%s venues=", listen_shown, bank_state,
+    printf("xrouted ready bank=%s tls=%s data=%s venues=", listen_shown,
            c->tls_cert[0] ? "on" : "off", c->data_dir);
     for (uint32_t v = 0; v < d->ecfg.nvenues; v++)
         printf("%s%s", v ? "," : "", d->ecfg.venues[v].name);
@@ -580,7 +572,6 @@ static int run(daemon_state *d)
     /* Serve. */
     code = XRD_EXIT_OK;
     while (!stop_signal) {
-#ifdef XR_HAVE_BANK_SERVER
         rc = xr_bank_server_run_once(d->server, 10u * 1000 * 1000);
         if (rc == XR_ERR_INTERNAL) {
             xrd_error(rc, "the engine failed; stopping");
@@ -593,31 +584,18 @@ static int run(daemon_state *d)
             xr_log_err(&l, rc);
             xr_log_end(&l);
         }
-#else
-        xr_engine_event ev[16];
-        size_t n = 0;
-        if (xr_engine_poll(d->engine, ev, 16, &n) != XR_OK) {
-            xrd_error(XR_ERR_INTERNAL, "the engine failed; stopping");
-            code = XRD_EXIT_RUNTIME;
-            break;
-        }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-#endif
     }
 
     /* Stop: no new connections, answer what was received, flush, close in order. */
     xr_log_begin(&l, XR_LOG_INFO, "xrouted", "draining");
     xr_log_str(&l, "signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     xr_log_end(&l);
-#ifdef XR_HAVE_BANK_SERVER
     rc = xr_bank_server_drain(d->server, (uint64_t)c->drain_timeout_ms * 1000000u);
     if (rc != XR_OK) {
         xr_log_begin(&l, XR_LOG_WARN, "xrouted", "drain_incomplete");
         xr_log_err(&l, rc);
         xr_log_end(&l);
     }
-#endif
     shutdown_all(d);
     xr_log_begin(&l, XR_LOG_INFO, "xrouted", "stopped");
     xr_log_u64(&l, "exit", (uint64_t)code);
