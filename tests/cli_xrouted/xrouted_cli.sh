@@ -1,12 +1,13 @@
 #!/bin/sh
 # cli.xrouted: xrouted end to end on temporary directories (docs/operations.md).
-#   xrouted_cli.sh XROUTED XROUTE WORKDIR
+#   xrouted_cli.sh XROUTED XROUTE WORKDIR TLSDATA
 # Every expectation is stated here from the documentation (the readiness line's form, exit
 # codes, error names, file modes), not read back from the daemon.
 set -u
 XROUTED=$1
 XROUTE=$2
 WORK=$3
+TLS=$4
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK" || exit 1
@@ -213,6 +214,37 @@ printf '[bank.5]\ndemo = no\n' >nosecret.ini
 grep -q "^error: NOT_FOUND: no secret for bank 5 key 1 in the secrets store: add one with 'xrouted secrets set-bank 5 1'" t2/b.err ||
     fail "missing bank secret message: $(cat t2/b.err)"
 ok "bad configuration"
+
+# ---- 9. TLS on the bank port -------------------------------------------------------------
+printf '[daemon]\ntls_cert = %s/server-rsa-chain.pem\ntls_key = %s/server-rsa.key\n' "$TLS" "$TLS" >tls.ini
+start t3 --config ../tls.ini --listen 127.0.0.1:0
+if wait_ready t3; then
+    grep -q '^xrouted ready bank=127\.0\.0\.1:[1-9][0-9]* tls=on ' t3/out || fail "TLS readiness: $(cat t3/out)"
+    PORT=$(sed -n 's/^xrouted ready bank=127\.0\.0\.1:\([0-9]*\) .*/\1/p' t3/out)
+    if command -v openssl >/dev/null; then
+        # a TLS client that trusts the test CA completes the handshake with the gateway
+        openssl s_client -connect 127.0.0.1:"$PORT" -servername localhost -CAfile "$TLS/ca.pem" \
+            -verify_return_error </dev/null >tls.out 2>&1
+        grep -q 'Verify return code: 0 (ok)' tls.out || fail "TLS handshake: $(tail -5 tls.out)"
+    fi
+    stop $PID || fail "TLS instance stops with 0"
+else
+    fail "TLS instance did not start: $(tail -3 t3/log)"
+fi
+printf '[daemon]\ntls_cert = %s/missing.pem\n' "$WORK" >tls-bad.ini
+(cd t3 && "$XROUTED" --config ../tls-bad.ini --data-dir "$WORK/t3/d2" --listen 127.0.0.1:0 >b.out 2>b.err)
+rc=$?
+[ $rc = 2 ] || fail "missing TLS certificate exits 2 (got $rc)"
+grep -q "^error: CONFIG: daemon.tls_cert: cannot read $WORK/missing.pem: No such file or directory" t3/b.err ||
+    fail "TLS error message: $(cat t3/b.err)"
+[ -e t3/d2 ] && fail "a missing TLS certificate created the data directory"
+printf 'not a certificate\n' >garbage.pem
+printf '[daemon]\ntls_cert = %s/garbage.pem\n' "$WORK" >tls-bad2.ini
+(cd t3 && "$XROUTED" --config ../tls-bad2.ini --data-dir "$WORK/t3/d3" --listen 127.0.0.1:0 >b.out 2>b.err)
+rc=$?
+[ $rc = 2 ] || fail "an unparsable TLS certificate exits 2 (got $rc)"
+grep -q '^error: CONFIG: the bank server could not start' t3/b.err || fail "bad TLS file message: $(cat t3/b.err)"
+ok "TLS"
 
 if [ $FAILS -ne 0 ]; then
     echo "$FAILS failure(s)"

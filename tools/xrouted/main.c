@@ -424,6 +424,24 @@ static int run(daemon_state *d)
         xrd_error(XR_ERR_CONFIG, "no bank configured: add a [bank.ID] section");
         return XRD_EXIT_USAGE;
     }
+    /* Files named by the configuration are checked before anything is created, so a bad
+     * configuration changes nothing (their content is checked by the gateway at step 8). */
+    const char *files[2][2] = {{"daemon.tls_cert", c->tls_cert}, {"daemon.tls_key", c->tls_key}};
+    for (int i = 0; i < 2; i++) {
+        if (files[i][1][0] == '\0')
+            continue;
+        FILE *f = fopen(files[i][1], "r");
+        if (f == NULL) {
+            xrd_error(XR_ERR_CONFIG, "%s: cannot read %s: %s", files[i][0], files[i][1],
+                      strerror(errno));
+            return XRD_EXIT_USAGE;
+        }
+        fclose(f);
+    }
+    if (c->tls_key[0] != '\0' && c->tls_cert[0] == '\0') {
+        xrd_error(XR_ERR_CONFIG, "daemon.tls_key is set but daemon.tls_cert is not");
+        return XRD_EXIT_USAGE;
+    }
     if (make_dirs(c->data_dir) != 0) {
         xrd_error(XR_ERR_IO, "cannot create the data directory %s: %s", c->data_dir,
                   strerror(errno));
