@@ -119,7 +119,9 @@ xr_err xr_secrets_key_load_file(const char *path, uint8_t key[XR_SECRETS_KEY_LEN
 {
     if (path == NULL || key == NULL)
         return XR_ERR_INVALID_ARGUMENT;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* Symbolic links are followed (secret mounts are often links); the mode checked is the
+     * file's own. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         say(why, why_cap, "master key file %s: %s", path, strerror(e));

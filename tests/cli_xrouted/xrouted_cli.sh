@@ -184,6 +184,21 @@ PIDS="$PIDS $PID"
 wait_ready t1 || fail "right key from the environment starts: $(cat t1/log | tail -3)"
 grep -q -F "$MASTER" t1/log && fail "the env master key is in the log"
 stop $PID || fail "env-key instance stops with 0"
+# master_key = file through a symbolic link (secret mounts often are), secrets provisioned
+# before the first start into a data directory that does not exist yet
+mkdir -p keys
+(umask 077 && printf '%064d\n' 5 >keys/real.key)
+ln -s real.key keys/link.key
+printf '[secrets]\nmaster_key = file\nmaster_key_file = %s/keys/link.key\n' "$WORK" >file.ini
+(cd t2 2>/dev/null || mkdir -p t2; cd t2 && printf '%064d\n' 3 | "$XROUTED" secrets set-bank 1 1 --stdin --config ../file.ini --data-dir "$WORK/d4" >p.out 2>p.err) ||
+    fail "set-bank into a new data directory: $(cat t2/p.err)"
+[ -d d4/secrets ] || fail "set-bank created the store"
+[ -e d4/master.key ] && fail "master_key = file wrote a key into the data directory"
+start t4 --config ../file.ini --data-dir "$WORK/d4" --listen 127.0.0.1:0
+wait_ready t4 || fail "file key through a link: $(tail -3 t4/log)"
+grep -q '^demo bank: bank=1 key_id=1 secret=0000000000000000000000000000000000000000000000000000000000000003 (demo only; also in '"$WORK"'/d4/demo-bank.env)$' t4/out ||
+    fail "the provisioned secret is used: $(cat t4/out)"
+stop $PID || fail "file-key instance stops with 0"
 ok "master keys"
 
 # ---- 8. bad configuration: file:line:key, exit 2, nothing created ---------------------------

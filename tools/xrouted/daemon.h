@@ -50,6 +50,9 @@ xr_err xrd_bank_secret(xr_secrets *s, const xr_config_bank *b, uint8_t *secret, 
 xr_err xrd_venue_credentials(xr_secrets *s, const char *name, int generate, char *api_key,
                              size_t key_cap, char *secret, size_t secret_cap);
 
+/* mkdir -p, mode 0700 for what it creates; 0 when `path` is a directory afterwards. */
+int xrd_make_dirs(const char *path);
+
 /* Lower-case hex of bytes into out (2*len+1 bytes). */
 void xrd_hex(const uint8_t *bytes, size_t len, char *out);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/base/log.h"
 #include "tools/xrouted/daemon.h"
@@ -27,6 +28,25 @@ void xrd_error(xr_err err, const char *fmt, ...)
     xr_log_err(&l, err);
     xr_log_str(&l, "msg", msg + n);
     xr_log_end(&l);
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+int xrd_make_dirs(const char *path)
+{
+    char tmp[XR_CONFIG_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
 
 void xrd_hex(const uint8_t *bytes, size_t len, char *out)

@@ -129,25 +129,6 @@ int xrd_load_config(int argc, char **argv, xr_config *cfg, const char **config_p
     return -1;
 }
 
-/* mkdir -p with mode 0700 for what it creates. */
-static int make_dirs(const char *path)
-{
-    char tmp[XR_CONFIG_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        return -1;
-    struct stat st;
-    return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 /* The single-instance lock: an flock held for the life of the process (the kernel drops it
  * when the process dies, also on kill -9, so a crash never leaves a stale lock). */
 static int take_lock(const char *data_dir)
@@ -442,7 +423,7 @@ static int run(daemon_state *d)
         xrd_error(XR_ERR_CONFIG, "daemon.tls_key is set but daemon.tls_cert is not");
         return XRD_EXIT_USAGE;
     }
-    if (make_dirs(c->data_dir) != 0) {
+    if (xrd_make_dirs(c->data_dir) != 0) {
         xrd_error(XR_ERR_IO, "cannot create the data directory %s: %s", c->data_dir,
                   strerror(errno));
         return XRD_EXIT_RUNTIME;

@@ -116,6 +116,11 @@ int xrd_secrets_main(int argc, char **argv)
         usage(stderr);
         return XRD_EXIT_USAGE;
     }
+    /* Secrets may be provisioned before the daemon's first start. */
+    if (xrd_make_dirs(cfg.data_dir) != 0) {
+        xrd_error(XR_ERR_IO, "cannot create the data directory %s", cfg.data_dir);
+        return XRD_EXIT_RUNTIME;
+    }
     xr_secrets *s;
     if (xrd_open_secrets(&cfg, &s) != XR_OK)
         return XRD_EXIT_RUNTIME;
