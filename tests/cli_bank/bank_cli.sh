@@ -11,9 +11,10 @@
 #
 # usage: bank_cli.sh XROUTE XROUTE_BANK BANK_HOST WORKDIR
 set -u
-XR=$1
-XRB=$2
-HOST=$3
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+XR=$(abs "$1")
+XRB=$(abs "$2")
+HOST=$(abs "$3")
 WORK=$4
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -123,9 +124,18 @@ err_is USAGE
 [ $? -eq 2 ] && grep -q "^error: USAGE: no bank id" "$WORK/err" && ok "no credentials: exit 2" || bad "no credentials: exit 2"
 
 # ---- the session ---------------------------------------------------------------------------
-"$XR" balances 42 --credentials "$WORK/host/credentials" --secret wrong-secret >"$WORK/out" 2>"$WORK/err"
+"$XR" balances 42 --credentials "$WORK/host/credentials" --secret 00112233445566778899aabbccddeeff >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 1 ] && ok "wrong secret: exit 1" || bad "wrong secret: exit 1"
 err_is UNAUTHORIZED
+"$XR" balances 42 --credentials "$WORK/host/credentials" --secret not-hex >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 2 ] && grep -q "^error: USAGE: the secret is" "$WORK/err" && ok "a secret that is not hex: exit 2" || bad "a secret that is not hex: exit 2"
+# xrouted's demo-bank.env form (XROUTE_* names), found in ./var/xroute with no flags at all
+mkdir -p "$WORK/cwd/var/xroute"
+sed -n 's/^bank_id = /XROUTE_BANK=/p; s/^key_id = /XROUTE_KEY_ID=/p; s/^secret = /XROUTE_BANK_SECRET=/p; s/^connect = /XROUTE_CONNECT=/p' \
+    "$WORK/host/credentials" >"$WORK/cwd/var/xroute/demo-bank.env"
+(cd "$WORK/cwd" && env -u XROUTE_BANK -u XROUTE_CREDENTIALS "$XR" customer 41 --json) >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 0 ] && ok "var/xroute/demo-bank.env is read when nothing names a bank" || bad "var/xroute/demo-bank.env is read when nothing names a bank"
+json 'd["customer"]==41 and d["created"]==True' "customer 41 registered through demo-bank.env"
 # a port nobody listens on: the host's port + 1 is taken by nothing we started
 "$XR" balances 42 --credentials "$WORK/host/credentials" --connect 127.0.0.1:1 --timeout-ms 2000 >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 1 ] && grep -q "^error: IO: " "$WORK/err" && ok "closed port: exit 1, IO" || bad "closed port: exit 1, IO"

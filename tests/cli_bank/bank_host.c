@@ -19,7 +19,8 @@
  * USDT/AZN is xrouted's default pair for the brief's "buy USDT for 100 AZN" (tick 0.0001 AZN,
  * lot 0.01 USDT, minimum 1 USDT and 1 AZN notional).
  * With --deep every level holds 1,000 times as much (the load generator's books).
- * Bank 1, spread 150 bps, key 1, secret "xroute-cli-test-secret".
+ * Bank 1, spread 150 bps, key 1, secret SECRET_HEX below (hex; the bytes are ASCII
+ * "xroute-cli-test-secret-32-bytes.").
  */
 #include <signal.h>
 #include <stdint.h>
@@ -33,7 +34,8 @@
 #include "core/base/clock.h"
 #include "xroute/engine.h"
 
-#define SECRET "xroute-cli-test-secret"
+/* 32 bytes, given to clients as 64 hex digits (the form xrouted's bank secrets take) */
+#define SECRET_HEX "78726f7574652d636c692d746573742d7365637265742d33322d62797465732e"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -181,8 +183,12 @@ int main(int argc, char **argv)
     bc.nkeys = 1;
     bc.keys[0].bank_id = 1;
     bc.keys[0].key_id = 1;
-    bc.keys[0].secret_len = (uint32_t)strlen(SECRET);
-    memcpy(bc.keys[0].secret, SECRET, strlen(SECRET));
+    bc.keys[0].secret_len = (uint32_t)(strlen(SECRET_HEX) / 2);
+    for (uint32_t i = 0; i < bc.keys[0].secret_len; i++) {
+        unsigned byte;
+        sscanf(SECRET_HEX + 2 * i, "%2x", &byte);
+        bc.keys[0].secret[i] = (uint8_t)byte;
+    }
     bc.keys[0].active = 1;
     xr_bank_server *srv;
     if ((err = xr_bank_server_open(&bc, eng, &srv)) != XR_OK) {
@@ -199,7 +205,7 @@ int main(int argc, char **argv)
     fprintf(f,
             "# bank_host test credentials\nbank_id = 1\nkey_id = 1\nsecret = %s\n"
             "connect = 127.0.0.1:%u\n",
-            SECRET, xr_bank_server_port(srv));
+            SECRET_HEX, xr_bank_server_port(srv));
     fclose(f);
     printf("ready port=%u\n", xr_bank_server_port(srv));
     fflush(stdout);

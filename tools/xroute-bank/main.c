@@ -6,9 +6,9 @@
  *   xroute-bank load  [connection] --rate N [--duration S] [--customers N] [--pair PAIR]
  *                     [--qty Q] [--out FILE] [--json]
  *
- * Connection: --connect HOST:PORT, --bank ID, --key-id ID, --secret TEXT or --credentials
- * FILE, as `xroute` (tools/xroute/cmd_bank.c) takes them, with the same environment
- * variables.
+ * Connection: --connect HOST:PORT, --bank ID, --key-id ID, --secret HEX or --credentials
+ * FILE, as `xroute` (tools/xroute/cmd_bank.c, docs/cli.md) takes them, with the same
+ * environment variables and xrouted's var/xroute/demo-bank.env as the last resort.
  *
  * brief: the original brief's scenario on PAIR = CRYPTO/FIAT (default USDT/AZN, xrouted's:
  * "fund 1,000 AZN, buy USDT for 100 AZN"). Registers a customer, funds it with 1,000 FIAT,
@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "core/base/clock.h"
 #include "xroute/client.h"
@@ -90,8 +91,9 @@ static void help(FILE *out)
             "  --connect HOST:PORT  [XROUTE_CONNECT, else 127.0.0.1:7400]\n"
             "  --bank ID            [XROUTE_BANK]\n"
             "  --key-id ID          [XROUTE_KEY_ID]\n"
-            "  --secret TEXT        [XROUTE_BANK_SECRET]\n"
-            "  --credentials FILE   bank_id/key_id/secret/connect lines [XROUTE_CREDENTIALS]\n"
+            "  --secret HEX         [XROUTE_BANK_SECRET]\n"
+            "  --credentials FILE   bank_id/key_id/secret/connect (or XROUTE_*) lines\n"
+            "                       [XROUTE_CREDENTIALS; else var/xroute/demo-bank.env]\n"
             "exit: 0 every check passed; 1 a check or the session failed; 2 bad arguments\n");
 }
 
@@ -120,6 +122,17 @@ static char *trim(char *s)
     return s;
 }
 
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static int connect_bank(const opts *o, uint32_t call_timeout_ms, xr_client **out)
 {
     char connect[128] = "127.0.0.1:7400", secret[256] = "";
@@ -135,6 +148,8 @@ static int connect_bank(const opts *o, uint32_t call_timeout_ms, xr_client **out
     if ((env = getenv("XROUTE_BANK_SECRET")) != NULL)
         snprintf(secret, sizeof secret, "%s", env);
     const char *file = o->credentials ? o->credentials : getenv("XROUTE_CREDENTIALS");
+    if (file == NULL && !have_bank && !o->bank && access("var/xroute/demo-bank.env", R_OK) == 0)
+        file = "var/xroute/demo-bank.env"; /* xrouted's demo bank, embedded defaults */
     if (file != NULL) {
         FILE *f = fopen(file, "r");
         if (f == NULL) {
@@ -149,13 +164,15 @@ static int connect_bank(const opts *o, uint32_t call_timeout_ms, xr_client **out
                 continue;
             *eq = '\0';
             char *k = trim(s), *v = trim(eq + 1);
-            if (strcmp(k, "bank_id") == 0 || strcmp(k, "bank") == 0)
+            if (strcmp(k, "bank_id") == 0 || strcmp(k, "bank") == 0 ||
+                strcmp(k, "XROUTE_BANK") == 0)
                 have_bank = parse_u64(v, &bank);
-            else if (strcmp(k, "key_id") == 0)
+            else if (strcmp(k, "key_id") == 0 || strcmp(k, "XROUTE_KEY_ID") == 0)
                 have_key = parse_u64(v, &key_id);
-            else if (strcmp(k, "secret") == 0)
+            else if (strcmp(k, "secret") == 0 || strcmp(k, "XROUTE_BANK_SECRET") == 0)
                 snprintf(secret, sizeof secret, "%s", v);
-            else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0)
+            else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0 ||
+                     strcmp(k, "XROUTE_CONNECT") == 0)
                 snprintf(connect, sizeof connect, "%s", v);
         }
         fclose(f);
@@ -184,10 +201,15 @@ static int connect_bank(const opts *o, uint32_t call_timeout_ms, xr_client **out
     cc.bank_id = (uint32_t)bank;
     cc.key_id = (uint32_t)key_id;
     size_t slen = strlen(secret);
-    if (slen > sizeof cc.secret)
-        return usage_error("the secret is longer than %zu bytes", sizeof cc.secret);
-    memcpy(cc.secret, secret, slen);
-    cc.secret_len = (uint32_t)slen;
+    if (slen % 2 != 0 || slen / 2 > sizeof cc.secret)
+        return usage_error("the secret is 2..%zu hex digits", 2 * sizeof cc.secret);
+    for (size_t i = 0; i < slen / 2; i++) {
+        int hi = hexval(secret[2 * i]), lo = hexval(secret[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return usage_error("the secret is 2..%zu hex digits", 2 * sizeof cc.secret);
+        cc.secret[i] = (uint8_t)(hi << 4 | lo);
+    }
+    cc.secret_len = (uint32_t)(slen / 2);
     cc.call_timeout_ms = call_timeout_ms;
     xr_err err = xr_client_connect(&cc, out);
     if (err != XR_OK) {

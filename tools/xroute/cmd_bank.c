@@ -6,10 +6,11 @@
  * logs out.
  *
  * Connection (every command): --connect HOST:PORT [XROUTE_CONNECT, else 127.0.0.1:7400],
- * --bank ID [XROUTE_BANK], --key-id ID [XROUTE_KEY_ID], --secret TEXT [XROUTE_BANK_SECRET],
- * or --credentials FILE [XROUTE_CREDENTIALS] (the file xrouted writes: `key = value` lines
- * bank_id, key_id, secret and optionally connect); flags win over the file, the file over
- * the environment.
+ * --bank ID [XROUTE_BANK], --key-id ID [XROUTE_KEY_ID], --secret HEX [XROUTE_BANK_SECRET],
+ * or --credentials FILE [XROUTE_CREDENTIALS] (`key = value` lines bank_id, key_id, secret,
+ * connect, or the XROUTE_* names as in xrouted's <data_dir>/demo-bank.env, which is read from
+ * ./var/xroute when nothing else names a bank); flags win over the file, the file over the
+ * environment. Secrets are hex digits (xrouted's bank secrets are 32 random bytes).
  *
  * Amounts are decimal text parsed exactly at the asset's scale (core/base/money: "100.5" AZN
  * is 10050 minor units; more decimals than the scale is INVALID_AMOUNT, never rounded).
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/base/clock.h"
 #include "tools/xroute/cmd.h"
@@ -227,6 +229,10 @@ static int parse_args(int argc, char **argv, unsigned allowed, bank_opts *o)
 
 /* ---- connection ---------------------------------------------------------------------------- */
 
+#define DEMO_ENV "var/xroute/demo-bank.env"
+
+static int hexval(int c);
+
 typedef struct credentials {
     char connect[128];
     char secret[256];
@@ -244,9 +250,10 @@ static char *trim(char *s)
     return s;
 }
 
-/* Reads a credentials file: `key = value` lines (bank_id, key_id, secret, connect); blank
- * lines, lines starting with '#' or ';' and [section] headers are skipped; other keys are
- * ignored so the daemon may write more. */
+/* Reads a credentials file: `key = value` lines (bank_id, key_id, secret, connect, or the
+ * environment's names XROUTE_BANK, XROUTE_KEY_ID, XROUTE_BANK_SECRET, XROUTE_CONNECT as in
+ * xrouted's <data_dir>/demo-bank.env); blank lines, lines starting with '#' or ';' and
+ * [section] headers are skipped; other keys are ignored so the daemon may write more. */
 static xr_err read_credentials(const char *path, credentials *c, char *why, size_t why_cap)
 {
     FILE *f = fopen(path, "r");
@@ -270,13 +277,14 @@ static xr_err read_credentials(const char *path, credentials *c, char *why, size
         }
         *eq = '\0';
         char *k = trim(s), *v = trim(eq + 1);
-        if (strcmp(k, "bank_id") == 0 || strcmp(k, "bank") == 0) {
+        if (strcmp(k, "bank_id") == 0 || strcmp(k, "bank") == 0 || strcmp(k, "XROUTE_BANK") == 0) {
             c->have_bank = parse_u64(v, &c->bank_id);
-        } else if (strcmp(k, "key_id") == 0) {
+        } else if (strcmp(k, "key_id") == 0 || strcmp(k, "XROUTE_KEY_ID") == 0) {
             c->have_key_id = parse_u64(v, &c->key_id);
-        } else if (strcmp(k, "secret") == 0) {
+        } else if (strcmp(k, "secret") == 0 || strcmp(k, "XROUTE_BANK_SECRET") == 0) {
             c->have_secret = snprintf(c->secret, sizeof c->secret, "%s", v) < (int)sizeof c->secret;
-        } else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0) {
+        } else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0 ||
+                   strcmp(k, "XROUTE_CONNECT") == 0) {
             snprintf(c->connect, sizeof c->connect, "%s", v);
         }
     }
@@ -300,6 +308,10 @@ static int bank_open(const bank_opts *o, xr_client **out)
     if ((env = getenv("XROUTE_BANK_SECRET")) != NULL)
         cr.have_secret = snprintf(cr.secret, sizeof cr.secret, "%s", env) < (int)sizeof cr.secret;
     const char *file = o->credentials ? o->credentials : getenv("XROUTE_CREDENTIALS");
+    /* Nothing given at all: the demo bank of an xrouted started here on its embedded
+     * defaults (docs/operations.md, "Demo bank"). */
+    if (file == NULL && !cr.have_bank && !o->bank && access(DEMO_ENV, R_OK) == 0)
+        file = DEMO_ENV;
     if (file != NULL) {
         char why[300];
         xr_err err = read_credentials(file, &cr, why, sizeof why);
@@ -347,10 +359,17 @@ static int bank_open(const bank_opts *o, xr_client **out)
     cc.bank_id = (uint32_t)cr.bank_id;
     cc.key_id = (uint32_t)cr.key_id;
     size_t slen = strlen(cr.secret);
-    if (slen > sizeof cc.secret)
-        return usage_error(o->cmd, "the secret is longer than %zu bytes", sizeof cc.secret);
-    memcpy(cc.secret, cr.secret, slen);
-    cc.secret_len = (uint32_t)slen;
+    if (slen % 2 != 0 || slen / 2 > sizeof cc.secret)
+        return usage_error(o->cmd, "the secret is 2..%zu hex digits (1..%zu bytes)",
+                           2 * sizeof cc.secret, sizeof cc.secret);
+    for (size_t i = 0; i < slen / 2; i++) {
+        int hi = hexval(cr.secret[2 * i]), lo = hexval(cr.secret[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return usage_error(o->cmd, "the secret is 2..%zu hex digits (1..%zu bytes)",
+                               2 * sizeof cc.secret, sizeof cc.secret);
+        cc.secret[i] = (uint8_t)(hi << 4 | lo);
+    }
+    cc.secret_len = (uint32_t)(slen / 2);
     cc.connect_timeout_ms = o->timeout_ms;
     cc.call_timeout_ms = o->timeout_ms;
     cc.reconnect = 0; /* one request per run: a lost session is reported, not retried */
@@ -1397,9 +1416,11 @@ static int run_market(xr_client *cl, const bank_opts *o)
     "  --connect HOST:PORT   xrouted's bank port [XROUTE_CONNECT, else 127.0.0.1:7400]\n"          \
     "  --bank ID             the bank's id [XROUTE_BANK]\n"                                        \
     "  --key-id ID           its API key id [XROUTE_KEY_ID]\n"                                     \
-    "  --secret TEXT         the key's secret [XROUTE_BANK_SECRET]\n"                              \
-    "  --credentials FILE    bank_id/key_id/secret/connect lines, as xrouted writes them\n"        \
-    "                        [XROUTE_CREDENTIALS]; flags win over the file\n"                      \
+    "  --secret HEX          the key's secret, hex digits [XROUTE_BANK_SECRET]\n"                  \
+    "  --credentials FILE    bank_id/key_id/secret/connect (or XROUTE_*) lines "                   \
+    "[XROUTE_CREDENTIALS;\n"                                                                       \
+    "                        with nothing given: var/xroute/demo-bank.env, xrouted's demo bank]\n" \
+    "                        flags win over the file, the file over the environment\n"             \
     "  --state FILE          the bank's last processed response seq, kept across runs (the\n"      \
     "                        server replays what came after it; default: none)\n"                  \
     "  --timeout-ms N        give up on an answer after N ms [10000]\n"                            \
