@@ -118,6 +118,9 @@ typedef struct xr_pricing_config {
     uint64_t quote_ttl_ns;   /* a firm quote's time to live, > 0 */
     uint32_t slippage_bps;   /* allowed move of the executable amount at execution, < 10^4 */
     uint32_t cross_halt_bps; /* cross-venue crossing that halts a pair; 0 = never */
+    uint64_t first_quote_id; /* the first firm quote's id; 0 = 1. A pricer that must never
+                                hand out an id of an earlier pricer (a restart) starts above
+                                every id that one used (e.g. the wall clock in microseconds) */
 } xr_pricing_config;
 
 /* One venue of a pair. */
@@ -195,6 +198,8 @@ typedef struct xr_quote {
     xr_price price;            /* quote / base: buy rounded up, sell down (informative) */
     xr_price executable_price; /* executable / base, rounded likewise */
     uint64_t created_ns, expires_ns;
+    xr_amount amount; /* the request's fixed amount as asked (an order executing the quote must
+                         ask for the same) */
 } xr_quote;
 
 /* The pricer. Fields are private to core/pricing. */

@@ -125,6 +125,7 @@ xr_err xr_pricing_price(const xr_pricing *p, const xr_quote_request *req, uint64
     out->side = req->side;
     out->tier = req->tier;
     out->fixed = req->fixed;
+    out->amount = req->amount;
     out->spread_bps = s;
     out->base = fill->base;
     out->notional = fill->notional;
