@@ -135,7 +135,8 @@
  *   GTC (and TIF_DEFAULT), GTD: the marketable part routes at once like IOC; the remainder
  *        RESTS in the internal book of the pair (price-time priority, at the venue-equivalent
  *        price limit / (1 + spread), sell limit / (1 - spread)) with the rest of its
- *        reservation held, and the NEW_ORDER is answered with an OPEN report (status
+ *        reservation held (fills before it rests are booked at once, and the rest of the
+ *        reservation held again), and the NEW_ORDER is answered with an OPEN report (status
  *        PARTIALLY_FILLED, with `filled` so far, when part of it filled on arrival).
  *        Whenever a venue book of the pair changes, resting orders the consolidated market
  *        reaches are routed (IOC children at their limits) and whatever comes back unfilled

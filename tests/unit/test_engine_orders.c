@@ -535,33 +535,69 @@ static void test_internal_partial_cross(void **state)
     E.cust_btc[1] -= 500000;
     E.revenue += xb.spread;
     no_more_events();
-    /* A is not booked yet (the omnibus holds B's BTC until it is): only its status here */
+    /* A's fill is booked before it rests again (an interim booking): its 0.005 for 304.5,
+     * and the rest of its reservation held again under a new reservation. */
+    expect xa = {.notional = USDT(300000000),
+                 .spread = USDT(4500000),
+                 .exec = USDT(300000000),
+                 .quote = USDT(304500000),
+                 .filled = 500000};
     xr_engine_cmd s = {.kind = XR_ENGINE_CMD_ORDER_STATUS, .customer_id = CUST_A};
     s.u.ref.key = key_of(27);
     uint64_t end = xr_clock_mono_ns() + WAIT_NS;
     for (;;) {
         ev = call(s);
         assert_int_equal(ev.kind, XR_ENGINE_EV_ORDER);
-        if (ev.u.order.report.status == XR_ENGINE_ORDER_PARTIALLY_FILLED)
+        if (ev.u.order.report.quote.units != 0)
             break;
         assert_true(xr_clock_mono_ns() < end);
         pump_once();
     }
+    expect_report(&ev.u.order.report, XR_ENGINE_ORDER_PARTIALLY_FILLED, 2000000, &xa);
+    assert_int_equal(ev.u.order.n_children, 1);
+    assert_int_equal(ev.u.order.children[0].venue, 0xFFFF); /* an internal cross */
+    E.cust_usdt[0] -= xa.quote;
+    E.cust_btc[0] += 500000;
+    E.revenue += xa.spread;
+    res_usdt[0] -= xa.quote;
+    check_all(); /* the omnibus is flat again: both sides are booked */
+
     xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
     c.u.ref.key = key_of(27);
     uint64_t cc = submit(c);
     ev = wait_corr(cc);
-    expect xa = {.notional = USDT(300000000),
-                 .spread = USDT(4500000),
-                 .exec = USDT(300000000),
-                 .quote = USDT(304500000),
-                 .filled = 500000};
     expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 2000000, &xa);
     ev = wait_corr(ca);
     expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 2000000, &xa);
-    E.cust_usdt[0] -= xa.quote;
-    E.cust_btc[0] += 500000;
-    E.revenue += xa.spread;
+    res_usdt[0] = 0;
+    no_more_events();
+    check_all();
+}
+
+/* A GTC buy of 0.04 at 61100: 0.03 fills on arrival (A 0.01 at 60000, B 0.02 at 60010) and is
+ * booked at once; the answer is PARTIALLY_FILLED with those amounts, 0.01 rests with the rest
+ * of the reservation held. Then it is cancelled: the remainder voided, the report the same. */
+static void test_gtc_partial_then_rest(void **state)
+{
+    (void)state;
+    reset_books();
+    uint64_t corr = submit(limit_cmd(CUST_A, 29, XR_ENGINE_BUY, 4000000, L_BUY, 0));
+    xr_engine_event ev = wait_corr(corr);
+    const fill f[] = {{0, 1000000, 60000}, {1, 2000000, 60010}};
+    expect x = book_buy(0, f, 2);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_PARTIALLY_FILLED, 4000000, &x);
+    res_usdt[0] = buy_reserve(4000000, L_BUY) - x.quote;
+    no_more_events();
+    check_all(); /* booked: customer, venue positions and the simulator agree */
+
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
+    c.u.ref.key = key_of(29);
+    uint64_t cc = submit(c);
+    ev = wait_corr(cc);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 4000000, &x);
+    ev = wait_corr(corr);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 4000000, &x);
+    assert_true(ev.u.report.avg_price.ticks <= L_BUY * E.price_one);
     res_usdt[0] = 0;
     no_more_events();
     check_all();
@@ -633,11 +669,17 @@ static void test_restart_resting(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limit_ioc_partial), cmocka_unit_test(test_limit_ioc_sell),
-        cmocka_unit_test(test_limit_fok),         cmocka_unit_test(test_gtc_rests_then_routes),
-        cmocka_unit_test(test_cancel_resting),    cmocka_unit_test(test_gtd_expiry),
-        cmocka_unit_test(test_internal_cross),    cmocka_unit_test(test_internal_partial_cross),
-        cmocka_unit_test(test_cancel_routed),     cmocka_unit_test(test_restart_resting),
+        cmocka_unit_test(test_limit_ioc_partial),
+        cmocka_unit_test(test_limit_ioc_sell),
+        cmocka_unit_test(test_limit_fok),
+        cmocka_unit_test(test_gtc_rests_then_routes),
+        cmocka_unit_test(test_cancel_resting),
+        cmocka_unit_test(test_gtd_expiry),
+        cmocka_unit_test(test_internal_cross),
+        cmocka_unit_test(test_internal_partial_cross),
+        cmocka_unit_test(test_gtc_partial_then_rest),
+        cmocka_unit_test(test_cancel_routed),
+        cmocka_unit_test(test_restart_resting),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
