@@ -157,8 +157,9 @@ static void next_step(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
 static void send_children(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
 {
     for (uint32_t i = o->n_sent; i < o->n_legs; i++) {
-        if (o->legs[i].venue == XR_ENG_VENUE_INTERNAL)
-            continue; /* crossed in the internal book: done, nothing to send */
+        if (o->legs[i].venue == XR_ENG_VENUE_INTERNAL || o->legs[i].done)
+            continue; /* crossed in the internal book, or final (a recovered order's children
+                         stored final with their fills): nothing to send or ask */
         /* A recovered order's children may or may not have reached their venues before the
          * restart: each is asked for by its client order id, never sent again. */
         o->legs[i].recover = o->recovered;

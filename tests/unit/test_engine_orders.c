@@ -574,6 +574,30 @@ static void test_internal_partial_cross(void **state)
     check_all();
 }
 
+/* Closes the engine ("crash" between two commands), checks the books, opens it again and
+ * waits until the consolidated book shows `asks` ask levels and the resend `resend` of a resting
+ * order's key is answered (its reconciliation
+ * is done: it rests again); returns that answer (replayed). */
+static xr_engine_event restart(xr_engine_cmd resend, int asks)
+{
+    xr_engine_close(E.eng);
+    E.eng = NULL;
+    check_all();
+    assert_int_equal(xr_engine_open(&E.cfg, &E.eng), XR_OK);
+    et_wait_book(asks, false);
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        xr_engine_event ev = call(resend);
+        if (ev.kind == XR_ENGINE_EV_EXEC_REPORT) {
+            assert_int_equal(ev.u.report.replayed, 1);
+            return ev;
+        }
+        assert_int_equal(ev.u.reject.err, XR_ERR_AGAIN);
+        assert_true(xr_clock_mono_ns() < end);
+        pump_once();
+    }
+}
+
 /* A GTC buy of 0.04 at 61100: 0.03 fills on arrival (A 0.01 at 60000, B 0.02 at 60010) and is
  * booked at once; the answer is PARTIALLY_FILLED with those amounts, 0.01 rests with the rest
  * of the reservation held. Then it is cancelled: the remainder voided, the report the same. */
@@ -589,6 +613,11 @@ static void test_gtc_partial_then_rest(void **state)
     res_usdt[0] = buy_reserve(4000000, L_BUY) - x.quote;
     no_more_events();
     check_all(); /* booked: customer, venue positions and the simulator agree */
+
+    /* it survives a restart with its booked part and its second reservation */
+    ev = restart(limit_cmd(CUST_A, 29, XR_ENGINE_BUY, 4000000, L_BUY, 0), 2);
+    expect_report(&ev.u.report, XR_ENGINE_ORDER_PARTIALLY_FILLED, 4000000, &x);
+    check_all();
 
     xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
     c.u.ref.key = key_of(29);
@@ -637,23 +666,8 @@ static void test_restart_resting(void **state)
     res_usdt[0] = buy_reserve(1000000, L_REST);
     no_more_events();
 
-    xr_engine_close(E.eng);
-    E.eng = NULL;
-    check_all();
-    assert_int_equal(xr_engine_open(&E.cfg, &E.eng), XR_OK);
-    et_wait_book(4, true);
-    /* reconciled (it rests again): a resend answers OPEN, new orders are accepted */
-    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
-    for (;;) {
-        ev = call(limit_cmd(CUST_A, 26, XR_ENGINE_BUY, 1000000, L_REST, 0));
-        if (ev.kind == XR_ENGINE_EV_EXEC_REPORT)
-            break;
-        assert_int_equal(ev.u.reject.err, XR_ERR_AGAIN);
-        assert_true(xr_clock_mono_ns() < end);
-        pump_once();
-    }
+    ev = restart(limit_cmd(CUST_A, 26, XR_ENGINE_BUY, 1000000, L_REST, 0), 4);
     assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_OPEN);
-    assert_int_equal(ev.u.report.replayed, 1);
     check_all();
 
     level(0, XR_SIM_ASK, 59930, 1000);
