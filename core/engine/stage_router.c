@@ -181,7 +181,7 @@ static void send_children(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
     o->n_sent = o->n_legs;
 }
 
-static void route(xr_eng_router *rt, const xr_eng_order *in)
+static xr_err route(xr_eng_router *rt, const xr_eng_order *in)
 {
     xr_eng_order *o = xr_pool_get(&rt->pool);
     XR_ASSERT(o != NULL); /* the caller checked the free count */
@@ -194,12 +194,13 @@ static void route(xr_eng_router *rt, const xr_eng_order *in)
     XR_ASSERT(o->status == XR_ENGINE_ORDER_OPEN || o->status == XR_ENGINE_ORDER_PARTIALLY_FILLED);
     XR_ASSERT(o->n_legs > 0 || resting_kind(o));
     if (fill_status(o) != XR_OK) /* a recovered order's internal crosses */
-        XR_ASSERT(false);
+        return XR_ERR_INTERNAL;
     (void)transition(o, o->n_legs > 0 ? XR_ORDER_EV_ROUTED : XR_ORDER_EV_RESTED);
     o->n_sent = 0;
     send_children(rt, o, ref);
     if (all_done(o))
         next_step(rt, o, ref); /* nothing out: a LIMIT order with no marketable part rests */
+    return XR_OK;
 }
 
 /* 10^-(base + price) quote units -> quote minor units, rounded by `r`. */
@@ -626,8 +627,10 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         if (xr_pool_free_count(&rt->pool) == 0)
             break;
         *work = true;
-        route(rt, &m->u.order);
+        xr_err err = route(rt, &m->u.order);
         xr_spsc_ring_release(rt->from_ledger, 1);
+        if (err != XR_OK)
+            return err;
     }
     return XR_OK;
 }
