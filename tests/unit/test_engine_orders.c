@@ -11,7 +11,62 @@
  * ledger verifies, every balance and every reservation equals the expectation, and each
  * venue position equals what the simulator itself holds.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
+
 #include "engine_test_util.h"
+
+/* ---- heap allocations in the engine's calls (this thread only) --------------------------
+ * malloc and friends are interposed (glibc's __libc_* do the work) and counted while
+ * `counting` is set: around xr_engine_submit and xr_engine_poll only, so the simulator's and
+ * the test's own allocations are not counted; each one's caller is kept to tell LMDB's own
+ * (it allocates a cursor per write transaction) from anything else. Not with a sanitizer,
+ * which owns malloc. */
+#if defined(XR_SANITIZED) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define XR_COUNT_ALLOCS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define XR_COUNT_ALLOCS 0
+#else
+#define XR_COUNT_ALLOCS 1
+#endif
+#else
+#define XR_COUNT_ALLOCS 1
+#endif
+
+static _Thread_local int counting;
+static unsigned long allocs;
+static void *alloc_caller[1024];
+
+#if XR_COUNT_ALLOCS
+static void count_alloc(void *caller)
+{
+    if (counting == 0)
+        return;
+    if (allocs < sizeof alloc_caller / sizeof alloc_caller[0])
+        alloc_caller[allocs] = caller;
+    allocs++;
+}
+
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+void *malloc(size_t n)
+{
+    count_alloc(__builtin_return_address(0));
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+    count_alloc(__builtin_return_address(0));
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+    count_alloc(__builtin_return_address(0));
+    return __libc_realloc(p, n);
+}
+#endif
 
 static int group_setup(void **state)
 {
@@ -236,6 +291,39 @@ static xr_engine_event status_bx(uint64_t cust, uint8_t k, const int64_t bid[NVE
 }
 
 static const int64_t std_bid[NVENUES] = {59900, 59950}, std_ask[NVENUES] = {60000, 60010};
+
+/* Submits `c` and waits for the answer with its correlation id, counting the heap
+ * allocations made inside the engine's calls (their callers from alloc_caller[*n]). */
+static xr_engine_event counted_call(xr_engine_cmd c, unsigned long *n)
+{
+    c.bank_id = BANK;
+    c.correlation_id = ++E.corr;
+    unsigned long before = allocs;
+    (void)before;
+    counting = 1;
+    assert_int_equal(xr_engine_submit(E.eng, &c), XR_OK);
+    counting = 0;
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        xr_engine_event ev[8];
+        size_t k = 0;
+        counting = 1;
+        xr_err err = xr_engine_poll(E.eng, ev, 8, &k);
+        counting = 0;
+        assert_int_equal(err, XR_OK);
+        for (size_t i = 0; i < k; i++) {
+            assert_true(nevq < 64);
+            evq[nevq++] = ev[i]; /* wait_corr finds it */
+        }
+        for (size_t i = 0; i < nevq; i++)
+            if (evq[i].correlation_id == E.corr) {
+                *n = allocs;
+                return wait_corr(E.corr);
+            }
+        assert_true(xr_clock_mono_ns() < end);
+        pump_once();
+    }
+}
 
 /* ---- scenarios ------------------------------------------------------------------------------ */
 
@@ -680,6 +768,60 @@ static void test_restart_resting(void **state)
     check_all();
 }
 
+/* No heap allocation on the order path after start, in xroute's code: LIMIT IOC, a GTC order
+ * that rests and is cancelled, and a MARKET order, through submit and poll (after the orders
+ * above warmed the engine up). LMDB's own (a cursor object per write transaction, and page
+ * lists) are counted and printed, not refused: they are inside the ledger's durable commit. */
+static void test_no_alloc_on_order_path(void **state)
+{
+    (void)state;
+    if (!XR_COUNT_ALLOCS)
+        skip();
+    reset_books();
+    unsigned long n = 0;
+    allocs = 0;
+    xr_engine_event ev =
+        counted_call(limit_cmd(CUST_A, 40, XR_ENGINE_BUY, 1000000, L_BUY, XR_ENGINE_TIF_IOC), &n);
+    const fill f1[] = {{0, 1000000, 60000}};
+    expect x = book_buy(0, f1, 1);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_FILLED, 1000000, &x);
+    ev = counted_call(limit_cmd(CUST_A, 41, XR_ENGINE_BUY, 1000000, L_REST, 0), &n);
+    assert_int_equal(report_of(&ev)->status, XR_ENGINE_ORDER_OPEN);
+    uint64_t open_corr = E.corr;
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
+    c.u.ref.key = key_of(41);
+    ev = counted_call(c, &n);
+    assert_int_equal(report_of(&ev)->status, XR_ENGINE_ORDER_CANCELLED);
+    ev = wait_corr(open_corr); /* the order's own final report */
+    assert_int_equal(report_of(&ev)->status, XR_ENGINE_ORDER_CANCELLED);
+    ev = counted_call(order_cmd(CUST_A, 42, XR_ENGINE_BUY, 1000000), &n);
+    const fill f2[] = {{1, 1000000, 60010}};
+    x = book_buy(0, f2, 1);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_FILLED, 1000000, &x);
+    no_more_events();
+    check_all();
+    assert_true(n <= sizeof alloc_caller / sizeof alloc_caller[0]);
+    unsigned long lmdb = 0, other = 0;
+    for (unsigned long i = 0; i < n; i++) {
+        Dl_info di;
+        memset(&di, 0, sizeof di);
+        (void)dladdr(alloc_caller[i], &di);
+        if ((di.dli_fname != NULL && strstr(di.dli_fname, "lmdb") != NULL) ||
+            (di.dli_sname != NULL && strncmp(di.dli_sname, "mdb_", 4) == 0)) {
+            lmdb++;
+        } else {
+            other++;
+            fprintf(stderr, "allocation from %p (%s, %s)\n", alloc_caller[i],
+                    di.dli_fname != NULL ? di.dli_fname : "?",
+                    di.dli_sname != NULL ? di.dli_sname : "?");
+        }
+    }
+    print_message("heap allocations in the engine's calls for 4 commands: %lu in LMDB, %lu "
+                  "elsewhere\n",
+                  lmdb, other);
+    assert_true(other == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_gtc_partial_then_rest),
         cmocka_unit_test(test_cancel_routed),
         cmocka_unit_test(test_restart_resting),
+        cmocka_unit_test(test_no_alloc_on_order_path),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
