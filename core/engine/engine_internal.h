@@ -152,10 +152,10 @@ typedef struct xr_eng_order {
     int64_t decided_ns; /* wall clock of the routing decision of bx */
     xr_engine_venue_price bx[XR_ENGINE_VENUES_MAX];
     /* Interim bookings (a resting order's fills are booked before it rests again). */
-    uint8_t booked; /* bit i: leg i is booked (its fills, if any, in an earlier group) */
-    uint8_t reserved4_;
-    uint16_t res_n;   /* op index n of the current reservation: 0 the first, else re-reserved */
-    uint16_t next_op; /* next free op index n for booking ops (0: 1) */
+    uint8_t booked;       /* bit i: leg i is booked (its fills, if any, in an earlier group) */
+    uint8_t n_legs_round; /* router: legs [n_legs_round, n_legs) are this routing round's */
+    uint16_t res_n;       /* op index n of the current reservation: 0 the first, else re-reserved */
+    uint16_t next_op;     /* next free op index n for booking ops (0: 1) */
     uint16_t reserved5_;
     xr_amount g_filled, g_quote, g_spread; /* settle(): the group being booked now */
 } xr_eng_order;

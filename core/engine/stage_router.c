@@ -125,6 +125,15 @@ static void next_step(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
 {
     if (resting_kind(o) && o->ending == XR_ENG_END_NONE &&
         filled_total(o) < o->cmd.u.order.amount.units && o->n_legs < XR_ENG_LEGS_MAX) {
+        /* Venues whose child of this round came back short are not tried again at once
+         * (pricing clears this when the order rests: a market move may try them again). */
+        for (uint32_t i = o->n_legs_round; i < o->n_legs; i++) {
+            const xr_eng_leg *g = &o->legs[i];
+            if (g->venue != XR_ENG_VENUE_INTERNAL &&
+                (g->err != XR_OK || g->filled.units < g->qty.units))
+                o->excluded |= 1u << g->venue;
+        }
+        o->n_legs_round = o->n_legs;
         xr_eng_msg m;
         memset(&m, 0, sizeof m);
         m.type = XR_ENG_M_ORDER;
