@@ -161,7 +161,8 @@
  * and are not cancelled at the venue (they are final within the venue's matching of one
  * request), so the cancel stops the order from resting or routing again. Errors:
  * XR_ERR_INVALID_ARGUMENT (all-zero key), XR_ERR_NOT_FOUND (no order of this customer with
- * that key, or the order was refused), XR_ERR_INVALID_STATE (the order is final already),
+ * that key, or the order was refused; also a final order whose key has left the table of the
+ * last idempotency_max keys), XR_ERR_INVALID_STATE (the order is final already),
  * XR_ERR_AGAIN (a cancel of it is under way: its answer follows).
  *
  * Failover (NEW_ORDER): when every child of an order is final and some came back short -
