@@ -364,6 +364,52 @@ static void test_quote_sell_favourable(void **state)
     check_all();
 }
 
+/* Part of a quote fills: B refuses its child (the simulator's reject fault) and A has nothing
+ * else inside the order's slippage bound, so only A's 0.01 of the quoted 0.02 fills. The
+ * order fails with INSUFFICIENT_LIQUIDITY and what filled is booked at the quoted price, pro
+ * rata: the customer pays ceil(C_q / 2), the revenue is floor(S_q / 2), the house's P&L the
+ * rest. */
+static void test_quote_partial_fill(void **state)
+{
+    (void)state;
+    venue_book a = {{{60000, 1000}, {61000, 5000}}, {{59900, 1000}, {59700, 5000}}};
+    set_books(&a, &DEF_B);
+    buy_quote b = default_buy(); /* the walk is the same: 0.01 on A at 60000, 0.01 on B */
+    xr_engine_event qe = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 2000000);
+    expect_quote(&qe.u.quote, &b);
+
+    xr_sim_fault flt;
+    memset(&flt, 0, sizeof flt);
+    flt.kind = XR_SIM_FAULT_REJECT;
+    flt.count = 1;
+    flt.code = -2010;
+    snprintf(flt.msg, sizeof flt.msg, "Account has insufficient balance for requested action.");
+    assert_int_equal(xr_sim_apply_fault(E.sim, 1, &flt), XR_OK);
+
+    xr_engine_event ev = call(quoted_order(CUST_A, 16, &qe.u.quote));
+    if (ev.kind == XR_ENGINE_EV_REJECT)
+        fail_msg("order rejected: %s", xr_err_name(ev.u.reject.err));
+    const xr_engine_exec_report_ev *r = &ev.u.report;
+    assert_int_equal(r->status, XR_ENGINE_ORDER_FAILED);
+    assert_int_equal(r->err, XR_ERR_INSUFFICIENT_LIQUIDITY);
+    xr_i128 c = ceil_div(b.e + b.s, 2), s = floor_div(b.s, 2);
+    assert_true(c == USDT(609964352) && s == USDT(9014251));
+    assert_true(r->ordered.units == 2000000 && r->filled.units == 1000000);
+    assert_true(r->quote.units == c && r->spread.units == s);
+    assert_true(r->notional.units == b.n_a && r->fees.units == b.f_a);
+    xr_i128 move = c - (b.n_a + b.f_a) - s;
+    assert_true(move == USDT(350101));
+    E.cust_usdt[0] -= c;
+    E.cust_btc[0] += 1000000;
+    exp_buy_leg(0, 1000000, b.n_a, b.f_a);
+    E.revenue += s;
+    pnl += move;
+    memset(&flt, 0, sizeof flt);
+    flt.kind = XR_SIM_FAULT_CLEAR;
+    assert_int_equal(xr_sim_apply_fault(E.sim, 1, &flt), XR_OK);
+    check_all();
+}
+
 /* Beyond the tolerance: SLIPPAGE_EXCEEDED, nothing booked; the quote is not used up and
  * executes once the market is back. */
 static void test_quote_slippage_exceeded(void **state)
@@ -545,6 +591,58 @@ static void test_sell_receive_quote(void **state)
     check_all();
 }
 
+static void sim_fault(int v, uint8_t kind)
+{
+    xr_sim_fault flt;
+    memset(&flt, 0, sizeof flt);
+    flt.kind = kind;
+    assert_int_equal(xr_sim_apply_fault(E.sim, (uint32_t)v, &flt), XR_OK);
+}
+
+/* "Spend 700" again, but B's book moved where the engine cannot see it (B's feed is frozen by
+ * the simulator's stale fault, then its 60010 ask becomes 60200): the plan is the one above,
+ * B's child fills at 60200 inside its limit, and E + S would be 700.222304 > 700. The
+ * customer pays exactly 700: the spread gives way (X - E), nothing is asked of the house. */
+static void test_buy_spend_quote_fills_above_walk(void **state)
+{
+    (void)state;
+    set_books(&DEF_A, &DEF_B);
+    sim_fault(1, XR_SIM_FAULT_STALE);
+    for (int i = 0; i < 20; i++)
+        pump_once();
+    level(1, XR_SIM_ASK, 60010, 0);
+    level(1, XR_SIM_ASK, 60200, 2000);
+    for (int i = 0; i < 20; i++)
+        pump_once();
+
+    const xr_i128 x = USDT(700) * 1000000;
+    const int64_t sat_b = 148000; /* as in test_buy_spend_quote: the engine's book is the same */
+    xr_i128 n_a = ceil_div(notional_exact_e8(1000000, 60000), U8);
+    xr_i128 f_a = ceil_div(n_a * fee_bps[0], 10000);
+    xr_i128 n_b = ceil_div(notional_exact_e8(sat_b, 60200), U8);
+    xr_i128 f_b = ceil_div(n_b * fee_bps[1], 10000);
+    xr_i128 e = n_a + f_a + n_b + f_b;
+    xr_i128 s_full = floor_div(e * SPREAD, 10000);
+    assert_true(e == USDT(689874192) && e + s_full == USDT(700222304));
+    xr_i128 s = x - e; /* what is left under X */
+    assert_true(s == USDT(10125808) && s < s_full);
+
+    xr_engine_cmd c = order_cmd(CUST_A, 35, XR_ENGINE_BUY, x);
+    c.u.order.amount_side = XR_ENGINE_AMOUNT_QUOTE;
+    xr_engine_exec_report_ev r = filled(c);
+    assert_true(r.filled.units == 1000000 + sat_b);
+    assert_true(r.quote.units == x);
+    assert_true(r.notional.units == n_a + n_b && r.fees.units == f_a + f_b);
+    assert_true(r.spread.units == s);
+    E.cust_usdt[0] -= x;
+    E.cust_btc[0] += 1000000 + sat_b;
+    exp_buy_leg(0, 1000000, n_a, f_a);
+    exp_buy_leg(1, sat_b, n_b, f_b);
+    E.revenue += s;
+    sim_fault(1, XR_SIM_FAULT_CLEAR);
+    check_all();
+}
+
 /* ---- daily notional caps -----------------------------------------------------------------------
  */
 
@@ -670,10 +768,12 @@ int main(void)
         cmocka_unit_test(test_quote_executed),
         cmocka_unit_test(test_quote_adverse_within_slippage),
         cmocka_unit_test(test_quote_sell_favourable),
+        cmocka_unit_test(test_quote_partial_fill),
         cmocka_unit_test(test_quote_slippage_exceeded),
         cmocka_unit_test(test_quote_refusals),
         cmocka_unit_test(test_buy_spend_quote),
         cmocka_unit_test(test_sell_receive_quote),
+        cmocka_unit_test(test_buy_spend_quote_fills_above_walk),
         cmocka_unit_test(test_daily_cap),
         cmocka_unit_test(test_daily_cap_midnight),
     };
