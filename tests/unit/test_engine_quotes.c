@@ -549,6 +549,37 @@ static void test_buy_spend_quote(void **state)
     xr_engine_cmd big = order_cmd(CUST_A, 31, XR_ENGINE_BUY, E.cust_usdt[0] + 1);
     big.u.order.amount_side = XR_ENGINE_AMOUNT_QUOTE;
     expect_refused(big, XR_ERR_INSUFFICIENT_FUNDS);
+    /* A firm quote the customer cannot pay yet: INSUFFICIENT_FUNDS gives the quote back, so
+     * after a funding it executes (new key) at the quoted amounts. 0.04 BTC: 0.01 on A at
+     * 60000, 0.02 on B at 60010, then A's 60200 (net 60260.2) before B's 60300 (60420.6). */
+    set_books(&DEF_A, &DEF_B);
+    xr_i128 n4_a =
+        ceil_div(notional_exact_e8(1000000, 60000) + notional_exact_e8(1000000, 60200), U8);
+    xr_i128 n4_b = ceil_div(notional_exact_e8(2000000, 60010), U8);
+    xr_i128 f4_a = ceil_div(n4_a * fee_bps[0], 10000), f4_b = ceil_div(n4_b * fee_bps[1], 10000);
+    xr_i128 e4 = n4_a + f4_a + n4_b + f4_b, s4 = floor_div(e4 * SPREAD, 10000);
+    assert_true(e4 + s4 == USDT(2441889436) && e4 + s4 > E.cust_usdt[0]);
+    xr_engine_event q4 = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 4000000);
+    assert_true(q4.u.quote.quote.units == e4 + s4 && q4.u.quote.spread.units == s4);
+    expect_refused(quoted_order(CUST_A, 36, &q4.u.quote), XR_ERR_INSUFFICIENT_FUNDS);
+    xr_engine_cmd fund = {.kind = XR_ENGINE_CMD_FUND, .customer_id = CUST_A};
+    fund.u.fund.key = key_of(4);
+    snprintf(fund.u.fund.asset, sizeof fund.u.fund.asset, "USDT");
+    fund.u.fund.amount.units = USDT(1000) * 1000000;
+    ev = call(fund);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_FUNDING);
+    E.funding -= fund.u.fund.amount.units;
+    E.cust_usdt[0] += fund.u.fund.amount.units;
+    r = filled(quoted_order(CUST_A, 37, &q4.u.quote));
+    assert_true(r.filled.units == 4000000 && r.quote.units == e4 + s4 && r.spread.units == s4);
+    assert_true(r.notional.units == n4_a + n4_b && r.fees.units == f4_a + f4_b);
+    E.cust_usdt[0] -= e4 + s4;
+    E.cust_btc[0] += 4000000;
+    exp_buy_leg(0, 2000000, n4_a, f4_a);
+    exp_buy_leg(1, 2000000, n4_b, f4_b);
+    E.revenue += s4;
+    check_all();
+
     /* Below the venues' minimums (5 USDT notional): BELOW_MIN_SIZE. */
     xr_engine_cmd tiny = order_cmd(CUST_A, 32, XR_ENGINE_BUY, USDT(3) * 1000000);
     tiny.u.order.amount_side = XR_ENGINE_AMOUNT_QUOTE;
