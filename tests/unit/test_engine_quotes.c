@@ -674,6 +674,91 @@ static void test_buy_spend_quote_fills_above_walk(void **state)
     check_all();
 }
 
+static xr_engine_event status_of(uint64_t cust, uint8_t k)
+{
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_ORDER_STATUS, .customer_id = cust};
+    c.u.ref.key = key_of(k);
+    return call(c);
+}
+
+/* The engine stops while the child of an order on a quote has executed at B and its answer
+ * was lost (the simulator's 5xx-after-execution fault); reopened, it reconciles the order by
+ * query and books it as quoted (the record's tail carries the quoted amounts), once. */
+static void test_quote_restart_in_flight(void **state)
+{
+    (void)state;
+    xr_engine_cmd fund = {.kind = XR_ENGINE_CMD_FUND, .customer_id = CUST_A};
+    fund.u.fund.key = key_of(5);
+    snprintf(fund.u.fund.asset, sizeof fund.u.fund.asset, "USDT");
+    fund.u.fund.amount.units = USDT(5000) * 1000000;
+    assert_int_equal(call(fund).kind, XR_ENGINE_EV_FUNDING);
+    E.funding -= fund.u.fund.amount.units;
+    E.cust_usdt[0] += fund.u.fund.amount.units;
+    set_books(&DEF_A, &DEF_B);
+    buy_quote b = default_buy();
+    xr_engine_event qe = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 2000000);
+    expect_quote(&qe.u.quote, &b);
+    venue_book a = DEF_A;
+    a.asks[0].usdt = 60100; /* as in test_quote_adverse_within_slippage: all 0.02 on B */
+    set_books(&a, &DEF_B);
+    xr_i128 n = ceil_div(notional_exact_e8(2000000, 60010), U8);
+    xr_i128 f = ceil_div(n * fee_bps[1], 10000);
+
+    xr_sim_fault flt = {
+        .kind = XR_SIM_FAULT_HTTP_5XX, .count = 1, .status = 503, .after_exec = true};
+    assert_int_equal(xr_sim_apply_fault(E.sim, 1, &flt), XR_OK);
+    xr_sim_counters c0, c1;
+    xr_sim_get_counters(E.sim, 1, &c0);
+    xr_engine_cmd o = quoted_order(CUST_A, 17, &qe.u.quote);
+    o.bank_id = BANK;
+    o.correlation_id = ++E.corr;
+    assert_int_equal(xr_engine_submit(E.eng, &o), XR_OK);
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        xr_engine_event ev[4];
+        size_t k = 0;
+        assert_int_equal(xr_engine_poll(E.eng, ev, 4, &k), XR_OK);
+        if (k != 0)
+            fail_msg("event %d err %s", ev[0].kind,
+                     ev[0].kind == XR_ENGINE_EV_REJECT ? xr_err_name(ev[0].u.reject.err)
+                                                       : xr_err_name(ev[0].u.report.err));
+        assert_int_equal(xr_sim_poll(E.sim, 0), XR_OK);
+        xr_sim_get_counters(E.sim, 1, &c1);
+        if (c1.http_5xx > c0.http_5xx && c1.orders_new > c0.orders_new)
+            break; /* executed at B, answer lost */
+        assert_true(xr_clock_mono_ns() < end);
+    }
+    xr_engine_close(E.eng);
+    E.eng = NULL;
+    open_engine();
+    et_wait_book(3, false); /* B's 60010 is gone: A 60100, 60200, B 60300 */
+
+    xr_engine_event ev;
+    end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        ev = status_of(CUST_A, 17);
+        assert_int_equal(ev.kind, XR_ENGINE_EV_ORDER);
+        if (ev.u.order.report.status != XR_ENGINE_ORDER_OPEN)
+            break;
+        assert_true(xr_clock_mono_ns() < end);
+        for (int i = 0; i < 10; i++)
+            pump_once();
+    }
+    const xr_engine_exec_report_ev *r = &ev.u.order.report;
+    assert_int_equal(r->status, XR_ENGINE_ORDER_FILLED);
+    assert_true(r->filled.units == 2000000);
+    assert_true(r->quote.units == b.e + b.s && r->spread.units == b.s);
+    assert_true(r->notional.units == n && r->fees.units == f);
+    xr_sim_get_counters(E.sim, 1, &c1);
+    assert_int_equal(c1.orders_new, c0.orders_new + 1); /* never sent again */
+    E.cust_usdt[0] -= b.e + b.s;
+    E.cust_btc[0] += 2000000;
+    exp_buy_leg(1, 2000000, n, f);
+    E.revenue += b.s;
+    pnl += (b.e + b.s) - (n + f) - b.s;
+    check_all();
+}
+
 /* ---- daily notional caps -----------------------------------------------------------------------
  */
 
@@ -805,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_buy_spend_quote),
         cmocka_unit_test(test_sell_receive_quote),
         cmocka_unit_test(test_buy_spend_quote_fills_above_walk),
+        cmocka_unit_test(test_quote_restart_in_flight),
         cmocka_unit_test(test_daily_cap),
         cmocka_unit_test(test_daily_cap_midnight),
     };
