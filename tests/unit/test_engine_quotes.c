@@ -11,6 +11,8 @@
  */
 #include "engine_test_util.h"
 
+#include <sys/stat.h>
+
 #include "core/engine/engine_internal.h" /* xr_eng_wall_clock: crossing a UTC midnight */
 
 #define TTL_S      3 /* the firm quotes' lifetime in this group */
@@ -834,6 +836,44 @@ static void test_daily_cap(void **state)
     expect_refused(order_cmd(CUST_B, 48, XR_ENGINE_BUY, 100000), XR_ERR_LIMIT_EXCEEDED);
 }
 
+/* A cap configuration that is inconsistent refuses to open, before anything is created. */
+static void test_cap_config_errors(void **state)
+{
+    (void)state;
+    xr_engine_config *c = malloc(sizeof *c);
+    assert_non_null(c);
+    struct {
+        uint32_t bank;
+        const char *asset;
+        int64_t daily;
+        uint32_t n;
+        xr_err want;
+    } cases[] = {
+        {99, "USDT", 1, 1, XR_ERR_CONFIG},              /* unknown bank */
+        {BANK, "XYZ", 1, 1, XR_ERR_CONFIG},             /* unknown asset */
+        {BANK, "EUR", 1, 1, XR_ERR_CONFIG},             /* an asset of no pair */
+        {BANK, "USDT", 0, 1, XR_ERR_INVALID_ARGUMENT},  /* no notional */
+        {BANK, "USDT", -5, 1, XR_ERR_INVALID_ARGUMENT}, /* negative */
+        {BANK, "USDT", 1, XR_ENGINE_LIMITS_MAX + 1, XR_ERR_INVALID_ARGUMENT}, /* too many */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        *c = E.cfg;
+        snprintf(c->data_dir, sizeof c->data_dir, "%s/bad", E.dir);
+        c->nlimits = cases[i].n;
+        c->limits[0] = (xr_engine_limit_config){.bank_id = cases[i].bank, .tier = 1};
+        snprintf(c->limits[0].asset, sizeof c->limits[0].asset, "%s", cases[i].asset);
+        c->limits[0].daily_notional.units = cases[i].daily;
+        xr_engine *e = NULL;
+        xr_err err = xr_engine_open(c, &e);
+        if (err != cases[i].want)
+            fail_msg("case %zu: %s, expected %s", i, xr_err_name(err), xr_err_name(cases[i].want));
+        assert_null(e);
+        struct stat st;
+        assert_int_not_equal(stat(c->data_dir, &st), 0); /* nothing created */
+    }
+    free(c);
+}
+
 static int64_t midnight_offset; /* added to the wall clock: just past the next UTC midnight */
 
 static int64_t tomorrow_clock(void)
@@ -893,6 +933,7 @@ int main(void)
         cmocka_unit_test(test_quote_restart_in_flight),
         cmocka_unit_test(test_daily_cap),
         cmocka_unit_test(test_daily_cap_midnight),
+        cmocka_unit_test(test_cap_config_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
