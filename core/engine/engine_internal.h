@@ -54,6 +54,7 @@ typedef enum xr_eng_msg_type {
     XR_ENG_M_MD_INST = 7,   /* xr_eng_md_inst: venue -> pricing, a pair's rules */
     XR_ENG_M_MD_BOOK = 8,   /* xr_eng_md_book: venue -> pricing, a book's top levels */
     XR_ENG_M_MD_DOWN = 9,   /* xr_eng_md_book (no levels): the venue book is not usable */
+    XR_ENG_M_MD_TRADE = 10, /* xr_eng_md_trade: venue -> pricing, a public trade */
 } xr_eng_msg_type;
 
 /* A command with what the gateway learnt about its customer. */
@@ -61,9 +62,10 @@ typedef struct xr_eng_req {
     xr_engine_cmd cmd;
     uint64_t cust_no; /* internal customer number (account ids), 0 for none */
     uint8_t tier;
-    uint8_t created; /* CUSTOMER: 1 when the accounts are new */
-    uint8_t update;  /* CUSTOMER: a known customer's new tier (stored, no accounts) */
-    xr_err err;      /* CUSTOMER: the ledger's result */
+    uint8_t created;   /* CUSTOMER: 1 when the accounts are new */
+    uint8_t update;    /* CUSTOMER: a known customer's new tier (stored, no accounts) */
+    xr_err err;        /* CUSTOMER: the ledger's result */
+    uint32_t gw_entry; /* CANCEL: the gateway's idempotency entry of the order */
 } xr_eng_req;
 
 /* Where an order is in its life (the gateway builds the answer from it). */
@@ -77,7 +79,17 @@ typedef enum xr_eng_order_phase {
                                an order on a firm quote refused by the ledger (release it) */
     XR_ENG_PH_REROUTE = 6,  /* failover: router -> pricing (new legs) -> ledger (record) ->
                                router (the parent stays in the router's pool meanwhile) */
+    XR_ENG_PH_OPEN = 7,     /* pricing -> gateway: a LIMIT GTC/GTD order rests in the internal
+                               book (its OPEN report); the parent stays in the router's pool */
 } xr_eng_order_phase;
+
+/* A leg crossed in the internal book against another client order: no venue, no fee. */
+#define XR_ENG_VENUE_INTERNAL 0xFFFFu
+
+/* Why a resting order ends without filling (xr_eng_order.ending). */
+#define XR_ENG_END_NONE    0u
+#define XR_ENG_END_CANCEL  1u /* the bank cancelled it */
+#define XR_ENG_END_EXPIRED 2u /* GTD expiry */
 
 /* One venue's part of an order: the plan, then what the venue did. */
 typedef struct xr_eng_leg {
@@ -138,6 +150,13 @@ typedef struct xr_eng_order {
     xr_amount q_spread;     /* firm quote: its stated spread */
     xr_amount pnl;          /* booked: the house's price-move result, signed, quote asset */
     xr_amount cap_notional; /* counted against the daily notional cap at reservation */
+    /* LIMIT orders (stage_pricing.c, "Limit orders and the internal book"). */
+    uint8_t ending; /* XR_ENG_END_*: set by pricing when a resting order is taken out */
+    uint8_t rested; /* the order has rested in the internal book at least once */
+    uint8_t n_bx;   /* best-execution record: venues in bx (stage_pricing.c, best_ex) */
+    uint8_t reserved3_;
+    int64_t decided_ns; /* wall clock of the routing decision of bx */
+    xr_engine_venue_price bx[XR_ENGINE_VENUES_MAX];
 } xr_eng_order;
 
 typedef struct xr_eng_child_cmd {
@@ -195,6 +214,18 @@ typedef struct xr_eng_md_book {
     xr_eng_md_level asks[XR_ENG_MD_LEVELS];
 } xr_eng_md_book;
 
+/* A public trade of one venue (its @trade stream), prices at the venue instrument's price
+ * scale, quantity at the pair's base scale. */
+typedef struct xr_eng_md_trade {
+    uint16_t venue;
+    uint16_t pair;
+    uint32_t reserved;
+    uint64_t trade_id; /* the venue's; increasing per venue and pair */
+    int64_t time_ns;   /* the venue's trade time, Unix epoch */
+    xr_price price;
+    xr_amount qty;
+} xr_eng_md_trade;
+
 typedef struct xr_eng_msg {
     uint32_t type; /* xr_eng_msg_type */
     uint32_t reserved;
@@ -206,6 +237,7 @@ typedef struct xr_eng_msg {
         xr_eng_child_ev cev;
         xr_eng_md_inst inst;
         xr_eng_md_book book;
+        xr_eng_md_trade trade;
     } u;
 } xr_eng_msg;
 
@@ -267,11 +299,15 @@ void xr_eng_client_order_id(const xr_ledger_id *reserve_id, uint32_t leg,
 
 typedef struct xr_eng_shared xr_eng_shared;
 
-#define XR_ENG_REC_VERSION   1u
-#define XR_ENG_REC_HEAD      288u
-#define XR_ENG_REC_LEG       168u
-#define XR_ENG_REC_TAIL      80u /* after the children: base_qty ... cap_notional, i128 each */
-#define XR_ENG_REC_MAX       (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG + XR_ENG_REC_TAIL)
+#define XR_ENG_REC_VERSION 2u /* 2: + the best-execution block and the tail; 1 still decodes */
+#define XR_ENG_REC_HEAD    288u
+#define XR_ENG_REC_LEG     168u
+#define XR_ENG_REC_BX_HEAD 16u /* v2: n_bx u8, pad[7], decided_ns i64 */
+#define XR_ENG_REC_BX      48u /* v2: per venue */
+#define XR_ENG_REC_TAIL    80u /* v2, last: base_qty ... cap_notional, i128 each */
+#define XR_ENG_REC_MAX                                                                             \
+    (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG + XR_ENG_REC_BX_HEAD +                     \
+     XR_ENGINE_VENUES_MAX * XR_ENG_REC_BX + XR_ENG_REC_TAIL)
 #define XR_ENG_KEY_ORDER     'O' /* 'O' bank(u32 BE) key[16] -> order record */
 #define XR_ENG_KEY_LIST      'L' /* 'L' bank(u32 BE) customer(u64 BE) ~seq(u64 BE) -> key[16] */
 #define XR_ENG_KEY_CUSTOMER  'C' /* 'C' bank(u32 BE) customer(u64 BE) -> cust_no u64, tier u8 */

@@ -250,8 +250,8 @@ static void book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n)
     uint64_t omni_q = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, Q);
     for (uint32_t i = 0; i < o->n_legs; i++) {
         const xr_eng_leg *g = &o->legs[i];
-        if (g->filled.units == 0)
-            continue;
+        if (g->filled.units == 0 || g->venue == XR_ENG_VENUE_INTERNAL)
+            continue; /* an internal cross has no venue legs: the omnibus is the counterparty */
         uint64_t pos_b = xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, g->venue, B);
         uint64_t pos_q = xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, g->venue, Q);
         uint64_t fee_q = xr_eng_account_id(XR_LEDGER_KIND_FEES, g->venue, Q);

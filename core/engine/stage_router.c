@@ -47,10 +47,99 @@ static xr_err transition(xr_eng_order *o, xr_order_event ev)
     return err;
 }
 
+/* ---- LIMIT orders ---------------------------------------------------------------------------
+ * A LIMIT GTC/GTD order whose children are all final and which still has a remainder goes to
+ * the pricing stage (which owns the internal book): it is routed again when the market
+ * reaches its limit, crossed against opposite client orders, or rests until then. Its pool
+ * slot stays here meanwhile (phase REROUTE), so a resting order costs one slot of orders_max.
+ * Pricing sends it back (through the ledger, which stores new legs first) with new legs, or
+ * with `ending` set (cancelled, expired) to be booked. */
+
+static bool resting_kind(const xr_eng_order *o)
+{
+    const xr_engine_order_cmd *c = &o->cmd.u.order;
+    return c->type == XR_ENGINE_LIMIT &&
+           (c->tif == XR_ENGINE_TIF_DEFAULT || c->tif == XR_ENGINE_TIF_GTC ||
+            c->tif == XR_ENGINE_TIF_GTD);
+}
+
+static bool all_done(const xr_eng_order *o)
+{
+    for (uint32_t i = 0; i < o->n_legs; i++)
+        if (!o->legs[i].done)
+            return false;
+    return true;
+}
+
+static xr_i128 filled_total(const xr_eng_order *o)
+{
+    xr_i128 t = 0;
+    for (uint32_t i = 0; i < o->n_legs; i++)
+        t += o->legs[i].filled.units;
+    return t;
+}
+
+/* The status after fills that did not come through child_event (internal crosses). */
+static xr_err fill_status(xr_eng_order *o)
+{
+    xr_i128 t = filled_total(o);
+    if (t == 0 || o->status == XR_ENGINE_ORDER_FILLED)
+        return XR_OK;
+    return transition(o, t >= o->cmd.u.order.amount.units ? XR_ORDER_EV_FULL_FILL
+                                                          : XR_ORDER_EV_PARTIAL_FILL);
+}
+
+/* finish(): how a LIMIT order's unfilled remainder ends, through the state table. False when
+ * it is not a LIMIT ending (the MARKET rules apply: INSUFFICIENT_LIQUIDITY). */
+static bool limit_end(xr_eng_order *o)
+{
+    const xr_engine_order_cmd *c = &o->cmd.u.order;
+    xr_order_event ev;
+    if (o->ending == XR_ENG_END_CANCEL)
+        ev = XR_ORDER_EV_CANCELLED;
+    else if (o->ending == XR_ENG_END_EXPIRED)
+        ev = XR_ORDER_EV_EXPIRED;
+    else if (c->type == XR_ENGINE_LIMIT && c->tif == XR_ENGINE_TIF_IOC)
+        ev = XR_ORDER_EV_CANCELLED; /* an IOC's remainder is cancelled, not a failure */
+    else
+        return false;
+    (void)transition(o, ev);
+    return true;
+}
+
+static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref);
+static bool failover(xr_eng_router *rt, xr_eng_order *o, uint32_t ref);
+
+/* Every child is final: rest / route again (LIMIT GTC/GTD with a remainder), fail over, or
+ * book. */
+static void next_step(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
+{
+    if (resting_kind(o) && o->ending == XR_ENG_END_NONE &&
+        filled_total(o) < o->cmd.u.order.amount.units && o->n_legs < XR_ENG_LEGS_MAX) {
+        xr_eng_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = XR_ENG_M_ORDER;
+        m.u.order = *o;
+        m.u.order.phase = XR_ENG_PH_REROUTE;
+        m.u.order.route_ref = ref;
+        m.u.order.route_seq = rt->live_seq[ref];
+        xr_eng_port_send(&rt->to_pricing, &m);
+        o->phase = XR_ENG_PH_REROUTE;
+        /* Reconciled: new children of a recovered order are sent, not queried (pricing tells
+         * the gateway that this order's reconciliation is done). */
+        o->recovered = 0;
+        return;
+    }
+    if (!failover(rt, o, ref))
+        finish(rt, o, ref);
+}
+
 /* Sends the children [o->n_sent, o->n_legs) of the parent in pool slot `ref`. */
 static void send_children(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
 {
     for (uint32_t i = o->n_sent; i < o->n_legs; i++) {
+        if (o->legs[i].venue == XR_ENG_VENUE_INTERNAL)
+            continue; /* crossed in the internal book: done, nothing to send */
         /* A recovered order's children may or may not have reached their venues before the
          * restart: each is asked for by its client order id, never sent again. */
         o->legs[i].recover = o->recovered;
@@ -82,10 +171,15 @@ static void route(xr_eng_router *rt, const xr_eng_order *in)
     if (seq == 0)
         seq = ++rt->next_seq;
     rt->live_seq[ref] = seq;
-    XR_ASSERT(o->status == XR_ENGINE_ORDER_OPEN && o->n_legs > 0);
-    (void)transition(o, XR_ORDER_EV_ROUTED);
+    XR_ASSERT(o->status == XR_ENGINE_ORDER_OPEN || o->status == XR_ENGINE_ORDER_PARTIALLY_FILLED);
+    XR_ASSERT(o->n_legs > 0 || resting_kind(o));
+    if (fill_status(o) != XR_OK) /* a recovered order's internal crosses */
+        XR_ASSERT(false);
+    (void)transition(o, o->n_legs > 0 ? XR_ORDER_EV_ROUTED : XR_ORDER_EV_RESTED);
     o->n_sent = 0;
     send_children(rt, o, ref);
+    if (all_done(o))
+        next_step(rt, o, ref); /* nothing out: a LIMIT order with no marketable part rests */
 }
 
 /* 10^-(base + price) quote units -> quote minor units, rounded by `r`. */
@@ -191,6 +285,8 @@ static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
     }
     if (o->filled.units == o->base_qty.units) {
         XR_ASSERT(o->status == XR_ENGINE_ORDER_FILLED);
+    } else if (limit_end(o)) {
+        /* A LIMIT order's remainder: cancelled (IOC, or by the bank) or expired (GTD). */
     } else {
         if (o->err == XR_OK) {
             /* A live order failed over until no venue was left: INSUFFICIENT_LIQUIDITY (each
@@ -229,6 +325,8 @@ static bool failover(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
     for (uint32_t i = 0; i < o->n_legs; i++) {
         const xr_eng_leg *g = &o->legs[i];
         filled += g->filled.units;
+        if (g->venue == XR_ENG_VENUE_INTERNAL)
+            continue;
         if (g->err != XR_OK || g->filled.units < g->qty.units) {
             shortfall = true;
             o->excluded |= 1u << g->venue;
@@ -259,6 +357,8 @@ static xr_err rerouted(xr_eng_router *rt, const xr_eng_order *in)
     if (o->phase != XR_ENG_PH_REROUTE || in->n_legs < o->n_legs || in->n_sent != o->n_legs)
         return XR_ERR_INTERNAL;
     o->phase = XR_ENG_PH_ROUTE;
+    o->ending = in->ending;
+    o->rested = in->rested;
     if (in->n_legs == o->n_legs) {
         finish(rt, o, ref);
         return XR_OK;
@@ -266,7 +366,15 @@ static xr_err rerouted(xr_eng_router *rt, const xr_eng_order *in)
     for (uint32_t i = o->n_legs; i < in->n_legs; i++)
         o->legs[i] = in->legs[i];
     o->n_legs = in->n_legs;
+    o->n_bx = in->n_bx; /* the decision of these legs (best-execution record) */
+    o->decided_ns = in->decided_ns;
+    memcpy(o->bx, in->bx, sizeof o->bx);
+    if (fill_status(o) != XR_OK) /* internal crosses come filled */
+        return XR_ERR_INTERNAL;
+    (void)transition(o, XR_ORDER_EV_ROUTED);
     send_children(rt, o, ref);
+    if (all_done(o))
+        next_step(rt, o, ref);
     return XR_OK;
 }
 
@@ -396,8 +504,7 @@ static xr_err child_event(xr_eng_router *rt, const xr_eng_child_ev *ev)
     for (uint32_t i = 0; i < o->n_legs; i++)
         if (!leg_check_done(&o->legs[i]))
             return XR_OK;
-    if (!failover(rt, o, ev->order_ref))
-        finish(rt, o, ev->order_ref);
+    next_step(rt, o, ev->order_ref);
     return XR_OK;
 }
 
@@ -425,7 +532,7 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         }
     }
     for (;;) {
-        bool room = xr_eng_port_room(&rt->to_ledger, 1);
+        bool room = xr_eng_port_room(&rt->to_ledger, 1) && xr_eng_port_room(&rt->to_pricing, 1);
         for (uint32_t v = 0; v < nv; v++)
             room = room && xr_eng_port_room(&rt->to_venue[v], 1);
         if (!room)

@@ -135,7 +135,7 @@ struct lg_batch {
     MDB_cursor *acc_cur, *op_cur;
     int64_t ts;
     uint32_t swept;
-    uint32_t aux_n;     /* aux records written in this batch */
+    uint32_t aux_n;     /* auxiliary records written in this batch */
     lg_hasher *hasher;  /* NULL: hash inline */
     uint32_t published; /* entries handed to the hasher in this batch (0: none yet) */
     uint32_t miss_pos;  /* index position where the last op_get miss would be inserted */
@@ -1337,7 +1337,8 @@ static xr_err batch_commit(xr_ledger *lg)
     lg_batch *b = lg->batch;
     if (b->op_new_n == 0 && b->op_upd_n == 0 && b->acc_dirty_n == 0 && b->entry_n == 0 &&
         b->exp_n == 0 && b->swept == 0 && b->aux_n == 0) {
-        /* Only replays and unstored failures (and no aux record): nothing to make durable. */
+        /* Only replays and unstored failures: nothing to make durable (auxiliary records
+         * written without any op, e.g. an order record's new children, are: aux_n). */
         batch_txn_end(b, 0);
         return XR_OK;
     }
