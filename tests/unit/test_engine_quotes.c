@@ -915,6 +915,12 @@ static void test_daily_cap_midnight(void **state)
     check_all();
     set_books(&DEF_A, &DEF_B);
     expect_refused(order_cmd(CUST_B, 52, XR_ENGINE_BUY, 10000), XR_ERR_LIMIT_EXCEEDED);
+    /* A LIMIT order counts too (its whole amount at its limit). */
+    xr_engine_cmd lim = order_cmd(CUST_B, 53, XR_ENGINE_BUY, 10000);
+    lim.u.order.type = XR_ENGINE_LIMIT;
+    lim.u.order.tif = XR_ENGINE_TIF_IOC;
+    lim.u.order.limit.ticks = 61000 * E.price_one;
+    expect_refused(lim, XR_ERR_LIMIT_EXCEEDED);
     xr_eng_wall_clock = xr_clock_wall_ns;
 }
 
