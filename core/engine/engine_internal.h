@@ -75,7 +75,8 @@ typedef enum xr_eng_order_phase {
     XR_ENG_PH_ROUTE = 2,    /* ledger -> router: reserved durably */
     XR_ENG_PH_BOOK = 3,     /* router -> ledger: post or void */
     XR_ENG_PH_DONE = 4,     /* ledger -> gateway: booked, report */
-    XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err) */
+    XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err); gateway -> pricing:
+                               an order on a firm quote refused by the ledger (release it) */
     XR_ENG_PH_REROUTE = 6,  /* failover: router -> pricing (new legs) -> ledger (record) ->
                                router (the parent stays in the router's pool meanwhile) */
     XR_ENG_PH_OPEN = 7,     /* pricing -> gateway: a LIMIT GTC/GTD order rests in the internal

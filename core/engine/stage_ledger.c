@@ -711,8 +711,9 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
             xr_log_err(&ll, err);
             xr_log_end(&ll);
             oo->err = err;
-        } else {
-            /* Booked: the day counts what filled instead of what was planned. */
+        } else if (o->phase == XR_ENG_PH_BOOK) {
+            /* Booked, finally: the day counts what filled instead of what was planned (once
+             * per order: an interim booking of a resting order does not adjust it). */
             cap_add(l, o, o->notional.units - o->cap_notional.units);
         }
         oo->phase = XR_ENG_PH_DONE;

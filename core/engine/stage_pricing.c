@@ -1091,7 +1091,12 @@ xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
         if (m == NULL)
             break;
         *work = true;
-        if (m->type == XR_ENG_M_ORDER)
+        if (m->type == XR_ENG_M_ORDER && m->u.order.phase == XR_ENG_PH_REJECTED)
+            /* The ledger refused an order on a firm quote (funds, daily cap): nothing was
+             * booked, so its quote may be executed again. */
+            (void)xr_pricing_release(&p->pricer, m->u.order.cmd.u.order.quote_id,
+                                     m->u.order.cmd.bank_id, m->u.order.cust_no);
+        else if (m->type == XR_ENG_M_ORDER)
             order(p, &m->u.order, now);
         else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_QUOTE)
             quote(p, &m->u.req, now);

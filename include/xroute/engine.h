@@ -230,8 +230,9 @@
  * (receives) exactly the quoted amount and the bank's spread revenue is the quoted spread;
  * the market move is the house's (booked on the bank's quote P&L account, docs/ledger.md
  * "Firm quotes"). On a partial fill the quoted amounts apply pro rata. A quote is used by the
- * first order that passes pricing, even if the ledger then refuses that order. Quotes live in
- * memory only: a restart forgets them.
+ * first order that executes it; an order refused after pricing took the quote (funds, daily
+ * cap) gives it back, so it may be executed again until it expires. Quotes live in memory
+ * only: a restart forgets them.
  *
  * Amount on the quote side (NEW_ORDER MARKET, amount_side XR_ENGINE_AMOUNT_QUOTE, no quote
  * id): a buy spends at most `amount` all in (notional + fees + spread), a sell receives
