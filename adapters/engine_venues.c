@@ -375,7 +375,7 @@ static void drv_destroy(void *p)
     free(d);
 }
 
-static xr_err drv_poll(void *p, bool *work)
+static xr_err drv_pass(void *p, uint64_t timeout_ns, bool *work)
 {
     drv *d = p;
     for (uint32_t i = 0; i < d->nv; i++) {
@@ -385,7 +385,7 @@ static xr_err drv_poll(void *p, bool *work)
         run_queries(&d->v[i]);
     }
     uint32_t n = 0;
-    if (xr_net_loop_poll(d->loop, 0, &n) != XR_OK)
+    if (xr_net_loop_poll(d->loop, timeout_ns, &n) != XR_OK)
         return XR_ERR_INTERNAL;
     for (uint32_t i = 0; i < d->nv; i++) {
         (void)xr_binance_session_run_due(d->v[i].s);
@@ -470,10 +470,30 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
     return XR_OK;
 }
 
+static xr_err drv_poll(void *p, bool *work)
+{
+    return drv_pass(p, 0, work);
+}
+
+/* The THREADS schedule's blocking wait: the io_uring wait, ended by a completion, the
+ * timeout, or drv_wake (the loop's eventfd). */
+static xr_err drv_poll_wait(void *p, uint64_t timeout_ns, bool *work)
+{
+    return drv_pass(p, timeout_ns, work);
+}
+
+static void drv_wake(void *p)
+{
+    drv *d = p;
+    (void)xr_net_loop_wake(d->loop); /* fails only if the eventfd does: the wait times out */
+}
+
 static const xr_eng_venue_driver binance_driver = {
     .create = drv_create,
     .poll = drv_poll,
     .destroy = drv_destroy,
+    .poll_wait = drv_poll_wait,
+    .wake = drv_wake,
 };
 
 xr_err xr_engine_open(const xr_engine_config *cfg, xr_engine **out)

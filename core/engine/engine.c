@@ -38,6 +38,7 @@ enum { ENG_AWAKE = 0, ENG_ASLEEP = 1 };
 typedef struct eng_sleeper {
     _Alignas(128) _Atomic uint32_t state;
     _Alignas(128) uint32_t nin; /* read-only after open */
+    bool io; /* runs the venues and blocks in the driver's poll_wait, woken by its wake */
     xr_spsc_ring *in[ENG_SLEEPER_IN];
 } eng_sleeper;
 
@@ -212,7 +213,7 @@ void xr_engine_config_default(xr_engine_config *cfg)
     for (uint32_t i = 0; i < XR_ENGINE_THREADS_MAX; i++)
         cfg->thread_cpu[i] = -1;
     cfg->spin_ns = 50000;
-    cfg->io_wait_ns = 200000;
+    cfg->io_wait_ns = 1000000;
 }
 
 static bool is_pow2(uint32_t v)
@@ -370,9 +371,13 @@ static bool inputs_ready(const eng_sleeper *s)
     return false;
 }
 
-static void eng_wake(eng_sleeper *s)
+static void eng_wake(xr_engine *e, eng_sleeper *s)
 {
-    if (atomic_exchange_explicit(&s->state, ENG_AWAKE, memory_order_relaxed) == ENG_ASLEEP)
+    if (atomic_exchange_explicit(&s->state, ENG_AWAKE, memory_order_relaxed) != ENG_ASLEEP)
+        return;
+    if (s->io)
+        e->drv->wake(e->venues);
+    else
         (void)syscall(SYS_futex, (uint32_t *)&s->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
@@ -385,13 +390,15 @@ static void ring_doorbells(xr_engine *e, uint32_t self)
         eng_sleeper *s = &e->sleeper[i];
         if (i != self && s->nin > 0 &&
             atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP && inputs_ready(s))
-            eng_wake(s);
+            eng_wake(e, s);
     }
 }
 
 /* Blocks the calling thread (sleeper `s`) for at most `timeout_ns` unless input is ready or
- * the engine stops or failed. Returns false when it did not block. */
-static bool eng_sleep(xr_engine *e, eng_sleeper *s, uint64_t timeout_ns)
+ * the engine stops or failed. Returns false when it did not block. An io sleeper blocks in
+ * the driver's poll_wait (a network completion ends it too; `*work` and `*err` are that
+ * pass's), any other on the futex of its state. */
+static bool eng_sleep(xr_engine *e, eng_sleeper *s, uint64_t timeout_ns, bool *work, xr_err *err)
 {
     atomic_store_explicit(&s->state, ENG_ASLEEP, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
@@ -400,10 +407,26 @@ static bool eng_sleep(xr_engine *e, eng_sleeper *s, uint64_t timeout_ns)
         atomic_store_explicit(&s->state, ENG_AWAKE, memory_order_relaxed);
         return false;
     }
-    struct timespec ts = {(time_t)(timeout_ns / XR_NS_PER_SEC), (long)(timeout_ns % XR_NS_PER_SEC)};
-    (void)syscall(SYS_futex, (uint32_t *)&s->state, FUTEX_WAIT_PRIVATE, ENG_ASLEEP, &ts, NULL, 0);
+    if (s->io) {
+        *err = e->drv->poll_wait(e->venues, timeout_ns, work);
+    } else {
+        struct timespec ts = {(time_t)(timeout_ns / XR_NS_PER_SEC),
+                              (long)(timeout_ns % XR_NS_PER_SEC)};
+        (void)syscall(SYS_futex, (uint32_t *)&s->state, FUTEX_WAIT_PRIVATE, ENG_ASLEEP, &ts, NULL,
+                      0);
+    }
     atomic_store_explicit(&s->state, ENG_AWAKE, memory_order_relaxed);
     return true;
+}
+
+static void thread_failed(xr_engine *e, const eng_thread *t)
+{
+    atomic_store_explicit(&e->failed, true, memory_order_seq_cst);
+    xr_log_line l;
+    xr_log_begin(&l, XR_LOG_ERROR, "engine", "engine_thread_failed");
+    xr_log_u64(&l, "thread", t->idx);
+    xr_log_end(&l);
+    eng_wake(e, &e->sleeper[ENG_CALLER]);
 }
 
 static void *thread_main(void *arg)
@@ -418,12 +441,7 @@ static void *thread_main(void *arg)
     while (!atomic_load_explicit(&e->stop, memory_order_acquire)) {
         bool work = false;
         if (run_stages(e, t->stages, &work) != XR_OK) {
-            atomic_store_explicit(&e->failed, true, memory_order_seq_cst);
-            xr_log_line l;
-            xr_log_begin(&l, XR_LOG_ERROR, "engine", "engine_thread_failed");
-            xr_log_u64(&l, "thread", t->idx);
-            xr_log_end(&l);
-            eng_wake(&e->sleeper[ENG_CALLER]);
+            thread_failed(e, t);
             break;
         }
         if (work) {
@@ -438,12 +456,22 @@ static void *thread_main(void *arg)
             cpu_relax();
             continue;
         }
-        /* Idle for spin_ns: block until a doorbell (or, for the venues' thread, io_wait_ns:
-         * the network has no doorbell). A pass that finds nothing after a wake-up blocks
+        /* Idle for spin_ns: block until a doorbell (the venues' thread also until a network
+         * completion), at most `block`. A pass that finds nothing after a wake-up blocks
          * again at once; input that is ready but cannot be taken (back-pressure) yields. */
         ring_doorbells(e, t->idx);
-        if (!eng_sleep(e, me, block))
+        xr_err err = XR_OK;
+        work = false;
+        if (!eng_sleep(e, me, block, &work, &err))
             sched_yield();
+        if (err != XR_OK) {
+            thread_failed(e, t);
+            break;
+        }
+        if (work) {
+            ring_doorbells(e, t->idx);
+            idle_since = 0;
+        }
     }
     return NULL;
 }
@@ -460,7 +488,7 @@ static void threads_stop(xr_engine *e)
         return;
     atomic_store_explicit(&e->stop, true, memory_order_seq_cst);
     for (uint32_t i = 0; i <= ENG_CALLER; i++)
-        eng_wake(&e->sleeper[i]);
+        eng_wake(e, &e->sleeper[i]);
     for (uint32_t i = 0; i < XR_ENGINE_THREADS_MAX; i++)
         if (e->thread[i].started) {
             (void)pthread_join(e->thread[i].tid, NULL);
@@ -499,6 +527,7 @@ static xr_err threads_start(xr_engine *e)
         sleeper_add(vn, r->router_venue[v]);
     }
     sleeper_add(&sl[ENG_CALLER], r->egress);
+    vn->io = e->drv->poll_wait != NULL && e->drv->wake != NULL;
     e->threads = true;
     for (uint32_t i = 0; i < XR_ENGINE_THREADS_MAX; i++) {
         eng_thread *t = &e->thread[i];
@@ -642,7 +671,7 @@ xr_err xr_engine_submit(xr_engine *e, const xr_engine_cmd *cmd)
         eng_sleeper *s = &e->sleeper[e->sh.cfg.stage_thread[XR_ENGINE_STAGE_GATEWAY]];
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP)
-            eng_wake(s);
+            eng_wake(e, s);
     }
     return XR_OK;
 }
@@ -674,7 +703,7 @@ xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n)
         eng_sleeper *s = &e->sleeper[e->sh.cfg.stage_thread[XR_ENGINE_STAGE_GATEWAY]];
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP)
-            eng_wake(s);
+            eng_wake(e, s);
     }
     return XR_OK;
 }
@@ -706,7 +735,9 @@ xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns)
         } else if (spent < e->sh.cfg.spin_ns) {
             cpu_relax();
         } else {
-            (void)eng_sleep(e, me, timeout_ns - spent);
+            bool none = false;
+            xr_err ignored = XR_OK;
+            (void)eng_sleep(e, me, timeout_ns - spent, &none, &ignored);
         }
     }
 }

@@ -70,13 +70,14 @@
  *     ledger alone (its fsync never holds up market data or routing; a map that puts another
  *     stage on the ledger's thread is refused with XR_ERR_CONFIG), thread 0 runs the venue
  *     connections (one io_uring loop), the gateway, pricing and the router; neither is
- *     pinned. An idle engine thread polls for cfg.spin_ns, then blocks on a futex until a
- *     producer rings its doorbell (a stage thread after a pass that wrote into a ring the
- *     sleeper reads, or xr_engine_submit for the gateway): the doorbell costs the producer a
- *     fence and a load while the consumer is awake, and a futex wake only when it sleeps.
- *     The thread of the venues stage blocks at most cfg.io_wait_ns at a time (network
- *     completions have no doorbell); the others at most 1 ms (a safety net, and the retry
- *     of a producer whose ring was full). xr_engine_wait blocks the caller until the
+ *     pinned. An idle engine thread polls for cfg.spin_ns, then blocks until a producer
+ *     rings its doorbell (a stage thread after a pass that wrote into a ring the sleeper
+ *     reads, or xr_engine_submit for the gateway): the doorbell costs the producer a fence
+ *     and a load while the consumer is awake, and a wake-up only when it sleeps. The thread
+ *     of the venues stage blocks in the io_uring wait (a network completion or the doorbell,
+ *     an eventfd write, ends it) for at most cfg.io_wait_ns, so the sessions' timers run;
+ *     the others block on a futex for at most 1 ms (a safety net, and the retry of a
+ *     producer whose ring was full). xr_engine_wait blocks the caller until the
  *     gateway's thread rings for an event. The rings are the only mutable state the threads
  *     share; everything xr_engine_open does happens before the threads start. xr_engine_close
  *     stops and joins them. A stage that fails stops its thread and makes xr_engine_poll
@@ -374,8 +375,7 @@ typedef struct xr_engine_config {
                                                   not pinned [-1] */
     uint32_t spin_ns;    /* an idle engine thread polls this long before it blocks [50 us] */
     uint32_t io_wait_ns; /* the thread of the venues stage blocks at most this long at a
-                            time: network completions arriving while it sleeps are seen
-                            within it [200 us] */
+                            time (timers: session timeouts, book staleness) [1 ms] */
 } xr_engine_config;
 
 /* Fills `cfg` with the defaults in brackets; no bank, no venue, data_dir "var/xroute". */

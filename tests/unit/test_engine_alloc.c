@@ -7,9 +7,10 @@
  *     simulated venues run in this thread too (xr_sim_poll), and they are not the engine;
  *   - in every other thread (the engine's threads in the THREADS schedule, and the ledger's
  *     hasher) always.
- * After a warm-up (customer, funding, one quote, one buy and one sell: first use may size
- * things lazily), it arms the counter and runs quotes, market buys and market sells across
- * both venues to their reports, then asserts that nothing but LMDB allocated. LMDB's write
+ * After a warm-up (customer, funding, one of each order below: first use may size things
+ * lazily), it arms the counter and runs quotes, market buys and market sells across both
+ * venues, a LIMIT IOC buy, and a LIMIT GTC buy that rests in the internal book and is
+ * cancelled, to their reports, then asserts that nothing but LMDB allocated. LMDB's write
  * transactions malloc their cursors (mdb_cursor_open) and page lists (mdb_midl_alloc) on
  * every durable commit; it has no allocator hook, so those calls (told apart by their call
  * site inside liblmdb) are counted and printed, not asserted: see docs/ARCHITECTURE.md.
@@ -189,7 +190,9 @@ static void disarm_and_report(const char *what)
 
 /* ---- driving, with the engine's calls marked --------------------------------------------- */
 
-static xr_engine_event counted_call(xr_engine_cmd c)
+/* Submits `c` and collects `want` events into `out` (the test's thread marked as inside the
+ * engine for both calls, not while it runs the simulator). Returns c's correlation id. */
+static uint64_t counted_collect(xr_engine_cmd c, xr_engine_event *out, size_t want)
 {
     c.bank_id = BANK;
     c.correlation_id = ++E.corr;
@@ -198,21 +201,28 @@ static xr_engine_event counted_call(xr_engine_cmd c)
     t_engine = false;
     assert_int_equal(err, XR_OK);
     uint64_t end = xr_clock_mono_ns() + WAIT_NS;
-    xr_engine_event ev[4];
-    for (;;) {
+    size_t got = 0;
+    while (got < want) {
         size_t n = 0;
         t_engine = true;
-        err = xr_engine_poll(E.eng, ev, 4, &n);
+        err = xr_engine_poll(E.eng, out + got, want - got, &n);
         t_engine = false;
         assert_int_equal(err, XR_OK);
-        if (n > 0) {
-            assert_int_equal(n, 1);
-            assert_int_equal(ev[0].correlation_id, E.corr);
-            return ev[0];
-        }
+        got += n;
+        if (got == want)
+            break;
         assert_true(xr_clock_mono_ns() < end);
         pump_once(); /* the simulator: not counted */
     }
+    return c.correlation_id;
+}
+
+static xr_engine_event counted_call(xr_engine_cmd c)
+{
+    xr_engine_event ev;
+    uint64_t corr = counted_collect(c, &ev, 1);
+    assert_true(ev.correlation_id == corr);
+    return ev;
 }
 
 static xr_engine_cmd quote_cmd(uint8_t side, int64_t sat)
@@ -238,6 +248,51 @@ static void round_trip(uint8_t side, int64_t sat, uint8_t key)
     assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_FILLED);
     assert_true(ev.u.report.filled.units == sat);
     assert_int_equal(ev.u.report.replayed, 0);
+}
+
+/* A LIMIT IOC buy of 0.001 BTC at 61500 USDT all in: marketable (the asks are at 60010 and
+ * up: 60010 x 1.002 x 1.015 = 61032), routed and FILLED whole. */
+static void limit_ioc(uint8_t key)
+{
+    xr_engine_cmd c = order_cmd(CUST_A, key, XR_ENGINE_BUY, 100000);
+    c.u.order.type = XR_ENGINE_LIMIT;
+    c.u.order.tif = XR_ENGINE_TIF_IOC;
+    c.u.order.limit.ticks = 61500 * E.price_one;
+    xr_engine_event ev = counted_call(c);
+    if (ev.kind == XR_ENGINE_EV_REJECT)
+        fail_msg("limit %u rejected: %s", key, xr_err_name(ev.u.reject.err));
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_FILLED);
+    assert_true(ev.u.report.filled.units == 100000);
+}
+
+/* A LIMIT GTC buy of 0.001 BTC at 50000 USDT all in rests in the internal book (OPEN), then
+ * CANCEL: its final report CANCELLED, to the cancel and to the order's own correlation id. */
+static void limit_rest_and_cancel(uint8_t key)
+{
+    xr_engine_cmd c = order_cmd(CUST_A, key, XR_ENGINE_BUY, 100000);
+    c.u.order.type = XR_ENGINE_LIMIT;
+    c.u.order.tif = XR_ENGINE_TIF_GTC;
+    c.u.order.limit.ticks = 50000 * E.price_one;
+    xr_engine_event ev = counted_call(c);
+    if (ev.kind == XR_ENGINE_EV_REJECT)
+        fail_msg("limit %u rejected: %s", key, xr_err_name(ev.u.reject.err));
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_OPEN);
+    uint64_t order_corr = ev.correlation_id;
+    xr_engine_cmd x = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
+    x.u.ref.key = key_of(key);
+    xr_engine_event two[2];
+    uint64_t cancel_corr = counted_collect(x, two, 2);
+    bool seen_cancel = false, seen_order = false;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(two[i].kind, XR_ENGINE_EV_EXEC_REPORT);
+        assert_int_equal(two[i].u.report.status, XR_ENGINE_ORDER_CANCELLED);
+        assert_true(two[i].u.report.filled.units == 0);
+        seen_cancel = seen_cancel || two[i].correlation_id == cancel_corr;
+        seen_order = seen_order || two[i].correlation_id == order_corr;
+    }
+    assert_true(seen_cancel && seen_order);
 }
 
 /* ---- tests ---------------------------------------------------------------------------------- */
@@ -275,7 +330,8 @@ static void test_shim_counts(void **state)
     assert_true(atomic_load(&n_lmdb) >= 1);
 }
 
-/* Quotes and market buys and sells across both venues, after the warm-up: zero calls. */
+/* Quotes, market buys and sells across both venues, a LIMIT IOC and a resting LIMIT GTC
+ * cancelled, after the warm-up: zero calls by the engine. */
 static void test_order_path_allocates_nothing(void **state)
 {
     (void)state;
@@ -283,6 +339,8 @@ static void test_order_path_allocates_nothing(void **state)
     /* Warm-up: the first quote, buy and sell (0.001 BTC: one venue each). */
     round_trip(XR_ENGINE_BUY, 100000, 10);
     round_trip(XR_ENGINE_SELL, 100000, 11);
+    limit_ioc(12);
+    limit_rest_and_cancel(13);
 
     arm();
     /* 0.001 BTC on one venue, 0.015 BTC across both (A's 0.01 at the top, then B). */
@@ -292,6 +350,8 @@ static void test_order_path_allocates_nothing(void **state)
     round_trip(XR_ENGINE_SELL, 1000000, 23);
     round_trip(XR_ENGINE_BUY, 200000, 24);
     round_trip(XR_ENGINE_SELL, 300000, 25);
+    limit_ioc(26);
+    limit_rest_and_cancel(27);
     disarm_and_report("order path after warm-up");
     if (atomic_load(&n_alloc) != 0)
         fail_msg("the order path allocated %llu times (sites above)",

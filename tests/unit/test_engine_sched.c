@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <sched.h>
 
+#include "core/engine/venue.h"
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -97,7 +99,7 @@ static void test_defaults(void **state)
     for (int t = 0; t < XR_ENGINE_THREADS_MAX; t++)
         assert_int_equal(c.thread_cpu[t], -1);
     assert_int_equal(c.spin_ns, 50000);
-    assert_int_equal(c.io_wait_ns, 200000);
+    assert_int_equal(c.io_wait_ns, 1000000);
 }
 
 /* Every refused configuration leaves no engine behind. */
@@ -299,12 +301,192 @@ static void test_thread_per_stage_buy(void **state)
         fail_msg("verify: %s", rep.problem);
 }
 
+/* Every hand-over is a wake-up, not a timeout: with no spinning and the venues' thread
+ * allowed to sleep 4 s, a book query and a market buy (REST answer and user stream: network
+ * completions that must wake the io_uring wait; the ledger's thread woken by its doorbell)
+ * take far less than one such sleep. */
+static void test_wakeups_not_timeouts(void **state)
+{
+    (void)state;
+    xr_engine_config c = E.cfg;
+    c.schedule = XR_ENGINE_SCHEDULE_THREADS;
+    c.spin_ns = 0;
+    c.io_wait_ns = 4000000000u;
+    assert_int_equal(xr_engine_open(&c, &E.eng), XR_OK);
+    et_wait_book(4, false);               /* A's top ask is 0.001 BTC short of the set book now */
+    struct timespec idle = {0, 50000000}; /* every engine thread is asleep after this */
+    nanosleep(&idle, NULL);
+    uint64_t t0 = xr_clock_mono_ns();
+    xr_engine_event ev = book_query();
+    assert_int_equal(ev.kind, XR_ENGINE_EV_BOOK);
+    assert_true(xr_clock_mono_ns() - t0 < 1500 * XR_NS_PER_MS);
+    nanosleep(&idle, NULL);
+    t0 = xr_clock_mono_ns();
+    ev = call(order_cmd(CUST_A, 31, XR_ENGINE_BUY, 100000));
+    uint64_t took = xr_clock_mono_ns() - t0;
+    if (ev.kind == XR_ENGINE_EV_REJECT)
+        fail_msg("buy rejected: %s", xr_err_name(ev.u.reject.err));
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_FILLED);
+    assert_true(ev.u.report.filled.units == 100000);
+    if (took >= 2 * XR_NS_PER_SEC)
+        fail_msg("the buy took %llu ms: a wake-up was missed",
+                 (unsigned long long)(took / 1000000));
+    close_engine();
+}
+
+/* ---- back-pressure and failure ------------------------------------------------------------ */
+
+/* A burst far larger than the rings (256 slots): submit meets XR_ERR_AGAIN, the caller drains,
+ * and every command gets its one answer (a reject by the gateway: unknown bank), none lost or
+ * doubled, in both schedules. */
+static void burst_case(uint32_t schedule)
+{
+    xr_engine_config c = E.cfg;
+    c.schedule = schedule;
+    assert_int_equal(xr_engine_open(&c, &E.eng), XR_OK);
+    enum { N = 3000 };
+    static uint8_t seen[N + 1];
+    memset(seen, 0, sizeof seen);
+    uint32_t sent = 0, got = 0, again = 0;
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    while (got < N) {
+        while (sent < N) {
+            xr_engine_cmd q = {.kind = XR_ENGINE_CMD_BALANCES, .bank_id = 77, .customer_id = 1};
+            q.correlation_id = sent + 1;
+            xr_err err = xr_engine_submit(E.eng, &q);
+            if (err == XR_ERR_AGAIN) {
+                again++;
+                break;
+            }
+            assert_int_equal(err, XR_OK);
+            sent++;
+        }
+        xr_engine_event ev[64];
+        size_t n = 0;
+        if (schedule == XR_ENGINE_SCHEDULE_THREADS) {
+            xr_err w = xr_engine_wait(E.eng, 100 * XR_NS_PER_MS);
+            assert_true(w == XR_OK || w == XR_ERR_TIMEOUT);
+        }
+        assert_int_equal(xr_engine_poll(E.eng, ev, 64, &n), XR_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(ev[i].kind, XR_ENGINE_EV_REJECT);
+            assert_int_equal(ev[i].u.reject.err, XR_ERR_UNAUTHORIZED);
+            assert_true(ev[i].correlation_id >= 1 && ev[i].correlation_id <= N);
+            assert_int_equal(seen[ev[i].correlation_id], 0);
+            seen[ev[i].correlation_id] = 1;
+            got++;
+        }
+        assert_true(xr_clock_mono_ns() < end);
+    }
+    assert_true(again > 0); /* the rings really filled */
+    size_t n = 0;
+    xr_engine_event extra;
+    assert_int_equal(xr_engine_wait(E.eng, 2 * XR_NS_PER_MS), XR_ERR_TIMEOUT);
+    assert_int_equal(xr_engine_poll(E.eng, &extra, 1, &n), XR_OK);
+    assert_int_equal(n, 0);
+    close_engine();
+}
+
+static void test_burst_inline(void **state)
+{
+    (void)state;
+    burst_case(XR_ENGINE_SCHEDULE_INLINE);
+}
+
+static void test_burst_threads(void **state)
+{
+    (void)state;
+    burst_case(XR_ENGINE_SCHEDULE_THREADS);
+}
+
+/* A venue driver whose poll fails on its 50th call. */
+typedef struct failing_drv {
+    uint32_t calls;
+} failing_drv;
+
+static xr_err fd_create(const xr_engine_config *cfg, const xr_asset_registry *assets,
+                        const xr_eng_venue_io *io, void **out)
+{
+    (void)cfg;
+    (void)assets;
+    (void)io;
+    failing_drv *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return XR_ERR_NO_MEMORY;
+    *out = d;
+    return XR_OK;
+}
+
+static xr_err fd_poll(void *p, bool *work)
+{
+    failing_drv *d = p;
+    (void)work;
+    return ++d->calls >= 50 ? XR_ERR_INTERNAL : XR_OK;
+}
+
+static void fd_destroy(void *p)
+{
+    free(p);
+}
+
+static const xr_eng_venue_driver failing_driver = {fd_create, fd_poll, fd_destroy};
+
+/* A stage that fails stops the engine: poll and wait say XR_ERR_INTERNAL from then on, and
+ * close still stops and frees everything (promptly: no thread is left spinning or asleep). */
+static void failure_case(uint32_t schedule)
+{
+    xr_engine_config c = E.cfg;
+    c.schedule = schedule;
+    assert_int_equal(xr_engine_open_with(&c, &failing_driver, &E.eng), XR_OK);
+    xr_engine_event ev[4];
+    size_t n = 0;
+    xr_err err = XR_OK;
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    if (schedule == XR_ENGINE_SCHEDULE_THREADS) {
+        err = xr_engine_wait(E.eng, WAIT_NS);
+    } else {
+        while ((err = xr_engine_poll(E.eng, ev, 4, &n)) == XR_OK)
+            assert_true(xr_clock_mono_ns() < end);
+    }
+    assert_int_equal(err, XR_ERR_INTERNAL);
+    assert_int_equal(xr_engine_poll(E.eng, ev, 4, &n), XR_ERR_INTERNAL);
+    assert_int_equal(n, 0);
+    assert_int_equal(xr_engine_wait(E.eng, XR_NS_PER_MS), XR_ERR_INTERNAL);
+    /* A command is still accepted into the ring (it will not be answered). */
+    xr_engine_cmd q = {.kind = XR_ENGINE_CMD_BALANCES, .bank_id = BANK, .customer_id = 1};
+    assert_int_equal(xr_engine_submit(E.eng, &q), XR_OK);
+    uint64_t t0 = xr_clock_mono_ns();
+    close_engine();
+    assert_true(xr_clock_mono_ns() - t0 < 500 * XR_NS_PER_MS);
+}
+
+static void test_failure_inline(void **state)
+{
+    (void)state;
+    failure_case(XR_ENGINE_SCHEDULE_INLINE);
+}
+
+static void test_failure_threads(void **state)
+{
+    (void)state;
+    failure_case(XR_ENGINE_SCHEDULE_THREADS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_threads_pinned), cmocka_unit_test(test_wait_inline),
-        cmocka_unit_test(test_wait_threads),   cmocka_unit_test(test_thread_per_stage_buy),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_threads_pinned),
+        cmocka_unit_test(test_wait_inline),
+        cmocka_unit_test(test_wait_threads),
+        cmocka_unit_test(test_thread_per_stage_buy),
+        cmocka_unit_test(test_wakeups_not_timeouts),
+        cmocka_unit_test(test_burst_inline),
+        cmocka_unit_test(test_burst_threads),
+        cmocka_unit_test(test_failure_inline),
+        cmocka_unit_test(test_failure_threads),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown_sched);
 }
