@@ -36,7 +36,20 @@
 #define INTERNAL_CORR (UINT64_C(1) << 63) /* correlation ids of the server's own commands */
 #define ACKQ          64 /* execution reports awaiting their ACK (ack-required sessions) */
 
+#define INFLIGHT_BITS 13 /* requests in the engine tracked exactly: 2^13 - 1 at once */
+#define INFLIGHT_CAP  (1u << INFLIGHT_BITS)
+
 enum { S_FREE = 0, S_LOGON, S_LIVE, S_CLOSING };
+
+/* One (bank, correlation id) with requests in the engine and no answer yet. The engine
+ * answers every command once, but also sends unsolicited events (a resting order's final
+ * report, the order's own report when it is cancelled) carrying an old correlation id: a
+ * plain counter of events would count those as answers. Keyed on the pair, they are not. */
+typedef struct inflight {
+    uint32_t bank_id; /* 0 = empty slot */
+    uint32_t count;   /* requests with this id in the engine (a bank may reuse an id) */
+    uint64_t corr;
+} inflight;
 
 typedef struct sess {
     xr_net_stream st;
@@ -82,7 +95,10 @@ struct xr_bank_server {
     xr_engine_event *evbuf;
     xr_engine_cmd *pending; /* server commands (cancel-on-disconnect) waiting for ring room */
     uint32_t npending;
-    uint64_t inflight; /* commands submitted and not yet answered */
+    inflight *infl; /* open-addressing set of INFLIGHT_CAP slots, linear probing */
+    uint32_t infl_used;
+    uint64_t infl_pending;  /* requests submitted and not answered yet */
+    uint64_t infl_overflow; /* of which not in the set (it was full) */
     uint64_t next_session_id;
     uint64_t next_internal_corr;
     uint64_t busy_until_ns;
@@ -178,13 +194,84 @@ static void refuse_and_close(sess *s, xr_err err, uint8_t ref_type, uint64_t off
     sess_end(s, err);
 }
 
+/* ---- requests in the engine ------------------------------------------------------------ */
+
+static uint32_t infl_home(uint32_t bank, uint64_t corr)
+{
+    uint64_t h =
+        corr * UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)bank * UINT64_C(0xC2B2AE3D27D4EB4F);
+    return (uint32_t)(h >> (64 - INFLIGHT_BITS));
+}
+
+static void infl_add(xr_bank_server *srv, uint32_t bank, uint64_t corr)
+{
+    srv->infl_pending++;
+    uint32_t i = infl_home(bank, corr);
+    for (;;) {
+        inflight *f = &srv->infl[i];
+        if (f->bank_id == bank && f->corr == corr) {
+            f->count++;
+            return;
+        }
+        if (f->bank_id == 0)
+            break;
+        i = (i + 1) & (INFLIGHT_CAP - 1);
+    }
+    if (srv->infl_used + 1 >= INFLIGHT_CAP) {
+        srv->infl_overflow++; /* counted, not keyed: see infl_answer */
+        return;
+    }
+    srv->infl[i] = (inflight){.bank_id = bank, .count = 1, .corr = corr};
+    srv->infl_used++;
+}
+
+/* An event arrived for (bank, corr): if a request with that id waits, it is answered. */
+static void infl_answer(xr_bank_server *srv, uint32_t bank, uint64_t corr)
+{
+    uint32_t i = infl_home(bank, corr);
+    for (;;) {
+        inflight *f = &srv->infl[i];
+        if (f->bank_id == 0) {
+            /* Unknown: unsolicited, or a request that overflowed the set. */
+            if (srv->infl_overflow > 0) {
+                srv->infl_overflow--;
+                srv->infl_pending--;
+            }
+            return;
+        }
+        if (f->bank_id == bank && f->corr == corr)
+            break;
+        i = (i + 1) & (INFLIGHT_CAP - 1);
+    }
+    srv->infl_pending--;
+    if (--srv->infl[i].count > 0)
+        return;
+    /* Backward-shift deletion keeps every probe chain unbroken without tombstones. */
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & (INFLIGHT_CAP - 1);
+        const inflight *g = &srv->infl[j];
+        if (g->bank_id == 0)
+            break;
+        uint32_t k = infl_home(g->bank_id, g->corr);
+        /* g may move to i when its home k is not cyclically inside (i, j]. */
+        int inside = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+        if (!inside) {
+            srv->infl[i] = *g;
+            i = j;
+        }
+    }
+    srv->infl[i] = (inflight){0};
+    srv->infl_used--;
+}
+
 /* ---- submitting commands ---------------------------------------------------------------- */
 
 static xr_err submit(xr_bank_server *srv, const xr_engine_cmd *c)
 {
     xr_err e = xr_engine_submit(srv->engine, c);
     if (e == XR_OK) {
-        srv->inflight++;
+        infl_add(srv, c->bank_id, c->correlation_id);
         srv->stats.requests++;
         if (xr_bank_resting_note_cmd(&srv->resting, c) != XR_OK) {
             xr_log_line l;
@@ -570,7 +657,8 @@ xr_err xr_bank_server_open(const xr_bank_server_config *cfg, xr_engine *engine,
     srv->sessions = calloc(srv->nsessions, sizeof *srv->sessions);
     srv->evbuf = calloc(EV_BATCH, sizeof *srv->evbuf);
     srv->pending = calloc(PENDING_MAX, sizeof *srv->pending);
-    if (srv->sessions == NULL || srv->evbuf == NULL || srv->pending == NULL) {
+    srv->infl = calloc(INFLIGHT_CAP, sizeof *srv->infl);
+    if (srv->sessions == NULL || srv->evbuf == NULL || srv->pending == NULL || srv->infl == NULL) {
         xr_bank_server_close(srv);
         return XR_ERR_NO_MEMORY;
     }
@@ -631,6 +719,7 @@ uint16_t xr_bank_server_port(const xr_bank_server *s)
 void xr_bank_server_stats_get(const xr_bank_server *s, xr_bank_server_stats *out)
 {
     *out = s->stats;
+    out->in_engine = s->infl_pending;
 }
 
 uint64_t xr_bank_server_next_seq(const xr_bank_server *s, uint32_t bank_id)
@@ -654,8 +743,7 @@ static xr_err poll_engine(xr_bank_server *srv)
             return e;
         for (size_t i = 0; i < n; i++) {
             const xr_engine_event *ev = &srv->evbuf[i];
-            if (srv->inflight > 0)
-                srv->inflight--;
+            infl_answer(srv, ev->bank_id, ev->correlation_id);
             xr_bank_resting_note_event(&srv->resting, ev);
             e = xr_bank_outbox_stage(srv->outbox, ev, NULL);
             XR_ASSERT(e != XR_ERR_NO_MEMORY); /* room was checked above */
@@ -804,7 +892,7 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
 
 static int drained(const xr_bank_server *srv)
 {
-    if (srv->inflight > 0 || srv->npending > 0)
+    if (srv->infl_pending > 0 || srv->npending > 0)
         return 0;
     for (uint32_t i = 0; i < srv->nsessions; i++) {
         const sess *s = &srv->sessions[i];
@@ -872,6 +960,7 @@ void xr_bank_server_close(xr_bank_server *srv)
     free(srv->sessions);
     free(srv->evbuf);
     free(srv->pending);
+    free(srv->infl);
     /* Secrets: wipe our copy (volatile so the stores are not elided). */
     volatile uint8_t *p = (volatile uint8_t *)&srv->cfg;
     for (size_t i = 0; i < sizeof srv->cfg; i++)

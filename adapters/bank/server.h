@@ -110,6 +110,7 @@ typedef struct xr_bank_server_stats {
     uint64_t dead_peers;           /* sessions ended by heartbeat timeout */
     uint64_t cancel_on_disconnect; /* sessions ended uncleanly with the flag */
     uint64_t bank_connection;      /* sessions ended with LOGOUT(BANK_CONNECTION) */
+    uint64_t in_engine;            /* requests submitted and not answered yet (now) */
 } xr_bank_server_stats;
 
 typedef struct xr_bank_server xr_bank_server;
