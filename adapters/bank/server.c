@@ -426,7 +426,12 @@ static int on_frame(sess *s, const xr_bank_msg *m, const uint8_t *frame)
         }
         xr_err e = submit(srv, &m->u.cmd);
         if (e == XR_ERR_AGAIN) {
+            /* Back-pressure: stop reading this connection (TCP pushes back on the bank)
+             * until the engine's ring has room; the frame stays in rx. Without the pause the
+             * loop's receive buffer would fill and the connection be closed. */
             s->stalled = 1;
+            if (s->st.conn != NULL)
+                xr_net_conn_pause_recv(s->st.conn);
             return 0;
         }
         if (e != XR_OK)
@@ -867,8 +872,10 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
         sess *s = &srv->sessions[i];
         if (s->stalled && s->st.conn != NULL) {
             process_rx(s);
-            if (!s->stalled)
+            if (!s->stalled && s->st.conn != NULL) {
+                xr_net_conn_resume_recv(s->st.conn);
                 xr_net_conn_redeliver(s->st.conn);
+            }
         }
     }
     if (e != XR_OK)

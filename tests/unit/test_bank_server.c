@@ -488,7 +488,7 @@ static void test_malformed(void **state)
 static void test_burst(void **state)
 {
     (void)state;
-    enum { N = 2000 };
+    enum { N = 20000 };
     xr_bank_server_stats st0, st1;
     xr_bank_server_stats_get(S, &st0);
     uint64_t first = xr_bank_server_next_seq(S, BANK2);
