@@ -554,10 +554,11 @@ static void test_dead_peer(void **state)
     (void)state;
     xr_bank_server_stats st0, st1;
     xr_bank_server_stats_get(S, &st0);
+    /* from before the LOGON is sent: the server's silence clock starts when it arrives */
+    uint64_t t0 = xr_clock_mono_ns();
     xr_proto_logon_ack a = raw_logon(&R1, BANK, xr_bank_server_next_seq(S, BANK) - 1, 100);
     assert_int_equal(a.heartbeat_ms, 100);
-    /* send nothing: the server heartbeats every 100 ms, then ends the session within 3 */
-    uint64_t t0 = xr_clock_mono_ns();
+    /* send nothing: the server heartbeats every 100 ms, then ends the session after 3 */
     int beats = 0;
     xr_bank_msg m;
     int k;
@@ -968,6 +969,189 @@ static void test_latency(void **state)
                   (double)lat[150] / 1e3, (double)lat[297] / 1e3, (double)lat[299] / 1e3);
 }
 
+/* ---- the client against a scripted server ----------------------------------------------- */
+
+static void job_scripted(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    uint64_t end = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC;
+    while (j->ngot < 3 && xr_clock_mono_ns() < end) {
+        size_t n = 0;
+        xr_client_poll(c, &j->got[j->ngot], &j->seqs[j->ngot], 8, &n, 20);
+        j->ngot += n;
+    }
+    /* the duplicates that follow must not come out */
+    end = xr_clock_mono_ns() + 300 * XR_NS_PER_MS;
+    while (xr_clock_mono_ns() < end) {
+        size_t n = 0;
+        xr_client_poll(c, &j->got[j->ngot], &j->seqs[j->ngot], 8, &n, 20);
+        j->ngot += n;
+    }
+    j->err[1] = xr_client_balances(c, 31, &j->ev[1]);
+    j->u[0] = xr_client_last_seq(c);
+    xr_client_close(c);
+}
+
+/* Reads one frame from a blocking socket (5 s), skipping HEARTBEATs. */
+static void fake_read(int fd, xr_bank_msg *m, uint8_t *raw_out)
+{
+    uint8_t buf[XR_PROTO_FRAME_MAX];
+    for (;;) {
+        size_t have = 0, need = 4;
+        while (have < need) {
+            ssize_t n = recv(fd, buf + have, need - have, 0);
+            assert_true(n > 0);
+            have += (size_t)n;
+            if (have == 4)
+                need = (size_t)buf[0] | (size_t)buf[1] << 8;
+            assert_true(need >= 4 && need <= sizeof buf);
+        }
+        size_t used = 0;
+        assert_int_equal(xr_bank_decode(buf, have, m, &used, NULL), XR_OK);
+        if (raw_out != NULL)
+            memcpy(raw_out, buf, have);
+        if (m->type != XR_PROTO_HEARTBEAT)
+            return;
+    }
+}
+
+static void fake_send_ev(int fd, uint64_t seq, uint64_t corr)
+{
+    xr_bank_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_PROTO_EV_CUSTOMER;
+    m.seq = seq;
+    m.u.ev.kind = XR_ENGINE_EV_CUSTOMER;
+    m.u.ev.bank_id = BANK;
+    m.u.ev.correlation_id = corr;
+    m.u.ev.customer_id = 31;
+    m.u.ev.u.customer.kyc_tier = 1;
+    uint8_t f[64];
+    size_t len = 0;
+    assert_int_equal(xr_bank_encode(&m, f, sizeof f, &len), XR_OK);
+    assert_int_equal(send(fd, f, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* The client's side of §5.3 against a server scripted byte by byte: the LOGON is signed with
+ * the bank's secret; a gap makes the client send REPLAY_REQUEST(after the last in order);
+ * duplicates are dropped; each seq is delivered once and in order; a request refused below
+ * the engine comes back as EV_REJECT with seq 0; the close ACKs everything and logs out. */
+static void test_client_scripted(void **state)
+{
+    (void)state;
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    assert_int_equal(listen(ls, 4), 0);
+    static job j;
+    memset(&j, 0, sizeof j);
+    j.fn = job_scripted;
+    client_cfg(&j.cfg, BANK);
+    j.cfg.port = ntohs(a.sin_port);
+    j.cfg.cancel_on_disconnect = 1;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, job_main, &j), 0);
+    int fd = accept(ls, NULL, NULL);
+    assert_true(fd >= 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+
+    xr_bank_msg m;
+    uint8_t raw_logon_frame[XR_PROTO_FRAME_MAX];
+    fake_read(fd, &m, raw_logon_frame);
+    assert_int_equal(m.type, XR_PROTO_LOGON);
+    assert_int_equal(m.u.logon.bank_id, BANK);
+    assert_int_equal(m.u.logon.key_id, 1);
+    assert_int_equal(m.u.logon.last_seq, 0);
+    assert_int_equal(m.u.logon.flags, XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    int64_t skew = m.u.logon.timestamp_ns - xr_clock_wall_ns();
+    assert_true(skew < (int64_t)XR_NS_PER_SEC && skew > -(int64_t)XR_NS_PER_SEC);
+    uint8_t mac[32];
+    xr_bank_logon_mac((const uint8_t *)SECRET1, strlen(SECRET1), raw_logon_frame, mac);
+    assert_memory_equal(mac, raw_logon_frame + 64, 32);
+
+    xr_bank_msg ack;
+    memset(&ack, 0, sizeof ack);
+    ack.type = XR_PROTO_LOGON_ACK;
+    ack.u.logon_ack.session_id = 1;
+    ack.u.logon_ack.next_seq = 1;
+    ack.u.logon_ack.replay_from = 1;
+    ack.u.logon_ack.heartbeat_ms = 1000;
+    ack.u.logon_ack.flags = 1;
+    uint8_t f[XR_PROTO_FRAME_MAX];
+    size_t len = 0;
+    assert_int_equal(xr_bank_encode(&ack, f, sizeof f, &len), XR_OK);
+    assert_int_equal(send(fd, f, len, MSG_NOSIGNAL), (ssize_t)len);
+
+    fake_send_ev(fd, 1, 9001);
+    fake_send_ev(fd, 3, 9003); /* gap: 2 is missing */
+    fake_read(fd, &m, NULL);
+    assert_int_equal(m.type, XR_PROTO_REPLAY_REQUEST);
+    assert_int_equal(m.u.replay.after_seq, 1);
+    fake_send_ev(fd, 2, 9002);
+    fake_send_ev(fd, 3, 9003);
+    fake_send_ev(fd, 2, 9002); /* duplicates */
+    fake_send_ev(fd, 1, 9001);
+
+    /* the blocking BALANCES: refused below the engine */
+    do
+        fake_read(fd, &m, NULL);
+    while (m.type == XR_PROTO_ACK);
+    assert_int_equal(m.type, XR_PROTO_BALANCES);
+    assert_int_equal(m.u.cmd.bank_id, BANK);
+    assert_int_equal(m.u.cmd.customer_id, 31);
+    xr_bank_msg rj;
+    memset(&rj, 0, sizeof rj);
+    rj.type = XR_PROTO_SESSION_REJECT;
+    rj.u.reject.err = XR_ERR_AGAIN;
+    rj.u.reject.ref_type = XR_PROTO_BALANCES;
+    rj.u.reject.correlation_id = m.u.cmd.correlation_id;
+    assert_int_equal(xr_bank_encode(&rj, f, sizeof f, &len), XR_OK);
+    assert_int_equal(send(fd, f, len, MSG_NOSIGNAL), (ssize_t)len);
+
+    /* the close: an ACK covering 3, then LOGOUT(OK) */
+    uint64_t acked = 0;
+    for (;;) {
+        fake_read(fd, &m, NULL);
+        if (m.type == XR_PROTO_ACK) {
+            assert_true(m.u.ack.seq >= acked);
+            acked = m.u.ack.seq;
+            continue;
+        }
+        break;
+    }
+    assert_int_equal(acked, 3);
+    assert_int_equal(m.type, XR_PROTO_LOGOUT);
+    assert_int_equal(m.u.logout.reason, XR_OK);
+    xr_bank_msg lo;
+    memset(&lo, 0, sizeof lo);
+    lo.type = XR_PROTO_LOGOUT;
+    assert_int_equal(xr_bank_encode(&lo, f, sizeof f, &len), XR_OK);
+    send(fd, f, len, MSG_NOSIGNAL);
+    pthread_join(th, NULL);
+    close(fd);
+    close(ls);
+    if (j.fails)
+        fail_msg("client job: %s", j.why);
+    assert_int_equal(j.ngot, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(j.seqs[i], (uint64_t)i + 1);
+        assert_int_equal(j.got[i].correlation_id, 9001 + (uint64_t)i);
+        assert_int_equal(j.got[i].kind, XR_ENGINE_EV_CUSTOMER);
+    }
+    assert_int_equal(j.err[1], XR_ERR_AGAIN);
+    assert_int_equal(j.ev[1].kind, XR_ENGINE_EV_REJECT);
+    assert_int_equal(j.ev[1].u.reject.cmd_kind, XR_ENGINE_CMD_BALANCES);
+    assert_int_equal(j.u[0], 3);
+}
+
 /* ---- restart and replay --------------------------------------------------------------------- */
 
 /* Responses produced while the bank is away are stored; the server is closed and opened
@@ -1291,6 +1475,7 @@ int main(void)
         cmocka_unit_test(test_client_reconnect),
         cmocka_unit_test(test_client_heartbeat),
         cmocka_unit_test(test_latency),
+        cmocka_unit_test(test_client_scripted),
         cmocka_unit_test(test_restart_replay),
         cmocka_unit_test(test_bank_connection),
         cmocka_unit_test(test_drain),
