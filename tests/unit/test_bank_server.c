@@ -969,6 +969,83 @@ static void test_latency(void **state)
                   (double)lat[150] / 1e3, (double)lat[297] / 1e3, (double)lat[299] / 1e3);
 }
 
+/* Cancel-on-disconnect end to end: a LIMIT GTC buy far below the market rests; the
+ * connection drops; the server cancels it; the bank learns CANCELLED after reconnecting.
+ * Until the engine supports LIMIT (it answers NOT_SUPPORTED today), the order never rests
+ * and the test checks that the server then sends no CANCEL; once LIMIT and CANCEL exist the
+ * same test checks the cancellation. */
+static void job_cod(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    xr_engine_order_cmd o;
+    memset(&o, 0, sizeof o);
+    o.key = bkey(6, 1);
+    snprintf(o.pair, sizeof o.pair, "BTC/USDT");
+    o.side = XR_ENGINE_BUY;
+    o.type = XR_ENGINE_LIMIT;
+    o.tif = XR_ENGINE_TIF_GTC;
+    o.amount_side = XR_ENGINE_AMOUNT_BASE;
+    o.amount.units = 10000;                  /* 0.0001 BTC */
+    o.limit.ticks = 1000 * (xr_i128)j->u[7]; /* 1000 USDT per BTC: far below the asks */
+    j->err[1] = xr_client_new_order(c, CUST_C, &o, &j->ev[1]);
+    if (j->err[1] == XR_OK && j->ev[1].u.report.status == XR_ENGINE_ORDER_OPEN) {
+        xr_client_drop_connection(c);
+        uint64_t end = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC;
+        while (xr_clock_mono_ns() < end && !j->u[0]) {
+            size_t n = 0;
+            xr_client_poll(c, &j->got[j->ngot], &j->seqs[j->ngot], 8, &n, 50);
+            for (size_t i = 0; i < n; i++) {
+                const xr_engine_event *ev = &j->got[j->ngot + i];
+                if (ev->kind == XR_ENGINE_EV_EXEC_REPORT &&
+                    memcmp(ev->u.report.key.bytes, o.key.bytes, 16) == 0 &&
+                    ev->u.report.status == XR_ENGINE_ORDER_CANCELLED)
+                    j->u[0] = 1;
+            }
+            j->ngot += n;
+        }
+        j->err[2] = xr_client_order_status(c, CUST_C, &o.key, &j->ev[2]);
+    } else {
+        xr_client_drop_connection(c);
+        size_t n = 0;
+        xr_client_poll(c, j->got, j->seqs, 8, &n, 200); /* reconnects */
+    }
+    xr_client_close(c);
+}
+
+static void test_cancel_on_disconnect(void **state)
+{
+    (void)state;
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    static job j;
+    memset(&j, 0, sizeof j);
+    j.fn = job_cod;
+    client_cfg(&j.cfg, BANK);
+    j.cfg.last_seq = xr_bank_server_next_seq(S, BANK) - 1;
+    j.cfg.cancel_on_disconnect = 1;
+    j.cfg.heartbeat_ms = 200;
+    j.u[7] = (uint64_t)E.price_one;
+    run_job(&j);
+    pump_for_ms(10);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.cancel_on_disconnect - st0.cancel_on_disconnect, 1);
+    if (j.err[1] == XR_ERR_NOT_SUPPORTED) {
+        /* today: the order was refused, so nothing rests and no CANCEL is submitted */
+        assert_int_equal(st1.requests - st0.requests, 1);
+        return;
+    }
+    assert_int_equal(j.err[1], XR_OK);
+    assert_int_equal(j.ev[1].u.report.status, XR_ENGINE_ORDER_OPEN);
+    assert_int_equal(j.u[0], 1); /* the CANCELLED report reached the bank after reconnecting */
+    assert_int_equal(j.err[2], XR_OK);
+    assert_int_equal(j.ev[2].u.order.report.status, XR_ENGINE_ORDER_CANCELLED);
+    assert_int_equal(st1.requests - st0.requests, 3); /* order, the server's CANCEL, status */
+}
+
 /* ---- the client against a scripted server ----------------------------------------------- */
 
 static void job_scripted(job *j)
@@ -1481,6 +1558,7 @@ int main(void)
         cmocka_unit_test(test_client_heartbeat),
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_client_scripted),
+        cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_restart_replay),
         cmocka_unit_test(test_bank_connection),
         cmocka_unit_test(test_drain),
