@@ -61,6 +61,7 @@ static void server_config(int tls)
     SC.listen_port = 0;
     SC.iteration_hook = sim_hook;
     SC.ack_deadline_ms = 1000;
+    SC.logon_timeout_ms = 800;
     snprintf(SC.outbox_dir, sizeof SC.outbox_dir, "%s/outbox", E.dir);
     SC.nkeys = 3;
     SC.keys[0] = (xr_bank_server_key){.bank_id = BANK, .key_id = 1, .active = 1};
@@ -378,6 +379,54 @@ static void test_cross_bank(void **state)
     xr_bank_server_stats_get(S, &st1);
     assert_int_equal(st1.requests - st0.requests, 1);
     assert_int_equal(xr_bank_server_next_seq(S, BANK2), next2); /* bank 2 got nothing */
+}
+
+/* Session messages the server refuses without ending the session: a second LOGON, an ACK
+ * or a REPLAY_REQUEST beyond what was sent; and a connection that never logs on is closed
+ * after the logon timeout (800 ms here). */
+static void test_session_refusals(void **state)
+{
+    (void)state;
+    uint64_t next = xr_bank_server_next_seq(S, BANK);
+    raw_logon(&R1, BANK, next - 1, 0);
+    send_logon_ex(&R1, BANK, 1, SECRET1, xr_clock_wall_ns(), NULL, next - 1, 0, 0);
+    xr_bank_msg m;
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
+    assert_int_equal(m.u.reject.err, XR_ERR_INVALID_STATE);
+    assert_int_equal(m.u.reject.ref_type, XR_PROTO_LOGON);
+    xr_bank_msg a;
+    memset(&a, 0, sizeof a);
+    a.type = XR_PROTO_ACK;
+    a.u.ack.seq = next; /* not sent yet */
+    raw_send_msg(&R1, &a);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
+    assert_int_equal(m.u.reject.err, XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(m.u.reject.ref_type, XR_PROTO_ACK);
+    memset(&a, 0, sizeof a);
+    a.type = XR_PROTO_REPLAY_REQUEST;
+    a.u.replay.after_seq = next + 10;
+    raw_send_msg(&R1, &a);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
+    assert_int_equal(m.u.reject.err, XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(m.u.reject.ref_type, XR_PROTO_REPLAY_REQUEST);
+    /* still serving: a request is answered with the next seq */
+    xr_bank_msg q = request(XR_ENGINE_CMD_BALANCES, BANK, 808, 123456);
+    raw_send_msg(&R1, &q);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_REJECT);
+    assert_int_equal(m.seq, next);
+    raw_logout(&R1);
+
+    /* silence instead of a LOGON: closed after the logon timeout, without a word */
+    uint64_t t0 = xr_clock_mono_ns();
+    raw_open(&R2);
+    assert_int_equal(raw_next(&R2, &m, NULL, NULL, 5000), -1);
+    uint64_t dt = xr_clock_mono_ns() - t0;
+    assert_true(dt >= 800 * XR_NS_PER_MS && dt < 4000 * XR_NS_PER_MS);
+    raw_close(&R2);
 }
 
 /* ---- malformed and random frames ------------------------------------------------------------- */
@@ -1556,6 +1605,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logon),
         cmocka_unit_test(test_cross_bank),
+        cmocka_unit_test(test_session_refusals),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_dead_peer),
