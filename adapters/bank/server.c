@@ -788,11 +788,16 @@ static void pump(xr_bank_server *srv, sess *s)
         if (tx_put(s, f, len, TX_RESERVE) != XR_OK)
             break;
         if ((s->flags & XR_BANK_LOGON_ACK_REQUIRED) &&
-            f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked &&
-            s->ackq_n < ACKQ) {
-            uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
-            s->ackq_seq[at] = s->send_next;
-            s->ackq_ns[at] = xr_clock_mono_ns();
+            f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked) {
+            if (s->ackq_n < ACKQ) {
+                uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
+                s->ackq_seq[at] = s->send_next;
+                s->ackq_ns[at] = xr_clock_mono_ns();
+            } else {
+                /* Full: the newest entry now stands for this report too, with its earlier
+                 * send time - a deadline never later than this report's own. */
+                s->ackq_seq[(s->ackq_head + ACKQ - 1) % ACKQ] = s->send_next;
+            }
         }
         s->send_next++;
     }
