@@ -483,6 +483,12 @@ int main(int argc, char **argv)
         if (c == NULL)
             break;
         if (round == 0) {
+            /* Nothing reaches a bank that has asked nothing (the daemon's own start-up BOOK
+             * requests must all be answered before the gateway takes the engine over). */
+            xr_engine_event stray[4];
+            size_t nstray = 0;
+            if (xr_client_poll(c, stray, NULL, 4, &nstray, 300) != XR_OK || nstray != 0)
+                FAIL("a fresh bank session received %zu responses it never asked for", nstray);
             xr_engine_event ev;
             xr_engine_key fk = {{0x9E, 1}};
             if (xr_client_customer_upsert(c, CUSTOMER, 1, &ev) != XR_OK ||
