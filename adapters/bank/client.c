@@ -326,7 +326,8 @@ static void send_ack(xr_client *c, int force)
     if (!c->logged_on || c->processed <= c->acked)
         return;
     uint64_t now = xr_clock_mono_ns();
-    if (!force && c->processed - c->acked < XR_BANK_ACK_EVERY && now - c->last_ack_ns < c->hb_ns)
+    if (!force && !c->cfg.ack_required && c->processed - c->acked < XR_BANK_ACK_EVERY &&
+        now - c->last_ack_ns < c->hb_ns)
         return;
     save_state(c); /* recorded before the server may discard it */
     xr_bank_msg m;
@@ -457,7 +458,9 @@ static xr_err logon(xr_client *c)
     }
     m.u.logon.last_seq = c->last_rx_seq;
     m.u.logon.heartbeat_ms = c->cfg.heartbeat_ms;
-    m.u.logon.flags = c->cfg.cancel_on_disconnect ? XR_PROTO_LOGON_CANCEL_ON_DISCONNECT : 0;
+    m.u.logon.flags =
+        (uint8_t)((c->cfg.cancel_on_disconnect ? XR_PROTO_LOGON_CANCEL_ON_DISCONNECT : 0) |
+                  (c->cfg.ack_required ? XR_BANK_LOGON_ACK_REQUIRED : 0));
     uint8_t frame[XR_PROTO_LOGON_LEN];
     size_t len = 0;
     e = xr_bank_encode(&m, frame, sizeof frame, &len);

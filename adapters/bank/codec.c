@@ -502,7 +502,7 @@ static void session_body(cur *c, xr_bank_msg *m)
         raw(c, l->nonce, sizeof l->nonce);
         u64(c, &l->last_seq);
         u32(c, &l->heartbeat_ms);
-        u8r(c, &l->flags, 0, XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+        u8r(c, &l->flags, 0, XR_BANK_LOGON_FLAGS_ALL);
         rsv(c, 3);
         raw(c, l->hmac, sizeof l->hmac);
         break;
@@ -514,7 +514,7 @@ static void session_body(cur *c, xr_bank_msg *m)
         u64(c, &a->replay_from);
         i64(c, &a->server_time_ns);
         u32(c, &a->heartbeat_ms);
-        u8r(c, &a->flags, 0, XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+        u8r(c, &a->flags, 0, XR_BANK_LOGON_FLAGS_ALL);
         rsv(c, 3);
         break;
     }

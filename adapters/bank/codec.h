@@ -22,6 +22,12 @@
 #include "xroute/err.h"
 #include "xroute/protocol.h"
 
+/* LOGON and LOGON_ACK flags besides XR_PROTO_LOGON_CANCEL_ON_DISCONNECT (bit 0): bit 1 asks
+ * the server to require an ACK of every execution report within its deadline, else the
+ * session ends with LOGOUT(BANK_CONNECTION) (docs/protocol.md §5.7). */
+#define XR_BANK_LOGON_ACK_REQUIRED 0x02
+#define XR_BANK_LOGON_FLAGS_ALL    0x03
+
 /* One decoded message. `type` says which member of `u` is valid: the session structs for
  * 0x01..0x07, `cmd` for requests (cmd.kind = type - XR_PROTO_CMD_BASE), `ev` for responses
  * (ev.kind = type - XR_PROTO_EV_BASE). */

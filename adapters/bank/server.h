@@ -90,6 +90,11 @@ typedef struct xr_bank_server_config {
                                  session [5000] */
     uint32_t nkeys;
     xr_bank_server_key keys[XR_BANK_SERVER_KEYS_MAX];
+    /* Optional: called once per iteration of xr_bank_server_run_once (and so of the drain),
+     * in its thread, after the sockets and before the engine is polled; for a host that has
+     * other work on this thread (in-process simulated venues: xr_sim_poll). NULL: none. */
+    void (*iteration_hook)(void *arg);
+    void *iteration_hook_arg;
 } xr_bank_server_config;
 
 typedef struct xr_bank_server_stats {
@@ -104,6 +109,8 @@ typedef struct xr_bank_server_stats {
     uint64_t commits;              /* outbox write transactions (each one fsync) */
     uint64_t dead_peers;           /* sessions ended by heartbeat timeout */
     uint64_t cancel_on_disconnect; /* sessions ended uncleanly with the flag */
+    uint64_t bank_connection;      /* sessions ended with LOGOUT(BANK_CONNECTION) */
+    uint64_t in_engine;            /* requests submitted and not answered yet (now) */
 } xr_bank_server_stats;
 
 typedef struct xr_bank_server xr_bank_server;

@@ -85,8 +85,9 @@ xr_err xr_bank_auth_check(xr_bank_auth *a, const xr_proto_logon *m, const uint8_
     int ok = mac_equal(mac, frame + XR_PROTO_LOGON_MAC_OFFSET);
     if (k == NULL || !k->active || !ok)
         return XR_ERR_UNAUTHORIZED;
-    int64_t d = m->timestamp_ns - now_ns;
-    if (d > a->skew_ns || d < -a->skew_ns)
+    /* The timestamp comes off the wire: any i64. An overflowing difference is far off. */
+    int64_t d;
+    if (__builtin_sub_overflow(m->timestamp_ns, now_ns, &d) || d > a->skew_ns || d < -a->skew_ns)
         return XR_ERR_STALE;
     xr_bank_nonces *b = NULL;
     for (uint32_t j = 0; j < a->nbanks; j++)
@@ -124,8 +125,11 @@ xr_bank_seq_verdict xr_bank_seq_check(uint64_t *last, uint64_t seq)
 xr_err xr_bank_resting_note_cmd(xr_bank_resting *r, const xr_engine_cmd *cmd)
 {
     XR_ASSERT(r != NULL && cmd != NULL);
-    if (cmd->kind != XR_ENGINE_CMD_NEW_ORDER || cmd->u.order.type != XR_ENGINE_LIMIT ||
-        cmd->u.order.tif == XR_ENGINE_TIF_IOC || cmd->u.order.tif == XR_ENGINE_TIF_FOK)
+    /* bank 0 marks a free entry: no such command reaches the engine (the server forces the
+     * session's bank, which is never 0) */
+    if (cmd->bank_id == 0 || cmd->kind != XR_ENGINE_CMD_NEW_ORDER ||
+        cmd->u.order.type != XR_ENGINE_LIMIT || cmd->u.order.tif == XR_ENGINE_TIF_IOC ||
+        cmd->u.order.tif == XR_ENGINE_TIF_FOK)
         return XR_OK;
     for (uint32_t i = 0; i < XR_BANK_RESTING_MAX; i++) {
         xr_bank_resting_entry *e = &r->e[i];
@@ -154,7 +158,7 @@ void xr_bank_resting_note_event(xr_bank_resting *r, const xr_engine_event *ev)
         return;
     for (uint32_t i = 0; i < XR_BANK_RESTING_MAX; i++) {
         xr_bank_resting_entry *e = &r->e[i];
-        if (e->bank_id != ev->bank_id)
+        if (e->bank_id == 0 || e->bank_id != ev->bank_id)
             continue;
         if ((reject && e->correlation_id == ev->correlation_id) ||
             (final && memcmp(e->key.bytes, ev->u.report.key.bytes, sizeof e->key.bytes) == 0)) {

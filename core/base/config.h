@@ -30,15 +30,69 @@ extern "C" {
 #define XR_CONFIG_PATH_MAX 256
 #define XR_CONFIG_ADDR_MAX 64
 
+#define XR_CONFIG_BANKS_MAX      8  /* = XR_ENGINE_BANKS_MAX */
+#define XR_CONFIG_VENUES_MAX     8  /* = XR_ENGINE_VENUES_MAX */
+#define XR_CONFIG_PAIRS_MAX      16 /* = XR_ENGINE_VENUE_PAIRS_MAX */
+#define XR_CONFIG_PAIR_NAME_MAX  24 /* "BASE/QUOTE" and its NUL */
+#define XR_CONFIG_NAME_MAX       32 /* a venue's name and its NUL */
+#define XR_CONFIG_SIM_VENUES_MAX 4
+
+/* [bank.ID]: one bank allowed to log on (docs/operations.md, "Banks"). Its logon secret is
+ * not configuration: it lives in the encrypted secrets store as bank/ID/KEY_ID. */
+typedef struct xr_config_bank {
+    uint32_t id;         /* from the section name, 1..2^24-1 */
+    uint32_t spread_bps; /* default spread for every pair and tier [150] */
+    uint32_t key_id;     /* the API key id banks log on with [1] */
+    uint8_t demo;        /* 1: generate a secret on first start and print the credentials */
+} xr_config_bank;
+
+/* [venue.NAME]: one real venue connection (used when [daemon] venues = configured). Its API
+ * key and secret live in the secrets store as venue/NAME/api_key and venue/NAME/secret. */
+typedef struct xr_config_venue {
+    char name[XR_CONFIG_NAME_MAX];    /* from the section name */
+    char dialect[16];                 /* "binance" */
+    char address[XR_CONFIG_ADDR_MAX]; /* numeric host:port of REST (and WebSocket) */
+    uint16_t ws_port;                 /* 0: same port */
+    char host[64];                    /* Host header; "" = localhost */
+    uint32_t taker_fee_bps;           /* 0..1000 */
+    char depth_stream[24];            /* "" = the dialect's default */
+    uint32_t npairs;
+    char pairs[XR_CONFIG_PAIRS_MAX][XR_CONFIG_PAIR_NAME_MAX]; /* canonical "BTC/USDT" */
+} xr_config_venue;
+
 typedef struct xr_config {
     /* [daemon] */
     char data_dir[XR_CONFIG_PATH_MAX];    /* where the ledger and state live */
     char bank_listen[XR_CONFIG_ADDR_MAX]; /* numeric host:port of the bank protocol */
-    char venues[16];                      /* "simulated": in-process simulated venues */
+    char venues[16];                      /* "simulated" (in-process) or "configured" */
     /* [log] */
     xr_log_level log_level;
     /* [assets]: CODE = scale, added to the built-in assets */
     xr_asset_registry assets;
+    /* ---- daemon keys (docs/operations.md has every one) ---- */
+    /* [daemon] */
+    char tls_cert[XR_CONFIG_PATH_MAX]; /* PEM chain for the bank port; "" = plain TCP */
+    char tls_key[XR_CONFIG_PATH_MAX];  /* PEM private key */
+    uint32_t drain_timeout_ms;         /* SIGTERM: how long to finish in-flight work [10000] */
+    uint32_t ready_timeout_ms;         /* start-up: how long to wait for venue books [20000] */
+    /* [secrets] */
+    char master_key[16];                      /* generate | file | env */
+    char master_key_file[XR_CONFIG_PATH_MAX]; /* "" = <data_dir>/master.key */
+    /* [engine]: xr_engine_config's limits */
+    uint32_t ring_capacity, customers_max, orders_max, idempotency_max, quotes_max;
+    uint32_t quote_ttl_ms, slippage_bps, ledger_batch_max, book_stale_ms;
+    /* [simulated]: the in-process simulated venues (venues = simulated) */
+    uint32_t sim_venues;  /* 1..XR_CONFIG_SIM_VENUES_MAX [2] */
+    uint32_t sim_step_ms; /* market step [20]; 0 = books never move */
+    uint64_t sim_seed;
+    uint32_t sim_npairs;
+    char sim_pairs[XR_CONFIG_PAIRS_MAX][XR_CONFIG_PAIR_NAME_MAX];
+    /* [bank.ID] sections; the first bank section of a file replaces the banks before it */
+    uint32_t nbanks;
+    xr_config_bank banks[XR_CONFIG_BANKS_MAX];
+    /* [venue.NAME] sections; the first venue section of a file replaces the venues before */
+    uint32_t nvenues;
+    xr_config_venue venue[XR_CONFIG_VENUES_MAX];
 } xr_config;
 
 typedef struct xr_config_error {

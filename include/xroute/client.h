@@ -75,7 +75,8 @@
  *                            our frame as malformed (a library bug)
  *   XR_ERR_NO_MEMORY         allocation failed (connect), or the receive queue is full
  *                            (submit: poll first)
- *   XR_ERR_CONFIG            TLS files unreadable or invalid
+ *   XR_ERR_CONFIG            TLS files unreadable or invalid, or the state file does not
+ *                            hold a number
  *   XR_ERR_BANK_CONNECTION   the server ended the session because an acknowledgement was
  *                            not sent in time (docs/protocol.md §5.7); reconnect follows
  *   any other xr_err         blocking calls: the engine's reject code (EV_REJECT.err; the
@@ -125,8 +126,12 @@ typedef struct xr_client_config {
     uint32_t call_timeout_ms;     /* blocking calls [10000] */
     char state_path[XR_CLIENT_PATH_MAX]; /* "" = none: the last processed seq lives in memory
                                             only; else read at connect and written as above */
-    uint64_t last_seq; /* last processed seq when state_path is "" or the file does not
-                          exist yet [0: replay everything the server still has] */
+    uint64_t last_seq;    /* last processed seq when state_path is "" or the file does not
+                             exist yet [0: replay everything the server still has] */
+    uint8_t ack_required; /* 1: the server requires an ACK of every execution report within
+                             its deadline, else ends the session with BANK_CONNECTION
+                             (docs/protocol.md §5.7); the library then ACKs every response as
+                             soon as it is processed [0] */
 } xr_client_config;
 
 /* Fills `cfg` with the defaults in brackets; no credentials. */

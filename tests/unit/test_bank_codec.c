@@ -808,7 +808,8 @@ static void test_malformed_enums(void **state)
     expect_bad(XR_PROTO_LIST_ORDERS, 40, 4, 0x80, 40); /* status bit 7 */
     expect_bad(XR_PROTO_LIST_ORDERS, 72, 1, 3, 72);
     expect_bad(XR_PROTO_LIST_ORDERS, 73, 1, 3, 73);
-    expect_bad(XR_PROTO_LOGON, 60, 1, 2, 60); /* unknown flag */
+    expect_bad(XR_PROTO_LOGON, 60, 1, 4, 60); /* unknown flag (bits 0, 1 are defined) */
+    expect_bad(XR_PROTO_LOGON_ACK, 52, 1, 4, 52);
     expect_bad(XR_PROTO_LOGON_ACK, 52, 1, 0x81, 52);
     expect_bad(XR_PROTO_LOGOUT, 16, 4, 0x10000, 16); /* outside the 16-bit code space */
     expect_bad(XR_PROTO_SESSION_REJECT, 16, 4, 0xFFFFFFFF, 16);

@@ -113,6 +113,11 @@ static void test_auth(void **state)
     assert_int_equal(xr_bank_auth_check(&a, &m, f, T0), XR_ERR_STALE);
     logon(7, 1, "demo-secret", T0 + 30 * SEC + 1, 5, f, &m);
     assert_int_equal(xr_bank_auth_check(&a, &m, f, T0), XR_ERR_STALE);
+    /* timestamps at the ends of the i64 range: STALE, no overflow */
+    logon(7, 1, "demo-secret", INT64_MIN, 11, f, &m);
+    assert_int_equal(xr_bank_auth_check(&a, &m, f, T0), XR_ERR_STALE);
+    logon(7, 1, "demo-secret", INT64_MAX, 12, f, &m);
+    assert_int_equal(xr_bank_auth_check(&a, &m, f, -T0), XR_ERR_STALE);
     /* a stale logon did not burn its nonce */
     logon(7, 1, "demo-secret", T0, 4, f, &m);
     assert_int_equal(xr_bank_auth_check(&a, &m, f, T0), XR_OK);
@@ -255,6 +260,19 @@ static void test_resting(void **state)
     assert_int_equal(r.n, 1);
     assert_int_equal(xr_bank_resting_cancels(&r, 1, out, 8, &corr), 0);
     assert_int_equal(xr_bank_resting_cancels(&r, 2, out, 8, &corr), 1);
+
+    /* bank 0 (never a session's) is not noted, and an event for bank 0 touches no free slot */
+    memset(&r, 0, sizeof r);
+    c = order(0, 1, 1, XR_ENGINE_LIMIT, XR_ENGINE_TIF_GTC);
+    assert_int_equal(xr_bank_resting_note_cmd(&r, &c), XR_OK);
+    assert_int_equal(r.n, 0);
+    c = order(1, 0, 1, XR_ENGINE_LIMIT, XR_ENGINE_TIF_GTC);
+    assert_int_equal(xr_bank_resting_note_cmd(&r, &c), XR_OK);
+    memset(&ev, 0, sizeof ev);
+    ev.kind = XR_ENGINE_EV_REJECT;
+    ev.u.reject.cmd_kind = XR_ENGINE_CMD_NEW_ORDER;
+    xr_bank_resting_note_event(&r, &ev);
+    assert_int_equal(r.n, 1);
 
     /* full table: NO_MEMORY, nothing overwritten */
     memset(&r, 0, sizeof r);

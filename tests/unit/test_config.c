@@ -92,6 +92,31 @@ static void test_bad_inputs_name_file_line_key(void **state)
         {"[assets]\nSOL = -1\n", 2, "assets.SOL", "scale"},
         {"[assets]\nsol = 9\n", 2, "assets.sol", "A-Z"},
         {"[assets]\nSOL = 9\nSOL = 9\n", 3, "assets.SOL", "twice"},
+        /* daemon keys */
+        {"[secrets]\nmaster_key = vault\n", 2, "secrets.master_key", "generate|file|env"},
+        {"[engine]\nring_capacity = 300\n", 2, "engine.ring_capacity", "power of two"},
+        {"[engine]\norders_max = 0\n", 2, "engine.orders_max", "1..1048576"},
+        {"[engine]\nslippage_bps = -5\n", 2, "engine.slippage_bps", "0..5000"},
+        {"[engine]\nquote_ttl_ms = 5s\n", 2, "engine.quote_ttl_ms", "integer"},
+        {"[daemon]\ndrain_timeout_ms = 99999999999999999999999\n", 2, "daemon.drain_timeout_ms",
+         "integer"},
+        {"[simulated]\nvenues = 5\n", 2, "simulated.venues", "1..4"},
+        {"[simulated]\npairs = BTC/USDT, BTCUSDT\n", 2, "simulated.pairs", "BASE/QUOTE"},
+        {"[simulated]\npairs = BTC/USDT,BTC/USDT\n", 2, "simulated.pairs", "twice"},
+        {"[bank.0]\nspread_bps = 10\n", 2, "bank.0.spread_bps", "ID 1..16777215"},
+        {"[bank.x]\nspread_bps = 10\n", 2, "bank.x.spread_bps", "ID 1..16777215"},
+        {"[bank.2]\nspread_bps = 10001\n", 2, "bank.2.spread_bps", "0..10000"},
+        {"[bank.2]\nkey_id = 0\n", 2, "bank.2.key_id", "1..4294967295"},
+        {"[bank.2]\ndemo = maybe\n", 2, "bank.2.demo", "yes or no"},
+        {"[bank.2]\nsecret = abc\n", 2, "bank.2.secret", "unknown key"},
+        {"[bank.2]\nkey_id = 3\nkey_id = 4\n", 3, "bank.2.key_id", "twice"},
+        {"[venue.Binance]\naddress = 127.0.0.1:9443\n", 2, "venue.Binance.address", "NAME"},
+        {"[venue.b]\naddress = example.com:443\n", 2, "venue.b.address", "numeric"},
+        {"[venue.b]\ndialect = kraken\n", 2, "venue.b.dialect", "binance"},
+        {"[venue.b]\ntaker_fee_bps = 1001\n", 2, "venue.b.taker_fee_bps", "0..1000"},
+        {"[venue.b]\napi_secret = x\n", 2, "venue.b.api_secret", "unknown key"},
+        {"[venue.b]\naddress = 127.0.0.1:9443\n", 0, "venue.b.pairs", "missing"},
+        {"[venue.b]\npairs = BTC/USDT\n", 0, "venue.b.address", "missing"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         xr_config cfg, before;
@@ -106,6 +131,67 @@ static void test_bad_inputs_name_file_line_key(void **state)
         assert_string_equal(err.file, "bad.ini");
         assert_memory_equal(&cfg, &before, sizeof cfg); /* nothing changed */
     }
+}
+
+static void test_daemon_defaults_and_sections(void **state)
+{
+    (void)state;
+    xr_config cfg;
+    xr_config_init_default(&cfg);
+    /* the embedded default: one demo bank, two simulated venues with the brief's pairs */
+    assert_string_equal(cfg.master_key, "generate");
+    assert_string_equal(cfg.master_key_file, "");
+    assert_string_equal(cfg.tls_cert, "");
+    assert_int_equal(cfg.nbanks, 1);
+    assert_int_equal(cfg.banks[0].id, 1);
+    assert_int_equal(cfg.banks[0].spread_bps, 150);
+    assert_int_equal(cfg.banks[0].key_id, 1);
+    assert_int_equal(cfg.banks[0].demo, 1);
+    assert_int_equal(cfg.nvenues, 0);
+    assert_int_equal(cfg.sim_venues, 2);
+    assert_int_equal(cfg.sim_npairs, 3);
+    assert_string_equal(cfg.sim_pairs[0], "BTC/USDT");
+    assert_string_equal(cfg.sim_pairs[1], "ETH/USDT");
+    assert_string_equal(cfg.sim_pairs[2], "USDT/AZN");
+    assert_int_equal(cfg.ring_capacity, 256);
+    assert_int_equal(cfg.orders_max, 1024);
+    assert_int_equal(cfg.idempotency_max, 65536);
+    assert_int_equal(cfg.quote_ttl_ms, 5000);
+    assert_int_equal(cfg.drain_timeout_ms, 10000);
+
+    /* A file's first [bank.*] replaces the default banks; its venues are its own. */
+    xr_config_error err;
+    const char *text = "[daemon]\nvenues = configured\n"
+                       "[bank.7]\nspread_bps = 90\nkey_id = 3\n"
+                       "[bank.9]\n demo = no\n"
+                       "[venue.binance-a]\naddress = 10.0.0.1:443\nws_port = 9443\n"
+                       "taker_fee_bps = 10\npairs = BTC/USDT ,ETH/BTC\nhost = api.example\n";
+    assert_int_equal(xr_config_load_string(&cfg, text, "ops.ini", &err), XR_OK);
+    assert_string_equal(cfg.venues, "configured");
+    assert_int_equal(cfg.nbanks, 2);
+    assert_int_equal(cfg.banks[0].id, 7);
+    assert_int_equal(cfg.banks[0].spread_bps, 90);
+    assert_int_equal(cfg.banks[0].key_id, 3);
+    assert_int_equal(cfg.banks[0].demo, 0);
+    assert_int_equal(cfg.banks[1].id, 9);
+    assert_int_equal(cfg.banks[1].spread_bps, 150); /* section default */
+    assert_int_equal(cfg.nvenues, 1);
+    assert_string_equal(cfg.venue[0].name, "binance-a");
+    assert_string_equal(cfg.venue[0].dialect, "binance");
+    assert_string_equal(cfg.venue[0].address, "10.0.0.1:443");
+    assert_int_equal(cfg.venue[0].ws_port, 9443);
+    assert_int_equal(cfg.venue[0].taker_fee_bps, 10);
+    assert_string_equal(cfg.venue[0].host, "api.example");
+    assert_int_equal(cfg.venue[0].npairs, 2);
+    assert_string_equal(cfg.venue[0].pairs[0], "BTC/USDT");
+    assert_string_equal(cfg.venue[0].pairs[1], "ETH/BTC");
+    /* and it survives the format round trip */
+    char out[8192];
+    assert_true(xr_config_format(&cfg, out, sizeof out) > 0);
+    xr_config again;
+    xr_config_init_default(&again);
+    assert_int_equal(xr_config_load_string(&again, out, "formatted", &err), XR_OK);
+    assert_memory_equal(&again, &cfg, sizeof cfg);
 }
 
 static void test_long_line_is_refused(void **state)
@@ -197,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_overlay),
         cmocka_unit_test(test_bad_inputs_name_file_line_key),
+        cmocka_unit_test(test_daemon_defaults_and_sections),
         cmocka_unit_test(test_long_line_is_refused),
         cmocka_unit_test(test_file_load_and_errors),
         cmocka_unit_test(test_format_round_trip),
