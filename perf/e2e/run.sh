@@ -58,10 +58,8 @@ start_server() {
     rm -rf "$WORK/srv"
     mkdir -p "$WORK/srv"
     if [ "$TARGET" = xrouted ]; then
-        printf '[daemon]\ndata_dir = %s/srv/data\nbank_listen = 127.0.0.1:0\n' "$WORK" \
-            >"$WORK/srv/xrouted.ini"
-        "$BUILD/tools/xrouted" --config "$WORK/srv/xrouted.ini" >"$WORK/server.out" \
-            2>>"$WORK/server.err" &
+        "$BUILD/tools/xrouted" --data-dir "$WORK/srv/data" --listen 127.0.0.1:0 \
+            >"$WORK/server.out" 2>>"$WORK/server.err" &
         SERVER_PID=$!
         READY='xrouted ready'
         CRED="$WORK/srv/data/demo-bank.env"
@@ -80,9 +78,15 @@ start_server() {
         fi
         sleep 0.1
     done
+    CONN=
+    if [ "$TARGET" = xrouted ]; then
+        # the port actually listened on is in the readiness line
+        CONN="--connect $(sed -n 's/^xrouted ready bank=\([^ ]*\) .*/\1/p' "$WORK/server.out")"
+    fi
     # The venues' books reach the engine once its streams have synced.
     i=0
-    until "$BUILD/tools/xroute" book BTC/USDT --credentials "$CRED" >/dev/null 2>&1; do
+    # shellcheck disable=SC2086
+    until "$BUILD/tools/xroute" book BTC/USDT --credentials "$CRED" $CONN >/dev/null 2>&1; do
         i=$((i + 1))
         [ $i -gt 150 ] && { echo "no BTC/USDT book"; exit 1; }
         sleep 0.2
@@ -98,7 +102,8 @@ echo "== server: $TARGET, started afresh for each rate"
 for r in $RATES; do
     start_server
     echo "== load: $r orders/s for $SECONDS_PER_RATE s"
-    "$BUILD/tools/xroute-bank" load --credentials "$CRED" --rate "$r" \
+    # shellcheck disable=SC2086
+    "$BUILD/tools/xroute-bank" load --credentials "$CRED" $CONN --rate "$r" \
         --duration "$SECONDS_PER_RATE" --out "$OUT/latency_$r.txt" --json \
         >"$OUT/load_$r.json" 2>"$OUT/load_$r.err" || true
     cat "$OUT/load_$r.json" "$OUT/load_$r.err"
