@@ -44,7 +44,10 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXR_BUILD_BENCH=OFF \
         -DXR_BUILD_FUZZERS=OFF >/dev/null
 fi
-cmake --build "$BUILD" --target xroute-bank bank_host xrouted >/dev/null
+TARGETS="xroute xroute-bank bank_host"
+[ "$TARGET" = xrouted ] && TARGETS="$TARGETS xrouted"
+# shellcheck disable=SC2086
+cmake --build "$BUILD" --target $TARGETS >/dev/null
 cc -std=gnu17 -O2 -Wall -Wextra -Werror "$ROOT/perf/e2e/floor.c" -llmdb -lpthread \
     -o "$WORK/floor"
 

@@ -257,7 +257,7 @@ int main(int argc, char **argv)
     bc.keys[0].secret_len = (uint32_t)(strlen(SECRET_HEX) / 2);
     for (uint32_t i = 0; i < bc.keys[0].secret_len; i++) {
         unsigned byte;
-        sscanf(SECRET_HEX + 2 * i, "%2x", &byte);
+        sscanf(&SECRET_HEX[2 * i], "%2x", &byte);
         bc.keys[0].secret[i] = (uint8_t)byte;
     }
     bc.keys[0].active = 1;
