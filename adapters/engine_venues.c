@@ -125,9 +125,41 @@ static bool status_final(uint8_t st)
            st == XR_ORDER_EXPIRED;
 }
 
+/* A public trade (the @trade stream) -> pricing, for the ticker's last price and volume and
+ * the candles (core/engine/market_data.h). A trade that finds the ring full is dropped and
+ * logged: market data never holds up the stream (the candles then miss it). */
+static void on_trade(venue *v, const xr_event *ev)
+{
+    for (uint32_t i = 0; i < v->nsym; i++) {
+        const xr_instrument *in = xr_binance_session_instrument(v->s, v->sym[i]);
+        if (in == NULL || in->id != ev->instrument)
+            continue;
+        xr_eng_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = XR_ENG_M_MD_TRADE;
+        m.u.trade.venue = v->idx;
+        m.u.trade.pair = v->pair[i];
+        m.u.trade.trade_id = ev->u.trade.trade_id;
+        m.u.trade.time_ns = ev->u.trade.trade_time_ns;
+        m.u.trade.price = ev->u.trade.price;
+        m.u.trade.qty = ev->u.trade.qty;
+        if (xr_spsc_ring_try_push(v->io.md, &m) != XR_OK) {
+            xr_log_line l;
+            xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_trade_dropped");
+            xr_log_end(&l);
+        }
+        v->work = true;
+        return;
+    }
+}
+
 static void on_event(void *ctx, const xr_event *ev)
 {
     venue *v = ctx;
+    if (ev->kind == XR_EV_TRADE) {
+        on_trade(v, ev);
+        return;
+    }
     if (ev->kind < XR_EV_ORDER_ACK || ev->kind > XR_EV_ORDER_STATUS)
         return; /* market data is read from the session's books after each poll */
     const xr_ev_order *o = &ev->u.order;
@@ -407,6 +439,7 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
         sc.assets = assets;
         sc.book_stale_ns = cfg->book_stale_ns;
         sc.depth_stream = vc->depth_stream[0] != '\0' ? vc->depth_stream : "@depth@100ms";
+        sc.trades = true; /* public trades feed TICKER and OHLC */
         sc.on_event = on_event;
         sc.on_result = on_result;
         sc.ctx = v;

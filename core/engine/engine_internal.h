@@ -54,6 +54,7 @@ typedef enum xr_eng_msg_type {
     XR_ENG_M_MD_INST = 7,   /* xr_eng_md_inst: venue -> pricing, a pair's rules */
     XR_ENG_M_MD_BOOK = 8,   /* xr_eng_md_book: venue -> pricing, a book's top levels */
     XR_ENG_M_MD_DOWN = 9,   /* xr_eng_md_book (no levels): the venue book is not usable */
+    XR_ENG_M_MD_TRADE = 10, /* xr_eng_md_trade: venue -> pricing, a public trade */
 } xr_eng_msg_type;
 
 /* A command with what the gateway learnt about its customer. */
@@ -188,6 +189,18 @@ typedef struct xr_eng_md_book {
     xr_eng_md_level asks[XR_ENG_MD_LEVELS];
 } xr_eng_md_book;
 
+/* A public trade of one venue (its @trade stream), prices at the venue instrument's price
+ * scale, quantity at the pair's base scale. */
+typedef struct xr_eng_md_trade {
+    uint16_t venue;
+    uint16_t pair;
+    uint32_t reserved;
+    uint64_t trade_id; /* the venue's; increasing per venue and pair */
+    int64_t time_ns;   /* the venue's trade time, Unix epoch */
+    xr_price price;
+    xr_amount qty;
+} xr_eng_md_trade;
+
 typedef struct xr_eng_msg {
     uint32_t type; /* xr_eng_msg_type */
     uint32_t reserved;
@@ -199,6 +212,7 @@ typedef struct xr_eng_msg {
         xr_eng_child_ev cev;
         xr_eng_md_inst inst;
         xr_eng_md_book book;
+        xr_eng_md_trade trade;
     } u;
 } xr_eng_msg;
 

@@ -292,6 +292,9 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
     m.u.req.cmd = *cmd;
     switch (cmd->kind) {
     case XR_ENGINE_CMD_BOOK:
+    case XR_ENGINE_CMD_TICKER:
+    case XR_ENGINE_CMD_OHLC:
+    case XR_ENGINE_CMD_PAIRS:
         xr_eng_port_send(&g->to_pricing, &m);
         return;
     case XR_ENGINE_CMD_CUSTOMER_UPSERT:

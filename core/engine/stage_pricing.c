@@ -9,6 +9,7 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/engine/engine_internal.h"
+#include "core/engine/market_data.h"
 #include "core/pricing/pricing.h"
 
 _Static_assert(XR_ENG_LEGS_MAX == XR_PRICING_VENUES_MAX, "one leg per venue of a pair");
@@ -35,6 +36,7 @@ struct xr_eng_pricing {
     void *pricer_mem;
     uint32_t pricer_pair[XR_ENG_PAIRS_MAX]; /* engine pair -> pricer pair id */
     venue_pair *vp;                         /* [venue * npairs + pair] */
+    xr_eng_mdata *mdata;                    /* trades and candles (TICKER, OHLC) */
 };
 
 static venue_pair *vp_at(xr_eng_pricing *p, uint32_t venue, uint32_t pair)
@@ -440,6 +442,101 @@ static void order(xr_eng_pricing *p, const xr_eng_order *in, uint64_t now)
     xr_eng_port_send(&p->to_ledger, &m);
 }
 
+/* ---- TICKER, OHLC, PAIRS (core/engine/market_data.c) --------------------------------------- */
+
+/* The scales of `pair` from its first venue with known rules; false when there is none. */
+static bool pair_scale(xr_eng_pricing *p, uint32_t pair, xr_pair_scale *out)
+{
+    for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++)
+        if (vp_at(p, v, pair)->added) {
+            *out = vp_at(p, v, pair)->inst.scale;
+            return true;
+        }
+    return false;
+}
+
+static void ticker(xr_eng_pricing *p, const xr_eng_req *r, uint64_t now)
+{
+    const xr_engine_market_cmd *mc = &r->cmd.u.market;
+    xr_eng_msg m;
+    uint32_t pair, pid;
+    xr_err err = find_pair(p, mc->pair, &pair, &pid);
+    xr_book_level lv[2][1];
+    uint32_t n[2] = {0, 0};
+    if (err == XR_OK)
+        err = xr_pricing_depth(&p->pricer, pid, XR_SIDE_BUY, now, lv[0], 1, &n[0]);
+    if (err == XR_OK)
+        err = xr_pricing_depth(&p->pricer, pid, XR_SIDE_SELL, now, lv[1], 1, &n[1]);
+    xr_pair_scale sc;
+    if (err == XR_OK && !pair_scale(p, pair, &sc))
+        err = XR_ERR_VENUE_UNAVAILABLE;
+    if (err != XR_OK) {
+        xr_eng_reject(&m, &r->cmd, err);
+        xr_eng_port_send(&p->to_gw, &m);
+        return;
+    }
+    ev_header(&m, &r->cmd, XR_ENGINE_EV_TICKER);
+    xr_engine_ticker_ev *t = &m.u.ev.u.ticker;
+    memcpy(t->pair, p->sh->pairs[pair].name, sizeof t->pair);
+    t->base_scale = sc.base;
+    t->quote_scale = sc.quote;
+    t->price_scale = sc.price;
+    if (n[0] > 0) {
+        t->bid = lv[0][0].price;
+        t->bid_qty = lv[0][0].qty;
+    }
+    if (n[1] > 0) {
+        t->ask = lv[1][0].price;
+        t->ask_qty = lv[1][0].qty;
+    }
+    xr_eng_mdata_ticker(p->mdata, pair, xr_clock_wall_ns(), t);
+    xr_eng_port_send(&p->to_gw, &m);
+}
+
+static void ohlc(xr_eng_pricing *p, const xr_eng_req *r)
+{
+    const xr_engine_market_cmd *mc = &r->cmd.u.market;
+    xr_eng_msg m;
+    uint32_t pair, pid;
+    xr_err err = find_pair(p, mc->pair, &pair, &pid);
+    xr_pair_scale sc;
+    if (err == XR_OK && !pair_scale(p, pair, &sc))
+        err = XR_ERR_VENUE_UNAVAILABLE;
+    if (err == XR_OK) {
+        ev_header(&m, &r->cmd, XR_ENGINE_EV_OHLC);
+        xr_engine_ohlc_ev *o = &m.u.ev.u.ohlc;
+        memcpy(o->pair, p->sh->pairs[pair].name, sizeof o->pair);
+        o->base_scale = sc.base;
+        o->price_scale = sc.price;
+        err = xr_eng_mdata_ohlc(p->mdata, pair, mc->interval_s, mc->from_ns, mc->to_ns,
+                                xr_clock_wall_ns(), o);
+    }
+    if (err != XR_OK)
+        xr_eng_reject(&m, &r->cmd, err);
+    xr_eng_port_send(&p->to_gw, &m);
+}
+
+static void pairs(xr_eng_pricing *p, const xr_eng_req *r)
+{
+    xr_eng_msg m;
+    ev_header(&m, &r->cmd, XR_ENGINE_EV_PAIRS);
+    xr_engine_pairs_ev *pe = &m.u.ev.u.pairs;
+    uint32_t i = r->cmd.u.market.cursor;
+    if (i > p->sh->npairs) {
+        xr_eng_reject(&m, &r->cmd, XR_ERR_INVALID_ARGUMENT);
+        xr_eng_port_send(&p->to_gw, &m);
+        return;
+    }
+    for (; i < p->sh->npairs && pe->n < XR_ENGINE_PAIRS_MAX; i++) {
+        const xr_instrument *inst[XR_ENGINE_VENUES_MAX];
+        for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++)
+            inst[v] = vp_at(p, v, i)->added ? &vp_at(p, v, i)->inst : NULL;
+        xr_eng_mdata_pair_info(p->sh, i, inst, &pe->items[pe->n++]);
+    }
+    pe->next_cursor = i < p->sh->npairs ? i : 0;
+    xr_eng_port_send(&p->to_gw, &m);
+}
+
 xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
 {
     xr_eng_port_flush(&p->to_gw);
@@ -454,6 +551,8 @@ xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
                 md_inst(p, &m->u.inst);
             else if (m->type == XR_ENG_M_MD_BOOK || m->type == XR_ENG_M_MD_DOWN)
                 md_book(p, &m->u.book, m->type == XR_ENG_M_MD_DOWN, now);
+            else if (m->type == XR_ENG_M_MD_TRADE)
+                (void)xr_eng_mdata_trade(p->mdata, &m->u.trade);
             else
                 return XR_ERR_INTERNAL;
             xr_spsc_ring_release(p->md[v], 1);
@@ -472,6 +571,12 @@ xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
             quote(p, &m->u.req, now);
         else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_BOOK)
             book(p, &m->u.req, now);
+        else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_TICKER)
+            ticker(p, &m->u.req, now);
+        else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_OHLC)
+            ohlc(p, &m->u.req);
+        else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_PAIRS)
+            pairs(p, &m->u.req);
         else
             return XR_ERR_INTERNAL;
         xr_spsc_ring_release(p->from_gw, 1);
@@ -541,6 +646,8 @@ xr_err xr_eng_pricing_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_
         if ((err = xr_book_init(&p->vp[i].book, p->vp[i].book_mem, blen, &bc)) != XR_OK)
             return err;
     }
+    if ((err = xr_eng_mdata_create(sh, &p->mdata)) != XR_OK)
+        return err;
     if (xr_eng_port_init(&p->to_gw, r->pricing_gw, XR_ENG_OUTBOX_SMALL) != XR_OK ||
         xr_eng_port_init(&p->to_ledger, r->pricing_ledger, XR_ENG_OUTBOX_SMALL) != XR_OK)
         return XR_ERR_NO_MEMORY;
@@ -556,6 +663,7 @@ void xr_eng_pricing_destroy(xr_eng_pricing *p)
             xr_eng_free(p->vp[i].book_mem);
     xr_eng_free(p->vp);
     xr_eng_free(p->pricer_mem);
+    xr_eng_mdata_destroy(p->mdata);
     xr_eng_port_fini(&p->to_gw);
     xr_eng_port_fini(&p->to_ledger);
     xr_eng_free(p);

@@ -100,6 +100,11 @@
  *   BALANCES            (none besides the above)
  *   BOOK                XR_ERR_UNKNOWN_PAIR, XR_ERR_STALE, XR_ERR_VENUE_UNAVAILABLE,
  *                       XR_ERR_INVALID_STATE
+ *   TICKER              as BOOK
+ *   OHLC                XR_ERR_UNKNOWN_PAIR, XR_ERR_VENUE_UNAVAILABLE (no venue's rules yet),
+ *                       XR_ERR_INVALID_ARGUMENT (interval not 60, 300, 900, 3600, 14400 or
+ *                       86400; a negative time; from_ns > to_ns)
+ *   PAIRS               XR_ERR_INVALID_ARGUMENT (cursor beyond the number of pairs)
  *   An order that was reserved and then could not fill (in whole or in part) is not a reject:
  *   its execution report has status FAILED and err XR_ERR_INSUFFICIENT_LIQUIDITY, and whatever
  *   did fill is booked (each child's own reason is in ORDER_STATUS's children[].err). An order
@@ -121,11 +126,13 @@
  * it is resolved by querying its venue (if the venue is down, once it is back).
  *
  * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
- *   CANCEL, CONVERT, TICKER, OHLC, PAIRS; NEW_ORDER of type LIMIT (and so GTC/GTD/FOK resting
+ *   CANCEL, CONVERT; NEW_ORDER of type LIMIT (and so GTC/GTD/FOK resting
  *   and the internal book), NEW_ORDER with a quote id, NEW_ORDER with the amount fixed on the
  *   quote side. Not built yet either (no reject, the behaviour is simply absent): venue prices
  *   and their ages in the best-execution record; the pinned-thread schedule. Supported:
  *   CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount sides), BALANCES, BOOK, ORDER_STATUS,
+ *   TICKER, OHLC, PAIRS (trade data from the venues' @trade streams, kept in memory: after a
+ *   restart candles start empty),
  *   LIST_ORDERS, and NEW_ORDER MARKET (time in force IOC or the default) with the amount
  *   fixed in the base asset, buy and sell, with failover (above); restart with orders in
  *   flight (see Restart).
@@ -226,9 +233,9 @@ typedef enum xr_engine_cmd_kind {
     XR_ENGINE_CMD_BALANCES = 9,
     XR_ENGINE_CMD_CONVERT = 10, /* not yet supported */
     XR_ENGINE_CMD_BOOK = 11,    /* consolidated depth */
-    XR_ENGINE_CMD_TICKER = 12,  /* not yet supported */
-    XR_ENGINE_CMD_OHLC = 13,    /* not yet supported */
-    XR_ENGINE_CMD_PAIRS = 14,   /* not yet supported */
+    XR_ENGINE_CMD_TICKER = 12,  /* -> XR_ENGINE_EV_TICKER */
+    XR_ENGINE_CMD_OHLC = 13,    /* -> XR_ENGINE_EV_OHLC */
+    XR_ENGINE_CMD_PAIRS = 14,   /* -> XR_ENGINE_EV_PAIRS */
     XR_ENGINE_CMD__COUNT
 } xr_engine_cmd_kind;
 
@@ -312,6 +319,7 @@ typedef struct xr_engine_market_cmd {
     uint32_t depth;                     /* BOOK: levels per side, 1..XR_ENGINE_BOOK_LEVELS_MAX */
     uint32_t interval_s;                /* OHLC: 60, 300, 900, 3600, 14400, 86400 */
     int64_t from_ns, to_ns;             /* OHLC */
+    uint32_t cursor; /* PAIRS: an earlier PAIRS event's next_cursor; 0 = the first page */
 } xr_engine_market_cmd;
 
 /* One command: a header and the payload of its kind. */
@@ -493,6 +501,64 @@ typedef struct xr_engine_book_ev {
     xr_engine_level asks[XR_ENGINE_BOOK_LEVELS_MAX];
 } xr_engine_book_ev;
 
+#define XR_ENGINE_OHLC_MAX  16 /* candles per OHLC event */
+#define XR_ENGINE_PAIRS_MAX 12 /* pairs per PAIRS event */
+
+/* TICKER: the consolidated top of book and the pair's trades over every venue that reports
+ * them (docs/ARCHITECTURE.md, "Market data"). Prices at price_scale, quantities at base_scale. */
+typedef struct xr_engine_ticker_ev {
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t base_scale, quote_scale, price_scale;
+    uint8_t reserved;
+    uint32_t trades_24h;  /* trades counted in volume_24h */
+    xr_price bid, ask;    /* best over the usable venue books; 0 when that side is empty */
+    xr_amount bid_qty;    /* summed over venues at `bid` */
+    xr_amount ask_qty;    /* summed over venues at `ask` */
+    xr_price last;        /* the latest trade by venue trade time; 0 when none seen */
+    int64_t last_ns;      /* its venue trade time (Unix epoch ns); 0 when none */
+    xr_amount volume_24h; /* base traded in the 1440 one-minute candles up to now's */
+} xr_engine_ticker_ev;
+
+/* One candle: the trades whose venue time is in [open_ns, open_ns + interval). */
+typedef struct xr_engine_candle {
+    int64_t open_ns; /* Unix epoch ns, a multiple of the interval */
+    uint32_t trades;
+    xr_price open, high, low, close;
+    xr_amount volume; /* base */
+} xr_engine_candle;
+
+/* OHLC: the candles with at least one trade whose open_ns is in [from_ns, to_ns), oldest
+ * first. next_from_ns 0: that was all; else the next page's from_ns. */
+typedef struct xr_engine_ohlc_ev {
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t base_scale, price_scale;
+    uint16_t n;
+    uint32_t interval_s;
+    int64_t next_from_ns;
+    xr_engine_candle items[XR_ENGINE_OHLC_MAX];
+} xr_engine_ohlc_ev;
+
+/* One configured pair and the trading rules of the venues that listed it. A rule is the
+ * most permissive over those venues (what at least one venue accepts); 0: no venue sets it. */
+typedef struct xr_engine_pair_info {
+    char pair[XR_ENGINE_PAIR_NAME_MAX];
+    uint8_t base_scale, quote_scale, price_scale; /* 0 until a venue's rules are known */
+    uint8_t trading;                              /* 1: some venue with known rules is trading it */
+    uint32_t venues;                              /* bit v: configuration venue v lists the pair */
+    uint32_t venues_ready;                        /* bit v: venue v's rules are known */
+    xr_amount min_qty;      /* smallest base quantity (the lowest venue minimum) */
+    xr_amount lot_step;     /* amounts are multiples of this (the finest step) */
+    xr_price tick;          /* the finest price tick */
+    xr_amount min_notional; /* the lowest venue minimum notional, quote */
+} xr_engine_pair_info;
+
+/* PAIRS: one page of the configured pairs in engine order. next_cursor 0: no more. */
+typedef struct xr_engine_pairs_ev {
+    uint32_t n;
+    uint32_t next_cursor;
+    xr_engine_pair_info items[XR_ENGINE_PAIRS_MAX];
+} xr_engine_pairs_ev;
+
 /* One event: a header and the payload of its kind. */
 typedef struct xr_engine_event {
     uint8_t kind; /* xr_engine_event_kind */
@@ -511,6 +577,9 @@ typedef struct xr_engine_event {
         xr_engine_book_ev book;
         xr_engine_order_ev order;           /* ORDER */
         xr_engine_order_list_ev order_list; /* ORDER_LIST */
+        xr_engine_ticker_ev ticker;         /* TICKER */
+        xr_engine_ohlc_ev ohlc;             /* OHLC */
+        xr_engine_pairs_ev pairs;           /* PAIRS */
     } u;
 } xr_engine_event;
 
