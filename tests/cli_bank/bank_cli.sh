@@ -365,5 +365,13 @@ json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.97
 [ $? -eq 0 ] && ok "xroute-bank load: 50 orders answered" || bad "xroute-bank load: 50 orders answered"
 json 'd["sent"]==50 and d["answered"]==50 and d["filled"]==50 and d["rejects"]==0 and 0<d["p50_us"]<=d["p99_us"]<=d["max_us"]' "load: 50 sent, 50 filled, p50 <= p99 <= max"
 
+# The host drains and exits 0 on SIGTERM, with nothing from a sanitizer in its log.
+kill -TERM "$HOST_PID"
+wait "$HOST_PID"
+st=$?
+HOST_PID=
+[ $st -eq 0 ] && ok "bank_host exits 0 on SIGTERM" || bad "bank_host exits 0 on SIGTERM (got $st)"
+if grep -q "Sanitizer\|runtime error" "$WORK/host.err"; then bad "sanitizer report in bank_host's log"; else ok "no sanitizer report in bank_host's log"; fi
+
 echo "# $N checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]
