@@ -673,8 +673,12 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         }
         if (m->u.order.phase != XR_ENG_PH_ROUTE)
             return XR_ERR_INTERNAL;
-        if (xr_pool_free_count(&rt->pool) == 0)
+        if (xr_pool_free_count(&rt->pool) == 0) {
+            /* No order slot: leave the order in the ring (release nothing, but end the peek:
+             * the ring allows one open peek, and the next poll peeks it again). */
+            xr_spsc_ring_release(rt->from_ledger, 0);
             break;
+        }
         *work = true;
         xr_err err = route(rt, &m->u.order);
         xr_spsc_ring_release(rt->from_ledger, 1);
