@@ -36,7 +36,20 @@
 #define INTERNAL_CORR (UINT64_C(1) << 63) /* correlation ids of the server's own commands */
 #define ACKQ          64 /* execution reports awaiting their ACK (ack-required sessions) */
 
+#define INFLIGHT_BITS 13 /* requests in the engine tracked exactly: 2^13 - 1 at once */
+#define INFLIGHT_CAP  (1u << INFLIGHT_BITS)
+
 enum { S_FREE = 0, S_LOGON, S_LIVE, S_CLOSING };
+
+/* One (bank, correlation id) with requests in the engine and no answer yet. The engine
+ * answers every command once, but also sends unsolicited events (a resting order's final
+ * report, the order's own report when it is cancelled) carrying an old correlation id: a
+ * plain counter of events would count those as answers. Keyed on the pair, they are not. */
+typedef struct inflight {
+    uint32_t bank_id; /* 0 = empty slot */
+    uint32_t count;   /* requests with this id in the engine (a bank may reuse an id) */
+    uint64_t corr;
+} inflight;
 
 typedef struct sess {
     xr_net_stream st;
@@ -82,10 +95,14 @@ struct xr_bank_server {
     xr_engine_event *evbuf;
     xr_engine_cmd *pending; /* server commands (cancel-on-disconnect) waiting for ring room */
     uint32_t npending;
-    uint64_t inflight; /* commands submitted and not yet answered */
+    inflight *infl; /* open-addressing set of INFLIGHT_CAP slots, linear probing */
+    uint32_t infl_used;
+    uint64_t infl_pending;  /* requests submitted and not answered yet */
+    uint64_t infl_overflow; /* of which not in the set (it was full) */
     uint64_t next_session_id;
     uint64_t next_internal_corr;
     uint64_t busy_until_ns;
+    uint64_t progress_seen; /* requests + responses at the last iteration: moved = busy */
     int draining;
     xr_bank_server_stats stats;
 };
@@ -178,13 +195,84 @@ static void refuse_and_close(sess *s, xr_err err, uint8_t ref_type, uint64_t off
     sess_end(s, err);
 }
 
+/* ---- requests in the engine ------------------------------------------------------------ */
+
+static uint32_t infl_home(uint32_t bank, uint64_t corr)
+{
+    uint64_t h =
+        corr * UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t)bank * UINT64_C(0xC2B2AE3D27D4EB4F);
+    return (uint32_t)(h >> (64 - INFLIGHT_BITS));
+}
+
+static void infl_add(xr_bank_server *srv, uint32_t bank, uint64_t corr)
+{
+    srv->infl_pending++;
+    uint32_t i = infl_home(bank, corr);
+    for (;;) {
+        inflight *f = &srv->infl[i];
+        if (f->bank_id == bank && f->corr == corr) {
+            f->count++;
+            return;
+        }
+        if (f->bank_id == 0)
+            break;
+        i = (i + 1) & (INFLIGHT_CAP - 1);
+    }
+    if (srv->infl_used + 1 >= INFLIGHT_CAP) {
+        srv->infl_overflow++; /* counted, not keyed: see infl_answer */
+        return;
+    }
+    srv->infl[i] = (inflight){.bank_id = bank, .count = 1, .corr = corr};
+    srv->infl_used++;
+}
+
+/* An event arrived for (bank, corr): if a request with that id waits, it is answered. */
+static void infl_answer(xr_bank_server *srv, uint32_t bank, uint64_t corr)
+{
+    uint32_t i = infl_home(bank, corr);
+    for (;;) {
+        inflight *f = &srv->infl[i];
+        if (f->bank_id == 0) {
+            /* Unknown: unsolicited, or a request that overflowed the set. */
+            if (srv->infl_overflow > 0) {
+                srv->infl_overflow--;
+                srv->infl_pending--;
+            }
+            return;
+        }
+        if (f->bank_id == bank && f->corr == corr)
+            break;
+        i = (i + 1) & (INFLIGHT_CAP - 1);
+    }
+    srv->infl_pending--;
+    if (--srv->infl[i].count > 0)
+        return;
+    /* Backward-shift deletion keeps every probe chain unbroken without tombstones. */
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & (INFLIGHT_CAP - 1);
+        const inflight *g = &srv->infl[j];
+        if (g->bank_id == 0)
+            break;
+        uint32_t k = infl_home(g->bank_id, g->corr);
+        /* g may move to i when its home k is not cyclically inside (i, j]. */
+        int inside = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+        if (!inside) {
+            srv->infl[i] = *g;
+            i = j;
+        }
+    }
+    srv->infl[i] = (inflight){0};
+    srv->infl_used--;
+}
+
 /* ---- submitting commands ---------------------------------------------------------------- */
 
 static xr_err submit(xr_bank_server *srv, const xr_engine_cmd *c)
 {
     xr_err e = xr_engine_submit(srv->engine, c);
     if (e == XR_OK) {
-        srv->inflight++;
+        infl_add(srv, c->bank_id, c->correlation_id);
         srv->stats.requests++;
         if (xr_bank_resting_note_cmd(&srv->resting, c) != XR_OK) {
             xr_log_line l;
@@ -339,7 +427,12 @@ static int on_frame(sess *s, const xr_bank_msg *m, const uint8_t *frame)
         }
         xr_err e = submit(srv, &m->u.cmd);
         if (e == XR_ERR_AGAIN) {
+            /* Back-pressure: stop reading this connection (TCP pushes back on the bank)
+             * until the engine's ring has room; the frame stays in rx. Without the pause the
+             * loop's receive buffer would fill and the connection be closed. */
             s->stalled = 1;
+            if (s->st.conn != NULL)
+                xr_net_conn_pause_recv(s->st.conn);
             return 0;
         }
         if (e != XR_OK)
@@ -570,7 +663,8 @@ xr_err xr_bank_server_open(const xr_bank_server_config *cfg, xr_engine *engine,
     srv->sessions = calloc(srv->nsessions, sizeof *srv->sessions);
     srv->evbuf = calloc(EV_BATCH, sizeof *srv->evbuf);
     srv->pending = calloc(PENDING_MAX, sizeof *srv->pending);
-    if (srv->sessions == NULL || srv->evbuf == NULL || srv->pending == NULL) {
+    srv->infl = calloc(INFLIGHT_CAP, sizeof *srv->infl);
+    if (srv->sessions == NULL || srv->evbuf == NULL || srv->pending == NULL || srv->infl == NULL) {
         xr_bank_server_close(srv);
         return XR_ERR_NO_MEMORY;
     }
@@ -631,6 +725,7 @@ uint16_t xr_bank_server_port(const xr_bank_server *s)
 void xr_bank_server_stats_get(const xr_bank_server *s, xr_bank_server_stats *out)
 {
     *out = s->stats;
+    out->in_engine = s->infl_pending;
 }
 
 uint64_t xr_bank_server_next_seq(const xr_bank_server *s, uint32_t bank_id)
@@ -654,8 +749,7 @@ static xr_err poll_engine(xr_bank_server *srv)
             return e;
         for (size_t i = 0; i < n; i++) {
             const xr_engine_event *ev = &srv->evbuf[i];
-            if (srv->inflight > 0)
-                srv->inflight--;
+            infl_answer(srv, ev->bank_id, ev->correlation_id);
             xr_bank_resting_note_event(&srv->resting, ev);
             e = xr_bank_outbox_stage(srv->outbox, ev, NULL);
             XR_ASSERT(e != XR_ERR_NO_MEMORY); /* room was checked above */
@@ -694,11 +788,16 @@ static void pump(xr_bank_server *srv, sess *s)
         if (tx_put(s, f, len, TX_RESERVE) != XR_OK)
             break;
         if ((s->flags & XR_BANK_LOGON_ACK_REQUIRED) &&
-            f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked &&
-            s->ackq_n < ACKQ) {
-            uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
-            s->ackq_seq[at] = s->send_next;
-            s->ackq_ns[at] = xr_clock_mono_ns();
+            f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked) {
+            if (s->ackq_n < ACKQ) {
+                uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
+                s->ackq_seq[at] = s->send_next;
+                s->ackq_ns[at] = xr_clock_mono_ns();
+            } else {
+                /* Full: the newest entry now stands for this report too, with its earlier
+                 * send time - a deadline never later than this report's own. */
+                s->ackq_seq[(s->ackq_head + ACKQ - 1) % ACKQ] = s->send_next;
+            }
         }
         s->send_next++;
     }
@@ -760,6 +859,13 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
         return XR_ERR_INVALID_ARGUMENT;
     uint64_t now = xr_clock_mono_ns();
     uint64_t wait = now < srv->busy_until_ns ? BUSY_WAIT_NS : IDLE_WAIT_NS;
+    /* The last iteration moved something: the engine likely has the next step of it ready
+     * (a request is answered over a few of its polls), so do not sleep before polling it. */
+    uint64_t progress = srv->stats.requests + srv->stats.responses;
+    if (progress != srv->progress_seen) {
+        srv->progress_seen = progress;
+        wait = 0;
+    }
     if (srv->npending > 0)
         wait = 0;
     for (uint32_t i = 0; i < srv->nsessions; i++)
@@ -779,8 +885,10 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
         sess *s = &srv->sessions[i];
         if (s->stalled && s->st.conn != NULL) {
             process_rx(s);
-            if (!s->stalled)
+            if (!s->stalled && s->st.conn != NULL) {
+                xr_net_conn_resume_recv(s->st.conn);
                 xr_net_conn_redeliver(s->st.conn);
+            }
         }
     }
     if (e != XR_OK)
@@ -804,7 +912,7 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
 
 static int drained(const xr_bank_server *srv)
 {
-    if (srv->inflight > 0 || srv->npending > 0)
+    if (srv->infl_pending > 0 || srv->npending > 0)
         return 0;
     for (uint32_t i = 0; i < srv->nsessions; i++) {
         const sess *s = &srv->sessions[i];
@@ -872,6 +980,7 @@ void xr_bank_server_close(xr_bank_server *srv)
     free(srv->sessions);
     free(srv->evbuf);
     free(srv->pending);
+    free(srv->infl);
     /* Secrets: wipe our copy (volatile so the stores are not elided). */
     volatile uint8_t *p = (volatile uint8_t *)&srv->cfg;
     for (size_t i = 0; i < sizeof srv->cfg; i++)

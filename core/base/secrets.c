@@ -478,3 +478,72 @@ xr_err xr_secrets_list(xr_secrets *s, xr_err (*fn)(void *ctx, const char *name),
     mdb_txn_abort(txn);
     return rc;
 }
+
+xr_err xr_secrets_rekey(xr_secrets *s, const uint8_t new_key[XR_SECRETS_KEY_LEN], size_t *count)
+{
+    if (s == NULL || new_key == NULL)
+        return XR_ERR_INVALID_ARGUMENT;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    xr_err rc = map_mdb(mdb_txn_begin(s->env, NULL, 0, &txn));
+    if (rc != XR_OK)
+        return rc;
+    if ((rc = map_mdb(mdb_cursor_open(txn, s->dbi, &cur))) != XR_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    /* Collect the names first: writing while iterating would move the cursor. */
+    size_t n = 0, cap = 16;
+    char(*names)[XR_SECRETS_NAME_MAX] = malloc(cap * sizeof *names);
+    MDB_val k, v;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS && rc == XR_OK;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (names == NULL || k.mv_size >= XR_SECRETS_NAME_MAX) {
+            rc = names == NULL ? XR_ERR_NO_MEMORY : XR_ERR_CORRUPT;
+            break;
+        }
+        if (n == cap) {
+            void *grown = realloc(names, 2 * cap * sizeof *names);
+            if (grown == NULL) {
+                rc = XR_ERR_NO_MEMORY;
+                break;
+            }
+            names = grown;
+            cap *= 2;
+        }
+        memcpy(names[n], k.mv_data, k.mv_size);
+        names[n][k.mv_size] = '\0';
+        n++;
+    }
+    if (rc == XR_OK && mrc != MDB_NOTFOUND)
+        rc = map_mdb(mrc);
+    mdb_cursor_close(cur);
+    /* Decrypt each with the current key, encrypt with the new one (the handle's key is
+     * switched per record and back, so a failure leaves the handle as it was). */
+    uint8_t old_key[XR_SECRETS_KEY_LEN];
+    memcpy(old_key, s->key, sizeof old_key);
+    uint8_t plain[XR_SECRETS_VALUE_MAX];
+    size_t secrets = 0;
+    for (size_t i = 0; rc == XR_OK && i < n; i++) {
+        size_t len = 0;
+        memcpy(s->key, old_key, sizeof old_key);
+        rc = get_txn(s, txn, names[i], plain, sizeof plain, &len);
+        if (rc == XR_OK) {
+            memcpy(s->key, new_key, XR_SECRETS_KEY_LEN);
+            rc = put_txn(s, txn, names[i], plain, len);
+        }
+        secrets += strcmp(names[i], CHECK_NAME) != 0;
+    }
+    xr_secrets_wipe(plain, sizeof plain);
+    free(names);
+    if (rc == XR_OK)
+        rc = map_mdb(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    memcpy(s->key, rc == XR_OK ? new_key : old_key, XR_SECRETS_KEY_LEN);
+    xr_secrets_wipe(old_key, sizeof old_key);
+    if (rc == XR_OK && count != NULL)
+        *count = secrets;
+    return rc;
+}

@@ -35,7 +35,8 @@
  *   XR_ERR_CONFIG            key_load_file: the file is readable by group or others
  *   XR_ERR_UNAUTHORIZED      open: the master key is not the one the store was created with
  *   XR_ERR_CORRUPT           a record fails authentication or has a bad layout (tampered
- *                            or damaged); a store with records but no check record
+ *                            or damaged); a store with records but no check record; rekey:
+ *                            a record that does not authenticate (nothing changed)
  *   XR_ERR_IO                the file system or LMDB failed
  *   XR_ERR_STORAGE_FULL      the store's LMDB map is full
  */
@@ -100,6 +101,13 @@ xr_err xr_secrets_delete(xr_secrets *s, const char *name);
 /* Calls fn for every record name (not the check record), in byte order; never decrypts.
  * Stops early and returns fn's first non-XR_OK result. */
 xr_err xr_secrets_list(xr_secrets *s, xr_err (*fn)(void *ctx, const char *name), void *ctx);
+
+/* Re-encrypts every record, the check record included, under `new_key` in one write
+ * transaction, and switches the handle to it: afterwards only `new_key` opens the store. All
+ * or nothing: XR_ERR_CORRUPT if a record does not authenticate under the current key (no
+ * record is changed), XR_ERR_IO / XR_ERR_STORAGE_FULL from LMDB. *count (may be NULL)
+ * receives the number of secrets re-encrypted (the check record not counted). */
+xr_err xr_secrets_rekey(xr_secrets *s, const uint8_t new_key[XR_SECRETS_KEY_LEN], size_t *count);
 
 /* Zeroes buf[0..len) in a way the compiler does not remove. */
 void xr_secrets_wipe(void *buf, size_t len);

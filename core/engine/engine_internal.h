@@ -75,11 +75,14 @@ typedef enum xr_eng_order_phase {
     XR_ENG_PH_ROUTE = 2,    /* ledger -> router: reserved durably */
     XR_ENG_PH_BOOK = 3,     /* router -> ledger: post or void */
     XR_ENG_PH_DONE = 4,     /* ledger -> gateway: booked, report */
-    XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err) */
+    XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err); gateway -> pricing:
+                               an order on a firm quote refused by the ledger (release it) */
     XR_ENG_PH_REROUTE = 6,  /* failover: router -> pricing (new legs) -> ledger (record) ->
                                router (the parent stays in the router's pool meanwhile) */
     XR_ENG_PH_OPEN = 7,     /* pricing -> gateway: a LIMIT GTC/GTD order rests in the internal
                                book (its OPEN report); the parent stays in the router's pool */
+    XR_ENG_PH_PART = 8,     /* router -> ledger -> router: book a resting order's fills so far
+                               and reserve its remainder again (interim booking) */
 } xr_eng_order_phase;
 
 /* A leg crossed in the internal book against another client order: no venue, no fee. */
@@ -156,7 +159,18 @@ typedef struct xr_eng_order {
     uint8_t reserved3_;
     int64_t decided_ns; /* wall clock of the routing decision of bx */
     xr_engine_venue_price bx[XR_ENGINE_VENUES_MAX];
+    /* Interim bookings (a resting order's fills are booked before it rests again). */
+    uint8_t booked;       /* bit i: leg i is booked (its fills, if any, in an earlier group) */
+    uint8_t n_legs_round; /* router: legs [n_legs_round, n_legs) are this routing round's */
+    uint16_t res_n;       /* op index n of the current reservation: 0 the first, else re-reserved */
+    uint16_t next_op;     /* next free op index n for booking ops (0: 1) */
+    uint16_t reserved5_;
+    xr_amount g_filled, g_quote, g_spread; /* settle(): the group being booked now */
 } xr_eng_order;
+
+/* The op id of an order's current reservation (interim bookings re-reserve under a new id;
+ * client order ids stay derived from the first, reserve_id). */
+xr_ledger_id xr_eng_res_id(const xr_eng_order *o);
 
 typedef struct xr_eng_child_cmd {
     uint32_t order_ref; /* the router's pool index */

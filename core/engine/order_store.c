@@ -158,6 +158,9 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
     }
     /* v2: the best-execution block */
     out[legs_end] = o->n_bx;
+    out[legs_end + 1] = o->booked;
+    put_u16(out + legs_end + 2, o->res_n);
+    put_u16(out + legs_end + 4, o->next_op);
     put_u64(out + legs_end + 8, (uint64_t)o->decided_ns);
     for (uint32_t i = 0; i < o->n_bx; i++) {
         const xr_engine_venue_price *x = &o->bx[i];
@@ -251,6 +254,9 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
         o->base_qty = c->amount;
     } else {
         o->n_bx = b[legs_end];
+        o->booked = b[legs_end + 1];
+        o->res_n = get_u16(b + legs_end + 2);
+        o->next_op = get_u16(b + legs_end + 4);
         o->decided_ns = (int64_t)get_u64(b + legs_end + 8);
         for (uint32_t i = 0; i < o->n_bx; i++) {
             xr_engine_venue_price *x = &o->bx[i];
@@ -275,6 +281,12 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
     o->base_asset = sh->pairs[pair].base_asset;
     o->quote_asset = sh->pairs[pair].quote_asset;
     return XR_OK;
+}
+
+xr_ledger_id xr_eng_res_id(const xr_eng_order *o)
+{
+    return o->res_n == 0 ? o->reserve_id
+                         : xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key, o->res_n);
 }
 
 void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r)

@@ -428,6 +428,14 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
         } else {
             d->reject = o->err;
             idem_done(g, o->gw_entry);
+            if (o->cmd.u.order.quote_id != 0) {
+                /* Its firm quote was executed in pricing: give it back (nothing booked). */
+                xr_eng_msg q;
+                memset(&q, 0, sizeof q);
+                q.type = XR_ENG_M_ORDER;
+                q.u.order = *o;
+                xr_eng_port_send(&g->to_pricing, &q);
+            }
         }
         return;
     }

@@ -232,25 +232,29 @@ static void transfer(xr_eng_ledger *l, uint32_t *n, xr_ledger_id id, uint64_t de
     op->amount = amount;
 }
 
-/* The booking of a filled order: one linked group (docs/ledger.md, "The legs of a trade"). */
-static void book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n)
+/* The booking of a filled order, or of a resting order's fills so far: one linked group
+ * (docs/ledger.md, "The legs of a trade") over the legs not booked before, ending with the
+ * group unless `linked_on` (an interim booking appends its new reservation). Returns the next
+ * free op index. */
+static uint32_t book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n, bool linked_on)
 {
     const uint32_t bank = o->cmd.bank_id;
     const xr_engine_key *key = &o->cmd.u.order.key;
     const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
     const uint16_t B = o->base_asset, Q = o->quote_asset;
-    uint32_t seq = 1, first = *n;
+    uint32_t seq = o->next_op > 0 ? o->next_op : 1, first = *n;
     xr_ledger_op *post = op_new(l, n);
     post->id = xr_eng_op_id(bank, key, seq++);
     post->kind = XR_LEDGER_OP_POST;
     post->flags = XR_LEDGER_OP_LINKED;
-    post->pending_id = o->reserve_id;
-    post->amount = buy ? o->quote : o->filled; /* what the customer gives; the rest is released */
+    post->pending_id = xr_eng_res_id(o);
+    post->amount = buy ? o->g_quote : o->g_filled; /* what the customer gives; the rest is
+                                                      released */
     uint64_t omni_b = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, B);
     uint64_t omni_q = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, Q);
     for (uint32_t i = 0; i < o->n_legs; i++) {
         const xr_eng_leg *g = &o->legs[i];
-        if (g->filled.units == 0 || g->venue == XR_ENG_VENUE_INTERNAL)
+        if (g->filled.units == 0 || g->venue == XR_ENG_VENUE_INTERNAL || ((o->booked >> i) & 1u))
             continue; /* an internal cross has no venue legs: the omnibus is the counterparty */
         uint64_t pos_b = xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, g->venue, B);
         uint64_t pos_q = xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, g->venue, Q);
@@ -274,7 +278,7 @@ static void book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n)
         }
     }
     transfer(l, n, xr_eng_op_id(bank, key, seq++), omni_q,
-             xr_eng_account_id(XR_LEDGER_KIND_SPREAD_REVENUE, bank, Q), o->spread);
+             xr_eng_account_id(XR_LEDGER_KIND_SPREAD_REVENUE, bank, Q), o->g_spread);
     /* Firm quotes and "spend X" buys: the house's price-move result (docs/ledger.md). */
     uint64_t pnl_q = xr_eng_account_id(XR_ENG_ACCT_QUOTE_PNL, bank, Q);
     if (o->pnl.units > 0)
@@ -283,12 +287,14 @@ static void book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n)
         transfer(l, n, xr_eng_op_id(bank, key, seq++), pnl_q, omni_q, (xr_amount){-o->pnl.units});
     if (buy)
         transfer(l, n, xr_eng_op_id(bank, key, seq++), omni_b, customer_acct(o->cust_no, B),
-                 o->filled);
+                 o->g_filled);
     else
         transfer(l, n, xr_eng_op_id(bank, key, seq++), omni_q, customer_acct(o->cust_no, Q),
-                 o->quote);
+                 o->g_quote);
     XR_ASSERT(*n - first <= OPS_PER_BOOK);
-    l->ops[*n - 1].flags = 0; /* the group ends here */
+    if (!linked_on)
+        l->ops[*n - 1].flags = 0; /* the group ends here */
+    return seq;
 }
 
 static int asset_of(const xr_eng_shared *sh, const char *code, uint16_t *id)
@@ -341,6 +347,7 @@ static uint32_t ops_needed(const xr_eng_ledger *l, const xr_eng_msg *m)
 {
     if (m->type == XR_ENG_M_ORDER)
         return m->u.order.phase == XR_ENG_PH_BOOK      ? OPS_PER_BOOK
+               : m->u.order.phase == XR_ENG_PH_PART    ? OPS_PER_BOOK + 1
                : m->u.order.phase == XR_ENG_PH_REROUTE ? 0
                                                        : 1;
     switch (m->u.req.cmd.kind) {
@@ -396,15 +403,39 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
              * reservation already covers them): an unconditional aux write. */
             if (o->n_legs > o->n_sent)
                 aux_order(l, p, o, XR_LEDGER_NO_INDEX, false);
+        } else if (o->phase == XR_ENG_PH_PART) {
+            /* Interim booking of a resting order (stage_router.c): its fills so far in one
+             * linked group whose post releases the rest of the reservation and whose last op
+             * reserves that rest again under the next op index; the record, with every leg
+             * now booked, in the same commit (only if the group applied). */
+            uint32_t next = book_filled(l, o, n, true);
+            xr_amount rest = o->reserve;
+            rest.units -= buy ? o->g_quote.units : o->g_filled.units;
+            XR_ASSERT(rest.units > 0 && next < UINT16_MAX);
+            uint16_t src = buy ? o->quote_asset : o->base_asset;
+            xr_ledger_op *op = op_new(l, n);
+            op->id = xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key, next);
+            op->kind = XR_LEDGER_OP_RESERVE;
+            op->debit_account_id = customer_acct(o->cust_no, src);
+            op->credit_account_id =
+                xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, o->cmd.bank_id, src);
+            op->amount = rest;
+            o->res_n = (uint16_t)next;
+            o->next_op = (uint16_t)(next + 1);
+            o->reserve = rest;
+            o->booked = (uint8_t)((1u << o->n_legs) - 1u);
+            o->booked_ns = xr_clock_wall_ns();
+            aux_order(l, p, o, p->op0, false);
         } else {
             XR_ASSERT(o->phase == XR_ENG_PH_BOOK);
-            if (o->filled.units == 0) {
+            if (o->g_filled.units == 0) {
                 xr_ledger_op *op = op_new(l, n);
-                op->id = xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key, 1);
+                op->id = xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key,
+                                      o->next_op > 0 ? o->next_op : 1);
                 op->kind = XR_LEDGER_OP_VOID;
-                op->pending_id = o->reserve_id;
+                op->pending_id = xr_eng_res_id(o);
             } else {
-                book_filled(l, o, n);
+                (void)book_filled(l, o, n, false);
             }
             /* The final order, written with its post group or void (only if they apply). */
             o->booked_ns = xr_clock_wall_ns();
@@ -624,6 +655,21 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
         xr_eng_order *o = &m->u.order;
         out = *m;
         xr_eng_order *oo = &out.u.order;
+        if (o->phase == XR_ENG_PH_PART) {
+            /* The router takes the booked state only when the group applied. */
+            if (err == XR_OK && res != NULL && res->replayed)
+                err = XR_ERR_INVALID_STATE; /* never: op ids are new for each booking */
+            oo->err = err;
+            if (err != XR_OK) {
+                xr_log_line ll;
+                xr_log_begin(&ll, XR_LOG_ERROR, "engine", "interim_booking_failed");
+                xr_log_u64(&ll, "bank", o->cmd.bank_id);
+                xr_log_err(&ll, err);
+                xr_log_end(&ll);
+            }
+            xr_eng_port_send(&l->to_router, &out);
+            return;
+        }
         if (o->phase == XR_ENG_PH_REROUTE) {
             /* New children only once their record is durable; if the commit failed they are
              * dropped (never sent) and the parent is booked with what it has. */
@@ -665,8 +711,9 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
             xr_log_err(&ll, err);
             xr_log_end(&ll);
             oo->err = err;
-        } else {
-            /* Booked: the day counts what filled instead of what was planned. */
+        } else if (o->phase == XR_ENG_PH_BOOK) {
+            /* Booked, finally: the day counts what filled instead of what was planned (once
+             * per order: an interim booking of a resting order does not adjust it). */
             cap_add(l, o, o->notional.units - o->cap_notional.units);
         }
         oo->phase = XR_ENG_PH_DONE;

@@ -772,6 +772,7 @@ static void rest(xr_eng_pricing *p, xr_eng_order *in)
     xr_eng_order *o = &p->rest[ref];
     *o = *in;
     o->rested = 1;
+    o->excluded = 0; /* resting: when the market moves, every venue may be tried again */
     p->rest_used[ref] = 1;
     p->rest_by_entry[o->gw_entry] = ref + 1;
     for (uint32_t i = 0; i < p->nfills; i++) {
@@ -816,7 +817,7 @@ static void limit_reroute(xr_eng_pricing *p, const xr_eng_order *in, uint64_t no
                o.cmd.u.order.expire_ns <= xr_clock_wall_ns()) {
         o.ending = XR_ENG_END_EXPIRED;
     } else {
-        o.excluded = 0; /* the market moves: every venue may be tried again */
+        /* venues that just came back short are excluded for this at-once retry only */
         if (p->pricer_pair[o.pair] != NO_PAIR && limit_legs(p, &o, now) > 0) {
             best_ex(p, &o, o.pair, now);
             rest_take_out(p, &o);
@@ -1090,7 +1091,12 @@ xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
         if (m == NULL)
             break;
         *work = true;
-        if (m->type == XR_ENG_M_ORDER)
+        if (m->type == XR_ENG_M_ORDER && m->u.order.phase == XR_ENG_PH_REJECTED)
+            /* The ledger refused an order on a firm quote (funds, daily cap): nothing was
+             * booked, so its quote may be executed again. */
+            (void)xr_pricing_release(&p->pricer, m->u.order.cmd.u.order.quote_id,
+                                     m->u.order.cmd.bank_id, m->u.order.cust_no);
+        else if (m->type == XR_ENG_M_ORDER)
             order(p, &m->u.order, now);
         else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_QUOTE)
             quote(p, &m->u.req, now);

@@ -109,6 +109,15 @@ static bool limit_end(xr_eng_order *o)
 
 static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref);
 static bool failover(xr_eng_router *rt, xr_eng_order *o, uint32_t ref);
+static xr_err settle(xr_eng_order *o);
+
+static bool unbooked_fills(const xr_eng_order *o)
+{
+    for (uint32_t i = 0; i < o->n_legs; i++)
+        if (!((o->booked >> i) & 1u) && o->legs[i].filled.units > 0)
+            return true;
+    return false;
+}
 
 /* Every child is final: rest / route again (LIMIT GTC/GTD with a remainder), fail over, or
  * book. */
@@ -116,10 +125,29 @@ static void next_step(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
 {
     if (resting_kind(o) && o->ending == XR_ENG_END_NONE &&
         filled_total(o) < o->cmd.u.order.amount.units && o->n_legs < XR_ENG_LEGS_MAX) {
+        /* Venues whose child of this round came back short are not tried again at once
+         * (pricing clears this when the order rests: a market move may try them again). */
+        for (uint32_t i = o->n_legs_round; i < o->n_legs; i++) {
+            const xr_eng_leg *g = &o->legs[i];
+            if (g->venue != XR_ENG_VENUE_INTERNAL &&
+                (g->err != XR_OK || g->filled.units < g->qty.units))
+                o->excluded |= 1u << g->venue;
+        }
+        o->n_legs_round = o->n_legs;
         xr_eng_msg m;
         memset(&m, 0, sizeof m);
         m.type = XR_ENG_M_ORDER;
         m.u.order = *o;
+        if (unbooked_fills(o) && settle(&m.u.order) == XR_OK) {
+            /* Fills before it rests again are booked now, and the rest of the reservation is
+             * held again (stage_ledger.c): the venue positions never lag the venues. */
+            m.u.order.phase = XR_ENG_PH_PART;
+            m.u.order.route_ref = ref;
+            m.u.order.route_seq = rt->live_seq[ref];
+            xr_eng_port_send(&rt->to_ledger, &m);
+            o->phase = XR_ENG_PH_PART;
+            return;
+        }
         m.u.order.phase = XR_ENG_PH_REROUTE;
         m.u.order.route_ref = ref;
         m.u.order.route_seq = rt->live_seq[ref];
@@ -138,8 +166,9 @@ static void next_step(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
 static void send_children(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
 {
     for (uint32_t i = o->n_sent; i < o->n_legs; i++) {
-        if (o->legs[i].venue == XR_ENG_VENUE_INTERNAL)
-            continue; /* crossed in the internal book: done, nothing to send */
+        if (o->legs[i].venue == XR_ENG_VENUE_INTERNAL || o->legs[i].done)
+            continue; /* crossed in the internal book, or final (a recovered order's children
+                         stored final with their fills): nothing to send or ask */
         /* A recovered order's children may or may not have reached their venues before the
          * restart: each is asked for by its client order id, never sent again. */
         o->legs[i].recover = o->recovered;
@@ -161,7 +190,7 @@ static void send_children(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
     o->n_sent = o->n_legs;
 }
 
-static void route(xr_eng_router *rt, const xr_eng_order *in)
+static xr_err route(xr_eng_router *rt, const xr_eng_order *in)
 {
     xr_eng_order *o = xr_pool_get(&rt->pool);
     XR_ASSERT(o != NULL); /* the caller checked the free count */
@@ -174,12 +203,13 @@ static void route(xr_eng_router *rt, const xr_eng_order *in)
     XR_ASSERT(o->status == XR_ENGINE_ORDER_OPEN || o->status == XR_ENGINE_ORDER_PARTIALLY_FILLED);
     XR_ASSERT(o->n_legs > 0 || resting_kind(o));
     if (fill_status(o) != XR_OK) /* a recovered order's internal crosses */
-        XR_ASSERT(false);
+        return XR_ERR_INTERNAL;
     (void)transition(o, o->n_legs > 0 ? XR_ORDER_EV_ROUTED : XR_ORDER_EV_RESTED);
     o->n_sent = 0;
     send_children(rt, o, ref);
     if (all_done(o))
         next_step(rt, o, ref); /* nothing out: a LIMIT order with no marketable part rests */
+    return XR_OK;
 }
 
 /* 10^-(base + price) quote units -> quote minor units, rounded by `r`. */
@@ -195,77 +225,112 @@ static xr_err exact_to_quote(xr_i128 v, const xr_pair_scale *s, xr_round r, xr_a
     return xr_i128_mul(v, p, &out->units);
 }
 
-/* The customer's amounts of a firm quote or a "spend X all in" buy, after settle() computed
- * the booking from the fills with executable amount `e` (docs/ledger.md, "Firm quotes" and
- * "Amounts fixed on the quote side"): the customer's amount is the quoted one (pro rata to
- * the filled base: buy rounded up, sell down) or capped at X; the spread is the stated one
- * (pro rata, down) or what is left under X; the difference to the venues' actual cost is the
- * house's price-move result `pnl` (signed). */
-static xr_err settle_fixed(xr_eng_order *o, xr_amount e)
+/* The customer's amounts of a firm quote or a "spend X all in" buy, from the fills with
+ * executable amount `e` and `filled` base (docs/ledger.md, "Firm quotes" and "Amounts fixed on
+ * the quote side"): the customer's amount `*quote` is the quoted one (pro rata to the filled
+ * base: buy rounded up, sell down) or capped at X; the spread `*spread` is the stated one (pro
+ * rata, down) or what is left under X; the difference to the venues' actual cost is the
+ * house's price-move result `*pnl` (signed). Other orders keep `*quote` and `*spread`. Such
+ * orders are MARKET orders: they never rest, so this is their one booking. */
+static xr_err settle_fixed(const xr_eng_order *o, xr_amount filled, xr_amount e, xr_amount *quote,
+                           xr_amount *spread, xr_amount *pnl)
 {
     const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
     xr_err err = XR_OK;
-    o->pnl.units = 0;
+    pnl->units = 0;
     if (o->q_quote.units > 0) {
-        if (o->filled.units == 0 || o->base_qty.units <= 0)
+        if (filled.units == 0 || o->base_qty.units <= 0)
             return XR_OK;
-        if ((err = xr_amount_mul_ratio(o->q_quote, o->filled.units, o->base_qty.units,
-                                       buy ? XR_ROUND_UP : XR_ROUND_DOWN, &o->quote)) != XR_OK ||
-            (err = xr_amount_mul_ratio(o->q_spread, o->filled.units, o->base_qty.units,
-                                       XR_ROUND_DOWN, &o->spread)) != XR_OK)
+        if ((err = xr_amount_mul_ratio(o->q_quote, filled.units, o->base_qty.units,
+                                       buy ? XR_ROUND_UP : XR_ROUND_DOWN, quote)) != XR_OK ||
+            (err = xr_amount_mul_ratio(o->q_spread, filled.units, o->base_qty.units, XR_ROUND_DOWN,
+                                       spread)) != XR_OK)
             return err;
         /* buy: the customer's C pays E + S + pnl; sell: E pays the customer's C + S + pnl. */
-        o->pnl.units = buy ? o->quote.units - e.units - o->spread.units
-                           : e.units - o->spread.units - o->quote.units;
+        pnl->units =
+            buy ? quote->units - e.units - spread->units : e.units - spread->units - quote->units;
     } else if (buy && o->cmd.u.order.amount_side == XR_ENGINE_AMOUNT_QUOTE &&
-               o->quote.units > o->cmd.u.order.amount.units) {
+               quote->units > o->cmd.u.order.amount.units) {
         /* Fills came in above the walk: the spread gives way first, then the house pays. */
-        o->quote = o->cmd.u.order.amount;
-        xr_i128 room = o->quote.units - e.units;
-        o->spread.units = room < 0 ? 0 : room < o->spread.units ? room : o->spread.units;
-        o->pnl.units = o->quote.units - e.units - o->spread.units;
+        *quote = o->cmd.u.order.amount;
+        xr_i128 room = quote->units - e.units;
+        spread->units = room < 0 ? 0 : room < spread->units ? room : spread->units;
+        pnl->units = quote->units - e.units - spread->units;
     }
     return err;
 }
 
-/* The amounts of the booking, from the fills (docs/ledger.md, "Rounding"). */
+/* The amounts of the booking, from the fills (docs/ledger.md, "Rounding"). The group booked
+ * now (g_filled, g_quote, g_spread) is the legs not booked yet (o->booked: a resting order's
+ * interim bookings, stage_ledger.c); the order's totals (filled, notional, fees, spread,
+ * quote, avg_price) are those of every booking, this one included. Nothing changes on
+ * error. */
 static xr_err settle(xr_eng_order *o)
 {
     const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
-    xr_amount e = {0};
+    xr_amount e = {0}, filled = {0}, notional = {0}, fees = {0}, gf = {0}, gs, gq, sp, q;
+    xr_amount ln[XR_ENG_LEGS_MAX], lf[XR_ENG_LEGS_MAX];
+    xr_price avg = o->avg_price;
     xr_err err = XR_OK;
-    o->filled.units = o->notional.units = o->fees.units = 0;
     for (uint32_t i = 0; i < o->n_legs && err == XR_OK; i++) {
-        xr_eng_leg *g = &o->legs[i];
+        const xr_eng_leg *g = &o->legs[i];
+        ln[i] = g->notional;
+        lf[i] = g->fee;
         if (g->filled.units == 0)
             continue;
-        if ((err = exact_to_quote(g->quote_exact, &o->scale, buy ? XR_ROUND_UP : XR_ROUND_DOWN,
-                                  &g->notional)) != XR_OK ||
-            (err = xr_amount_mul_ratio(g->notional, g->fee_bps, 10000, XR_ROUND_UP, &g->fee)) !=
-                XR_OK ||
-            (err = xr_amount_add(o->filled, g->filled, &o->filled)) != XR_OK ||
-            (err = xr_amount_add(o->notional, g->notional, &o->notional)) != XR_OK ||
-            (err = xr_amount_add(o->fees, g->fee, &o->fees)) != XR_OK)
+        const bool booked = (o->booked >> i) & 1u;
+        if (!booked &&
+            ((err = exact_to_quote(g->quote_exact, &o->scale, buy ? XR_ROUND_UP : XR_ROUND_DOWN,
+                                   &ln[i])) != XR_OK ||
+             (err = xr_amount_mul_ratio(ln[i], g->fee_bps, 10000, XR_ROUND_UP, &lf[i])) != XR_OK))
             break;
+        if ((err = xr_amount_add(filled, g->filled, &filled)) != XR_OK ||
+            (err = xr_amount_add(notional, ln[i], &notional)) != XR_OK ||
+            (err = xr_amount_add(fees, lf[i], &fees)) != XR_OK)
+            break;
+        if (booked)
+            continue;
         xr_amount net;
-        err = buy ? xr_amount_add(g->notional, g->fee, &net)
-                  : xr_amount_sub(g->notional, g->fee, &net);
+        err = buy ? xr_amount_add(ln[i], lf[i], &net) : xr_amount_sub(ln[i], lf[i], &net);
         if (err == XR_OK)
             err = xr_amount_add(e, net, &e);
+        if (err == XR_OK)
+            err = xr_amount_add(gf, g->filled, &gf);
     }
     if (err == XR_OK)
-        err = xr_amount_mul_ratio(e, o->spread_bps, 10000, XR_ROUND_DOWN, &o->spread);
+        err = xr_amount_mul_ratio(e, o->spread_bps, 10000, XR_ROUND_DOWN, &gs);
     if (err == XR_OK)
-        err = buy ? xr_amount_add(e, o->spread, &o->quote) : xr_amount_sub(e, o->spread, &o->quote);
+        err = buy ? xr_amount_add(e, gs, &gq) : xr_amount_sub(e, gs, &gq);
+    xr_amount pnl = {0};
+    if (err == XR_OK && o->booked == 0) {
+        err = settle_fixed(o, filled, e, &gq, &gs, &pnl);
+    }
     if (err == XR_OK)
-        err = settle_fixed(o, e);
-    if (err == XR_OK && o->filled.units > 0)
-        err = xr_price_of(o->filled, o->quote, &o->scale, buy ? XR_ROUND_UP : XR_ROUND_DOWN,
-                          &o->avg_price);
-    if (err == XR_OK && ((buy && o->quote.units > o->reserve.units) ||
-                         (!buy && o->filled.units > o->reserve.units) || o->quote.units < 0))
+        err = xr_amount_add(o->spread, gs, &sp);
+    if (err == XR_OK)
+        err = xr_amount_add(o->quote, gq, &q);
+    if (err == XR_OK && filled.units > 0)
+        err = xr_price_of(filled, q, &o->scale, buy ? XR_ROUND_UP : XR_ROUND_DOWN, &avg);
+    if (err == XR_OK && ((buy && gq.units > o->reserve.units) ||
+                         (!buy && gf.units > o->reserve.units) || gq.units < 0))
         err = XR_ERR_INTERNAL; /* the bound makes this impossible: a bug, never over-post */
-    return err;
+    if (err != XR_OK)
+        return err;
+    for (uint32_t i = 0; i < o->n_legs; i++) {
+        o->legs[i].notional = ln[i];
+        o->legs[i].fee = lf[i];
+    }
+    o->filled = filled;
+    o->notional = notional;
+    o->fees = fees;
+    o->spread = sp;
+    o->quote = q;
+    o->avg_price = avg;
+    o->g_filled = gf;
+    o->g_spread = gs;
+    o->g_quote = gq;
+    o->pnl = pnl;
+    return XR_OK;
 }
 
 static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
@@ -277,10 +342,12 @@ static void finish(xr_eng_router *rt, xr_eng_order *o, uint32_t ref)
         xr_log_begin(&l, XR_LOG_ERROR, "engine", "settle_failed");
         xr_log_err(&l, err);
         xr_log_end(&l);
+        /* The unbooked fills are dropped (earlier interim bookings stand). */
         for (uint32_t i = 0; i < o->n_legs; i++)
-            o->legs[i].filled.units = 0;
-        o->filled.units = o->quote.units = o->notional.units = o->fees.units = 0;
-        o->spread.units = o->pnl.units = 0;
+            if (!((o->booked >> i) & 1u))
+                o->legs[i].filled.units = 0;
+        o->g_filled.units = o->g_quote.units = o->g_spread.units = 0;
+        o->pnl.units = 0;
         o->err = err;
     }
     if (o->filled.units == o->base_qty.units) {
@@ -508,6 +575,51 @@ static xr_err child_event(xr_eng_router *rt, const xr_eng_child_ev *ev)
     return XR_OK;
 }
 
+/* An interim booking is back from the ledger: on success the order takes its booked state
+ * (totals, booked legs, the new reservation); either way it goes on to rest (the fills of a
+ * failed interim booking are booked with the final one). */
+static xr_err parted(xr_eng_router *rt, const xr_eng_order *in)
+{
+    uint32_t ref = in->route_ref;
+    if (ref >= xr_pool_capacity(&rt->pool) || rt->live_seq[ref] != in->route_seq)
+        return XR_ERR_INTERNAL;
+    xr_eng_order *o = xr_pool_at(&rt->pool, ref);
+    if (o->phase != XR_ENG_PH_PART)
+        return XR_ERR_INTERNAL;
+    o->phase = XR_ENG_PH_ROUTE;
+    if (in->err == XR_OK) {
+        for (uint32_t i = 0; i < o->n_legs; i++) {
+            o->legs[i].notional = in->legs[i].notional;
+            o->legs[i].fee = in->legs[i].fee;
+        }
+        o->filled = in->filled;
+        o->notional = in->notional;
+        o->fees = in->fees;
+        o->spread = in->spread;
+        o->quote = in->quote;
+        o->avg_price = in->avg_price;
+        o->booked = in->booked;
+        o->res_n = in->res_n;
+        o->next_op = in->next_op;
+        o->reserve = in->reserve;
+        o->booked_ns = in->booked_ns;
+        next_step(rt, o, ref);
+        return XR_OK;
+    }
+    /* Not booked: rest without booking (next_step would try again). */
+    xr_eng_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_ENG_M_ORDER;
+    m.u.order = *o;
+    m.u.order.phase = XR_ENG_PH_REROUTE;
+    m.u.order.route_ref = ref;
+    m.u.order.route_seq = rt->live_seq[ref];
+    xr_eng_port_send(&rt->to_pricing, &m);
+    o->phase = XR_ENG_PH_REROUTE;
+    o->recovered = 0;
+    return XR_OK;
+}
+
 xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
 {
     const uint32_t nv = rt->sh->cfg.nvenues;
@@ -542,6 +654,14 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
             break;
         if (m->type != XR_ENG_M_ORDER)
             return XR_ERR_INTERNAL;
+        if (m->u.order.phase == XR_ENG_PH_PART) {
+            *work = true;
+            xr_err err = parted(rt, &m->u.order);
+            xr_spsc_ring_release(rt->from_ledger, 1);
+            if (err != XR_OK)
+                return err;
+            continue;
+        }
         if (m->u.order.phase == XR_ENG_PH_REROUTE) {
             /* A parent coming back from failover holds its pool slot already. */
             *work = true;
@@ -553,11 +673,17 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         }
         if (m->u.order.phase != XR_ENG_PH_ROUTE)
             return XR_ERR_INTERNAL;
-        if (xr_pool_free_count(&rt->pool) == 0)
+        if (xr_pool_free_count(&rt->pool) == 0) {
+            /* No order slot: leave the order in the ring (release nothing, but end the peek:
+             * the ring allows one open peek, and the next poll peeks it again). */
+            xr_spsc_ring_release(rt->from_ledger, 0);
             break;
+        }
         *work = true;
-        route(rt, &m->u.order);
+        xr_err err = route(rt, &m->u.order);
         xr_spsc_ring_release(rt->from_ledger, 1);
+        if (err != XR_OK)
+            return err;
     }
     return XR_OK;
 }

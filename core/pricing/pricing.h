@@ -317,6 +317,12 @@ xr_err xr_pricing_quote_get(const xr_pricing *p, uint64_t id, uint32_t bank, uin
 xr_err xr_pricing_execute(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t customer,
                           uint64_t now_ns, xr_quote *out, xr_pricing_fill *fill);
 
+/* Makes quote `id` of bank and customer usable again after xr_pricing_execute accepted it but
+ * its order was refused before anything was booked (funds, a daily cap): it can be executed
+ * again until it expires. XR_OK, XR_ERR_NOT_FOUND (as xr_pricing_quote_get),
+ * XR_ERR_INVALID_STATE (not executed). */
+xr_err xr_pricing_release(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t customer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -237,3 +237,16 @@ xr_err xr_pricing_execute(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t cu
     *out = *q;
     return XR_OK;
 }
+
+xr_err xr_pricing_release(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t customer)
+{
+    XR_ASSERT(p != NULL);
+    xr_quote *q;
+    xr_err err = quote_find(p, id, bank, customer, &q);
+    if (err != XR_OK)
+        return err;
+    if (!q->executed)
+        return XR_ERR_INVALID_STATE;
+    q->executed = false;
+    return XR_OK;
+}

@@ -181,7 +181,9 @@
  *   GTC (and TIF_DEFAULT), GTD: the marketable part routes at once like IOC; the remainder
  *        RESTS in the internal book of the pair (price-time priority, at the venue-equivalent
  *        price limit / (1 + spread), sell limit / (1 - spread)) with the rest of its
- *        reservation held, and the NEW_ORDER is answered with an OPEN report (filled so far).
+ *        reservation held (fills before it rests are booked at once, and the rest of the
+ *        reservation held again), and the NEW_ORDER is answered with an OPEN report (status
+ *        PARTIALLY_FILLED, with `filled` so far, when part of it filled on arrival).
  *        Whenever a venue book of the pair changes, resting orders the consolidated market
  *        reaches are routed (IOC children at their limits) and whatever comes back unfilled
  *        rests again (at the back of its price's queue). Two client orders cross in the
@@ -205,7 +207,8 @@
  * and are not cancelled at the venue (they are final within the venue's matching of one
  * request), so the cancel stops the order from resting or routing again. Errors:
  * XR_ERR_INVALID_ARGUMENT (all-zero key), XR_ERR_NOT_FOUND (no order of this customer with
- * that key, or the order was refused), XR_ERR_INVALID_STATE (the order is final already),
+ * that key, or the order was refused; also a final order whose key has left the table of the
+ * last idempotency_max keys), XR_ERR_INVALID_STATE (the order is final already),
  * XR_ERR_AGAIN (a cancel of it is under way: its answer follows).
  *
  * Failover (NEW_ORDER): when every child of an order is final and some came back short -
@@ -228,8 +231,9 @@
  * (receives) exactly the quoted amount and the bank's spread revenue is the quoted spread;
  * the market move is the house's (booked on the bank's quote P&L account, docs/ledger.md
  * "Firm quotes"). On a partial fill the quoted amounts apply pro rata. A quote is used by the
- * first order that passes pricing, even if the ledger then refuses that order. Quotes live in
- * memory only: a restart forgets them.
+ * first order that executes it; an order refused after pricing took the quote (funds, daily
+ * cap) gives it back, so it may be executed again until it expires. Quotes live in memory
+ * only: a restart forgets them.
  *
  * Amount on the quote side (NEW_ORDER MARKET, amount_side XR_ENGINE_AMOUNT_QUOTE, no quote
  * id): a buy spends at most `amount` all in (notional + fees + spread), a sell receives

@@ -4,7 +4,7 @@
 #   xroute-bank load (client.h) -> TCP -> gateway -> engine (durable reservation) -> simulated
 #   venue (REST over loopback) -> fill -> durable post -> outbox commit -> report -> TCP -> bank
 #
-# open-loop at 1k, 10k and 50k orders/s (latency from each order's intended send time, so
+# open-loop at 100 (unsaturated baseline), 1k, 10k and 50k orders/s (latency from each order's intended send time, so
 # coordinated omission is corrected: see tools/xroute-bank/main.c), p50 / p99 / p99.9; in the
 # same run the floor from the same primitives (perf/e2e/floor.c: loopback ping-pong of the
 # protocol's 136/216-byte messages, one durable LMDB commit) and the ratio of our p50 to
@@ -13,7 +13,8 @@
 # The server is bank_host (tests/cli_bank/bank_host.c: the gateway over the engine and two
 # in-process simulated venues with deep fixed books), or xrouted when E2E_TARGET=xrouted
 # (its embedded default on a temporary data directory; credentials read from the data
-# directory). E2E_RATES (default "1000 10000 50000") and E2E_SECONDS (default 5) change
+# directory, demo-bank.env). E2E_RATES (default "100 1000 10000 50000") and E2E_SECONDS
+# (default 5) change
 # the load. Runs in well under 5 minutes; not part of CI.
 # Needs: the build dependencies (scripts/deps) and python3-matplotlib for the plots.
 set -eu
@@ -21,7 +22,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-perf-e2e}
 OUT=$ROOT/perf/e2e/out
-RATES=${E2E_RATES:-"1000 10000 50000"}
+RATES=${E2E_RATES:-"100 1000 10000 50000"}
 SECONDS_PER_RATE=${E2E_SECONDS:-5}
 TARGET=${E2E_TARGET:-host}
 WORK=$(mktemp -d /tmp/xr_e2e.XXXXXX)
@@ -31,18 +32,22 @@ cleanup() {
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    cp "$WORK/server.err" "$OUT/server.log" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$OUT"
-rm -f "$OUT"/*.txt "$OUT"/*.png "$OUT"/*.json "$OUT"/report.md
+rm -f "$OUT"/*.txt "$OUT"/*.png "$OUT"/*.json "$OUT"/*.err "$OUT"/report.md "$OUT"/server.log
 
 echo "== building (Release) in $BUILD"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXR_BUILD_BENCH=OFF \
         -DXR_BUILD_FUZZERS=OFF >/dev/null
 fi
-cmake --build "$BUILD" --target xroute-bank bank_host xrouted >/dev/null
+TARGETS="xroute xroute-bank bank_host"
+[ "$TARGET" = xrouted ] && TARGETS="$TARGETS xrouted"
+# shellcheck disable=SC2086
+cmake --build "$BUILD" --target $TARGETS >/dev/null
 cc -std=gnu17 -O2 -Wall -Wextra -Werror "$ROOT/perf/e2e/floor.c" -llmdb -lpthread \
     -o "$WORK/floor"
 
@@ -51,49 +56,68 @@ echo "== floor: loopback ping-pong 136/216 bytes, durable LMDB commit"
 mkdir -p "$WORK/floor-lmdb"
 "$WORK/floor" --dir "$WORK/floor-lmdb" --rtt 20000 --commits 2000 | tee "$OUT/floor.json"
 
-echo "== server: $TARGET"
-if [ "$TARGET" = xrouted ]; then
-    mkdir -p "$WORK/xrouted"
-    printf '[daemon]\ndata_dir = %s/xrouted/data\nbank_listen = 127.0.0.1:17400\n' "$WORK" \
-        >"$WORK/xrouted/xrouted.ini"
-    "$BUILD/tools/xrouted" --config "$WORK/xrouted/xrouted.ini" >"$WORK/server.out" \
-        2>"$WORK/server.err" &
-    SERVER_PID=$!
-    READY='ready'
-    CRED="$WORK/xrouted/data/credentials"
-else
-    "$BUILD/tests/cli_bank/bank_host" --dir "$WORK/host" --deep >"$WORK/server.out" \
-        2>"$WORK/server.err" &
-    SERVER_PID=$!
-    READY='^ready port='
-    CRED="$WORK/host/credentials"
-fi
-i=0
-until grep -q "$READY" "$WORK/server.out" 2>/dev/null && [ -f "$CRED" ]; do
-    i=$((i + 1))
-    if [ $i -gt 300 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "the server did not start:"; cat "$WORK/server.out" "$WORK/server.err"; exit 1
+# A fresh server per rate: a saturated run must not leave its backlog to the next one.
+start_server() {
+    rm -rf "$WORK/srv"
+    mkdir -p "$WORK/srv"
+    if [ "$TARGET" = xrouted ]; then
+        "$BUILD/tools/xrouted" --data-dir "$WORK/srv/data" --listen 127.0.0.1:0 \
+            >"$WORK/server.out" 2>>"$WORK/server.err" &
+        SERVER_PID=$!
+        READY='xrouted ready'
+        CRED="$WORK/srv/data/demo-bank.env"
+    else
+        "$BUILD/tests/cli_bank/bank_host" --dir "$WORK/srv/host" --deep >"$WORK/server.out" \
+            2>>"$WORK/server.err" &
+        SERVER_PID=$!
+        READY='^ready port='
+        CRED="$WORK/srv/host/credentials"
     fi
-    sleep 0.1
-done
-# The venues' books reach the engine once its streams have synced.
-i=0
-until "$BUILD/tools/xroute" book BTC/USDT --credentials "$CRED" >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -gt 150 ] && { echo "no BTC/USDT book"; exit 1; }
-    sleep 0.2
-done
+    i=0
+    until grep -q "$READY" "$WORK/server.out" 2>/dev/null && [ -f "$CRED" ]; do
+        i=$((i + 1))
+        if [ $i -gt 300 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "the server did not start:"; cat "$WORK/server.out" "$WORK/server.err"; exit 1
+        fi
+        sleep 0.1
+    done
+    CONN=
+    if [ "$TARGET" = xrouted ]; then
+        # the port actually listened on is in the readiness line
+        CONN="--connect $(sed -n 's/^xrouted ready bank=\([^ ]*\) .*/\1/p' "$WORK/server.out")"
+    fi
+    # The venues' books reach the engine once its streams have synced.
+    i=0
+    # shellcheck disable=SC2086
+    until "$BUILD/tools/xroute" book BTC/USDT --credentials "$CRED" $CONN >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -gt 150 ] && { echo "no BTC/USDT book"; exit 1; }
+        sleep 0.2
+    done
+}
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
 
+echo "== server: $TARGET, started afresh for each rate"
 for r in $RATES; do
+    start_server
     echo "== load: $r orders/s for $SECONDS_PER_RATE s"
-    "$BUILD/tools/xroute-bank" load --credentials "$CRED" --rate "$r" \
+    # shellcheck disable=SC2086
+    "$BUILD/tools/xroute-bank" load --credentials "$CRED" $CONN --rate "$r" \
         --duration "$SECONDS_PER_RATE" --out "$OUT/latency_$r.txt" --json \
-        >"$OUT/load_$r.json" || true
-    cat "$OUT/load_$r.json"
+        >"$OUT/load_$r.json" 2>"$OUT/load_$r.err" || true
+    cat "$OUT/load_$r.json" "$OUT/load_$r.err"
+    stop_server
 done
 
 echo "== report"
-python3 - "$OUT" "$RATES" "$TARGET" <<'EOF'
+# The plots need Debian's python3-matplotlib: prefer the system interpreter that has it.
+PY=python3
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then PY=/usr/bin/python3; fi
+"$PY" - "$OUT" "$RATES" "$TARGET" <<'EOF'
 import json, os, sys
 out, rates, target = sys.argv[1], sys.argv[2].split(), sys.argv[3]
 floor = json.load(open(f"{out}/floor.json"))
@@ -118,14 +142,18 @@ lines = ["# xroute end-to-end round trip", "",
          "|---|---|---|---|---|---|---|---|---|---|---|"]
 for d in rows:
     if "p50_us" not in d:
-        lines.append(f"| {d.get('rate')} | - | - | - | - | - | - | - | - | - | {d.get('error','failed')} |")
+        err = open(f"{out}/load_{d.get('rate')}.err").read().strip().replace("\n", " ") if os.path.exists(f"{out}/load_{d.get('rate')}.err") else ""
+        lines.append(f"| {d.get('rate')} | - | - | - | - | - | - | - | - | - | no result: {err or d.get('error','failed')} |")
         continue
     aps = d["answered"] / d["seconds"] if d["seconds"] else 0
     lines.append(f"| {d['rate']} | {d['sent']} | {d['answered']} | {d['filled']} | {d['rejects']} | {aps:.0f} | "
                  f"{d['p50_us']:.0f} | {d['p99_us']:.0f} | {d['p999_us']:.0f} | {d['max_us']:.0f} | "
                  f"{d['p50_us']/fl:.2f} |")
-    if d.get("reject_names"):
-        lines.append(f"|  | rejects: {', '.join(f'{k} {v}' for k, v in d['reject_names'].items())} |||||||||| ")
+    why = dict(d.get("reject_names", {}))
+    for k, v in d.get("not_filled_names", {}).items():
+        why["not filled " + k] = v
+    if why:
+        lines.append(f"|  | {', '.join(f'{k}: {v}' for k, v in why.items())} |||||||||| ")
 lines += ["", "Goal (issue 6): p50 <= 1.25 x floor; >= 50k orders/s with p99 <= 2 ms.", "",
           "![latency CDF](latency_cdf.png)", "", "![percentiles](percentiles.png)", ""]
 open(f"{out}/report.md", "w").write("\n".join(lines))

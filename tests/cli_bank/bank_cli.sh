@@ -239,6 +239,23 @@ run 0 balances 42
 grep -q "^USDT  *713.080497  *713.080497  *0.000000$" "$WORK/out" && ok "balances table: 713.080497 USDT" || bad "balances table: 713.080497 USDT"
 grep -q "^BTC  *0.00300000  *0.00300000  *0.00000000$" "$WORK/out" && ok "balances table: 0.00300000 BTC" || bad "balances table: 0.00300000 BTC"
 
+# ---- pairs, ticker, ohlc ------------------------------------------------------------------------
+# Trades so far: the buy took 0.005 at 60000 on venue-a, the sell 0.002 at 59900 on venue-a.
+run 0 pairs --json
+json '[(p["pair"],p["trading"],p["venues"],p["venues_ready"],p["min_qty"],p["lot_step"],D(p["tick"]),p["min_notional"]) for p in d["pairs"] if p["pair"]=="BTC/USDT"]==[("BTC/USDT",True,3,3,"0.00001000","0.00001000",D("0.01"),"5.000000")]' "pairs: BTC/USDT on both venues, lot 0.00001, tick 0.01, min notional 5 USDT"
+json '[(p["trading"],p["venues_ready"]) for p in d["pairs"] if p["pair"]=="USDT/AZN"]==[(False,0)]' "pairs: USDT/AZN refused by both venues (base below 8 decimals)"
+run 0 ticker BTC/USDT --json
+json 'D(d["bid"])==D("59950") and d["bid_qty"]=="0.00500000" and D(d["ask"])==D("60000") and d["ask_qty"]=="0.00500000"' "ticker: bid 59950 x 0.005, ask 60000 x 0.005 (0.005 of 0.01 bought)"
+json 'D(d["last"])==D("59900") and d["volume_24h"]=="0.00700000" and d["trades_24h"]==2' "ticker: last 59900, 0.007 BTC in 2 trades"
+run 0 ohlc BTC/USDT --interval 1m --json
+json 'sum(D(c["volume"]) for c in d["candles"])==D("0.007") and sum(c["trades"] for c in d["candles"])==2 and max(D(c["high"]) for c in d["candles"])==D("60000") and min(D(c["low"]) for c in d["candles"])==D("59900") and D(d["candles"][-1]["close"])==D("59900") and D(d["candles"][0]["open"])==D("60000")' "ohlc 1m: open 60000, high 60000, low 59900, close 59900, 0.007 BTC, 2 trades"
+run 0 ohlc BTC/USDT --interval 1m --from 2000-01-01T00:00:00Z --to 2000-01-02T00:00:00Z --json
+json 'd["candles"]==[] and d["next_from_ns"] is None' "ohlc: nothing in 2000"
+run 1 ticker DOGE/USDT
+err_is UNKNOWN_PAIR
+run 0 ticker BTC/USDT
+grep -q "^last      59900.00000000 USDT/BTC at " "$WORK/out" && ok "ticker table" || bad "ticker table"
+
 # ---- order, orders -----------------------------------------------------------------------------
 run 0 order 42 $KB --json
 json 'd["status"]=="FILLED" and d["type"]=="market" and d["spread_bps"]==150 and d["amount_side"]=="base"' "order: stored record"
@@ -262,7 +279,7 @@ run 0 orders 42
 [ "$(grep -c "^[0-9a-f]\{32\} .* FILLED " "$WORK/out")" -eq 2 ] && ok "orders table: 2 rows" || bad "orders table: 2 rows"
 
 # ---- what this engine does not do yet: refused by name, exit 1 -----------------------------
-for args in "cancel 42 $KB" "convert 42 10 USD USDC" "ticker BTC/USDT" "ohlc BTC/USDT --interval 1h" "pairs"; do
+for args in "cancel 42 $KB" "convert 42 10 USD USDC"; do
     run 1 $args --json
     if grep -q "^error: \(NOT_SUPPORTED\|INVALID_STATE\|UNKNOWN_ASSET\|NOT_FOUND\|INSUFFICIENT_FUNDS\): " "$WORK/err"; then
         ok "$args: refused by name ($(sed -n 's/^error: \([A-Z_]*\):.*/\1/p' "$WORK/err"))"
@@ -347,6 +364,14 @@ json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.97
 "$XRB" load --credentials "$WORK/host/credentials" --rate 50 --duration 1 --customers 2 --qty 0.0001 --json >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 0 ] && ok "xroute-bank load: 50 orders answered" || bad "xroute-bank load: 50 orders answered"
 json 'd["sent"]==50 and d["answered"]==50 and d["filled"]==50 and d["rejects"]==0 and 0<d["p50_us"]<=d["p99_us"]<=d["max_us"]' "load: 50 sent, 50 filled, p50 <= p99 <= max"
+
+# The host drains and exits 0 on SIGTERM, with nothing from a sanitizer in its log.
+kill -TERM "$HOST_PID"
+wait "$HOST_PID"
+st=$?
+HOST_PID=
+[ $st -eq 0 ] && ok "bank_host exits 0 on SIGTERM" || bad "bank_host exits 0 on SIGTERM (got $st)"
+if grep -q "Sanitizer\|runtime error" "$WORK/host.err"; then bad "sanitizer report in bank_host's log"; else ok "no sanitizer report in bank_host's log"; fi
 
 echo "# $N checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -22,12 +22,14 @@
  * Bank 1, spread 150 bps, key 1, secret SECRET_HEX below (hex; the bytes are ASCII
  * "xroute-cli-test-secret-32-bytes.").
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "adapters/bank/server.h"
 #include "adapters/sim/sim.h"
@@ -44,6 +46,83 @@ static void on_signal(int sig)
     stop_signal = sig;
 }
 
+static volatile sig_atomic_t sim_stop;
+
+typedef struct sim_thread_arg {
+    const xr_sim_config *cfg;
+    int64_t mult;
+    int state;        /* 0 starting, 1 serving, -1 failed (atomic) */
+    uint16_t port[2]; /* the venues' ports, once serving */
+    char why[256];
+    xr_err err; /* why polling stopped */
+} sim_thread_arg;
+
+static const int fee_bps[2] = {10, 20};
+static const char *const symbols[] = {"BTCUSDT", "USDTAZN"};
+typedef struct lvl {
+    int venue;
+    const char *symbol;
+    int side;
+    int64_t ticks, lots;
+} lvl;
+static const lvl books[13];
+
+static xr_sim_market *market_of(xr_sim *sim, int v, const char *symbol);
+
+/* The simulator's thread: polls its loop until told to stop. A venue's depth sync starts at
+ * its first stream event: for the first seconds, once the engine's streams are up, it
+ * touches a far level now and then and takes it away again (the book stays as set). */
+static void *run_sim(void *p)
+{
+    sim_thread_arg *a = p;
+    xr_sim *sim;
+    if (xr_sim_create(a->cfg, NULL, &sim, a->why, sizeof a->why) != XR_OK) {
+        __atomic_store_n(&a->state, -1, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    for (int v = 0; v < 2; v++)
+        for (int p2 = 0; p2 < 2; p2++)
+            xr_sim_market_clear_synth(market_of(sim, v, symbols[p2]));
+    for (size_t i = 0; i < sizeof books / sizeof books[0]; i++) {
+        const lvl *l = &books[i];
+        xr_err e = xr_sim_market_set_synth(market_of(sim, l->venue, l->symbol), l->side, l->ticks,
+                                           l->lots * a->mult);
+        if (e != XR_OK) {
+            snprintf(a->why, sizeof a->why, "level %zu: %s", i, xr_err_name(e));
+            xr_sim_destroy(sim);
+            __atomic_store_n(&a->state, -1, __ATOMIC_RELEASE);
+            return NULL;
+        }
+    }
+    for (int v = 0; v < 2; v++)
+        a->port[v] = xr_sim_port(sim, (uint32_t)v);
+    a->err = XR_OK;
+    __atomic_store_n(&a->state, 1, __ATOMIC_RELEASE);
+    uint64_t nudge_until = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC, next_nudge = 0;
+    while (sim_stop == 0 && stop_signal == 0) {
+        if ((a->err = xr_sim_poll(sim, XR_NS_PER_MS)) != XR_OK)
+            break;
+        uint64_t now = xr_clock_mono_ns();
+        if (now >= nudge_until || now < next_nudge)
+            continue;
+        next_nudge = now + 100 * XR_NS_PER_MS;
+        for (int v = 0; v < 2; v++) {
+            xr_sim_counters cnt;
+            xr_sim_get_counters(sim, (uint32_t)v, &cnt);
+            if (cnt.ws_connections == 0)
+                continue;
+            xr_sim_market *m = market_of(sim, v, "BTCUSDT");
+            xr_sim_market_set_synth(m, XR_SIM_BID, 5000000, 1);
+            xr_sim_market_set_synth(m, XR_SIM_BID, 5000000, 0);
+            m = market_of(sim, v, "USDTAZN");
+            xr_sim_market_set_synth(m, XR_SIM_BID, 15000, 1);
+            xr_sim_market_set_synth(m, XR_SIM_BID, 15000, 0);
+        }
+    }
+    xr_sim_destroy(sim);
+    return NULL;
+}
+
 static xr_sim_market *market_of(xr_sim *sim, int v, const char *symbol)
 {
     xr_sim_engine *se = xr_sim_engine_of(sim, (uint32_t)v);
@@ -51,15 +130,8 @@ static xr_sim_market *market_of(xr_sim *sim, int v, const char *symbol)
     return p < 0 ? NULL : xr_sim_engine_market(se, (uint32_t)p);
 }
 
-typedef struct lvl {
-    int venue;
-    const char *symbol;
-    int side;
-    int64_t ticks, lots;
-} lvl;
-
 /* BTCUSDT: tick 0.01, lot 0.00001 BTC; USDTAZN: tick 0.0001, lot 0.01 USDT. */
-static const lvl books[] = {
+static const lvl books[13] = {
     {0, "BTCUSDT", XR_SIM_ASK, 6000000, 1000},  {0, "BTCUSDT", XR_SIM_ASK, 6020000, 5000},
     {0, "BTCUSDT", XR_SIM_BID, 5990000, 1000},  {0, "BTCUSDT", XR_SIM_BID, 5970000, 5000},
     {1, "BTCUSDT", XR_SIM_ASK, 6001000, 2000},  {1, "BTCUSDT", XR_SIM_ASK, 6030000, 5000},
@@ -69,12 +141,10 @@ static const lvl books[] = {
     {1, "USDTAZN", XR_SIM_BID, 16940, 1000000},
 };
 
-static const char *const symbols[] = {"BTCUSDT", "USDTAZN"};
 static const char *const specs[] = {
     "BTCUSDT", "USDTAZN:base=USDT,quote=AZN,mid=1.7,tick=0.0001,step=0.01,min_qty=1,"
                "min_notional=1,level_qty=1000,depth=20,gap=2"};
 static const char *const pairs[] = {"BTC/USDT", "USDT/AZN"};
-static const int fee_bps[2] = {10, 20};
 
 int main(int argc, char **argv)
 {
@@ -129,22 +199,23 @@ int main(int argc, char **argv)
         for (uint32_t k = 0; k < vc->accounts[0].nbalances; k++)
             vc->accounts[0].balances[k].amount *= 100; /* 100,000,000 USDT, 10,000 BTC */
     }
-    xr_sim *sim;
-    if (xr_sim_create(&sc, NULL, &sim, why, sizeof why) != XR_OK) {
-        fprintf(stderr, "bank_host: simulator: %s\n", why);
+    /* The venues run on a thread of their own, as in xrouted: the simulator's io_uring loop
+     * belongs to the thread that creates it, so that thread creates it, shapes the books and
+     * then only polls; this thread hosts the engine and the server. */
+    sim_thread_arg sa_arg = {.cfg = &sc, .mult = mult};
+    pthread_t sim_thread;
+    if (pthread_create(&sim_thread, NULL, run_sim, &sa_arg) != 0) {
+        fprintf(stderr, "bank_host: cannot start the simulator thread\n");
         return 1;
     }
-    for (int v = 0; v < 2; v++)
-        for (int p = 0; p < 2; p++)
-            xr_sim_market_clear_synth(market_of(sim, v, symbols[p]));
-    for (size_t i = 0; i < sizeof books / sizeof books[0]; i++) {
-        const lvl *l = &books[i];
-        xr_err err = xr_sim_market_set_synth(market_of(sim, l->venue, l->symbol), l->side, l->ticks,
-                                             l->lots * mult);
-        if (err != XR_OK) {
-            fprintf(stderr, "bank_host: level %zu: %s\n", i, xr_err_name(err));
-            return 1;
-        }
+    while (__atomic_load_n(&sa_arg.state, __ATOMIC_ACQUIRE) == 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (sa_arg.state < 0) {
+        pthread_join(sim_thread, NULL);
+        fprintf(stderr, "bank_host: simulator: %s\n", sa_arg.why);
+        return 1;
     }
 
     /* Engine. */
@@ -159,7 +230,7 @@ int main(int argc, char **argv)
         snprintf(vc->name, sizeof vc->name, "%s", sc.venues[v].name);
         snprintf(vc->dialect, sizeof vc->dialect, "binance");
         snprintf(vc->ip, sizeof vc->ip, "127.0.0.1");
-        vc->port = xr_sim_port(sim, (uint32_t)v);
+        vc->port = sa_arg.port[v];
         snprintf(vc->api_key, sizeof vc->api_key, "%s", sc.venues[v].accounts[0].api_key);
         snprintf(vc->secret, sizeof vc->secret, "%s", sc.venues[v].accounts[0].secret);
         vc->taker_fee_bps = (uint16_t)fee_bps[v];
@@ -186,7 +257,7 @@ int main(int argc, char **argv)
     bc.keys[0].secret_len = (uint32_t)(strlen(SECRET_HEX) / 2);
     for (uint32_t i = 0; i < bc.keys[0].secret_len; i++) {
         unsigned byte;
-        sscanf(SECRET_HEX + 2 * i, "%2x", &byte);
+        sscanf(&SECRET_HEX[2 * i], "%2x", &byte);
         bc.keys[0].secret[i] = (uint8_t)byte;
     }
     bc.keys[0].active = 1;
@@ -210,40 +281,21 @@ int main(int argc, char **argv)
     printf("ready port=%u\n", xr_bank_server_port(srv));
     fflush(stdout);
 
-    /* A venue's depth sync starts at its first stream event: until the engine's streams are
-     * up and synced, touch a far level now and then and take it away again (the book stays
-     * as set). */
-    uint64_t nudge_until = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC, next_nudge = 0;
     while (stop_signal == 0) {
-        if ((err = xr_sim_poll(sim, 0)) != XR_OK)
-            break;
-        if ((err = xr_bank_server_run_once(srv, 200 * XR_NS_PER_US)) != XR_OK && err != XR_ERR_IO &&
+        if ((err = xr_bank_server_run_once(srv, XR_NS_PER_MS)) != XR_OK && err != XR_ERR_IO &&
             err != XR_ERR_STORAGE_FULL)
             break;
         err = XR_OK;
-        uint64_t now = xr_clock_mono_ns();
-        if (now < nudge_until && now >= next_nudge) {
-            next_nudge = now + 100 * XR_NS_PER_MS;
-            for (int v = 0; v < 2; v++) {
-                xr_sim_counters cnt;
-                xr_sim_get_counters(sim, (uint32_t)v, &cnt);
-                if (cnt.ws_connections == 0)
-                    continue;
-                xr_sim_market *m = market_of(sim, v, "BTCUSDT");
-                xr_sim_market_set_synth(m, XR_SIM_BID, 5000000, 1);
-                xr_sim_market_set_synth(m, XR_SIM_BID, 5000000, 0);
-                m = market_of(sim, v, "USDTAZN");
-                xr_sim_market_set_synth(m, XR_SIM_BID, 15000, 1);
-                xr_sim_market_set_synth(m, XR_SIM_BID, 15000, 0);
-            }
-        }
     }
+    sim_stop = 1;
+    pthread_join(sim_thread, NULL);
+    if (sa_arg.err != XR_OK)
+        err = sa_arg.err;
     int rc = err == XR_OK ? 0 : 1;
     if (err != XR_OK)
         fprintf(stderr, "bank_host: stopped: %s\n", xr_err_name(err));
     xr_bank_server_drain(srv, 5 * XR_NS_PER_SEC);
     xr_bank_server_close(srv);
     xr_engine_close(eng);
-    xr_sim_destroy(sim);
     return rc;
 }

@@ -199,6 +199,24 @@ wait_ready t4 || fail "file key through a link: $(tail -3 t4/log)"
 grep -q '^demo bank: bank=1 key_id=1 secret=0000000000000000000000000000000000000000000000000000000000000003 (demo only; also in '"$WORK"'/d4/demo-bank.env)$' t4/out ||
     fail "the provisioned secret is used: $(cat t4/out)"
 stop $PID || fail "file-key instance stops with 0"
+# rekey: everything moves to a new key at once; the old key no longer opens the store
+(umask 077 && printf '%064d\n' 6 >keys/new.key)
+chmod 644 keys/new.key
+(cd t2 && "$XROUTED" secrets rekey --new-key-file ../keys/new.key --config ../file.ini --data-dir "$WORK/d4" >rk.out 2>rk.err)
+[ $? = 2 ] || fail "rekey to a group-readable key file exits 2"
+chmod 600 keys/new.key
+(cd t2 && "$XROUTED" secrets rekey --new-key-file ../keys/new.key --config ../file.ini --data-dir "$WORK/d4" >rk.out 2>rk.err) ||
+    fail "rekey: $(cat t2/rk.err)"
+grep -q '^re-encrypted 5 secrets under the key in \.\./keys/new\.key' t2/rk.out || fail "rekey output: $(cat t2/rk.out)"
+(cd t2 && "$XROUTED" secrets list --config ../file.ini --data-dir "$WORK/d4" >l.out 2>l.err)
+[ $? = 1 ] || fail "the old key still opens the store after rekey"
+grep -q '^error: UNAUTHORIZED: ' t2/l.err || fail "old key after rekey: UNAUTHORIZED"
+printf '[secrets]\nmaster_key = file\nmaster_key_file = %s/keys/new.key\n' "$WORK" >new.ini
+start t4 --config ../new.ini --data-dir "$WORK/d4" --listen 127.0.0.1:0
+wait_ready t4 || fail "start with the new key: $(tail -3 t4/log)"
+grep -q '^demo bank: bank=1 key_id=1 secret=0000000000000000000000000000000000000000000000000000000000000003 ' t4/out ||
+    fail "the secret survived the rekey"
+stop $PID || fail "new-key instance stops with 0"
 ok "master keys"
 
 # ---- 8. bad configuration: file:line:key, exit 2, nothing created ---------------------------

@@ -1,8 +1,16 @@
 /*
  * cli.xrouted_kill9: kill -9 of xrouted under load at random points, then restart.
  *
- *   xrouted_kill9 XROUTED XROUTE WORKDIR
+ *   xrouted_kill9 XROUTED XROUTE WORKDIR [XROUTE_VENUE]
  *   XR_KILL9_ROUNDS=N  (default 20; the long mode is N >= 1000)   XR_KILL9_SEED=S
+ *
+ * Without XROUTE_VENUE the daemon runs its embedded default (simulated venues in-process).
+ * With it, two venues run as their own process (xroute-venue) that survives every kill, the
+ * daemon is configured for them (venues = configured, credentials provisioned with
+ * `xrouted secrets set-venue`), and the orders in flight at a kill really are reconciled with
+ * venues that filled them: the final checks add that each venue's BTC holding moved by
+ * exactly what the stored orders say its children filled there, less the venue's fee taken
+ * in BTC (so no fill was lost or booked twice across the kills).
  *
  * Each round starts xrouted on the embedded default (simulated venues, demo bank) on one
  * data directory, connects a bank client (include/xroute/client.h) that logs on with the
@@ -21,9 +29,9 @@
  *     filled, USDT = funded - the sum of quote paid, nothing reserved (each order booked
  *     exactly once);
  *   - SIGTERM exits 0 and the ledger verifies.
- * Simulated venues live in the daemon's memory and restart empty: an order in flight at a
- * kill is reconciled against a venue that does not know it, so it books what the ledger
- * knows (usually nothing) - the point here is the ledger's and the protocol's exactly-once.
+ * In-process simulated venues live in the daemon's memory and restart empty: an order in
+ * flight at a kill is reconciled against a venue that does not know it, so it books what the
+ * ledger knows (usually nothing); the external mode covers reconciliation with real fills.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +44,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <bearssl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "xroute/client.h"
 #include "xroute/engine.h"
@@ -67,6 +80,19 @@ static uint64_t rng;
 /* what the run exercised, printed at the end */
 static size_t inflight_at_kills, replayed_reports, filled_reports, failed_reports;
 
+/* ---- external venues (xroute-venue) --------------------------------------------------------- */
+
+#define NVENUES 2
+/* xroute-venue's default account: Binance's documented example key and secret. */
+#define VENUE_KEY    "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+#define VENUE_SECRET "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+static const char *venue_tool;
+static pid_t venue_pid;
+static uint16_t venue_port[NVENUES];
+static int64_t venue_btc0[NVENUES];       /* BTC at each venue before the first round, 10^-8 */
+static int64_t venue_btc_booked[NVENUES]; /* what the stored orders say moved there */
+static char config_path[600];
+
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         fprintf(stderr, "FAIL: " __VA_ARGS__);                                                     \
@@ -95,6 +121,142 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+static int start_venues(void)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, 2);
+        /* Options before the first --venue apply to both: no throttling of the load. */
+        execl(venue_tool, venue_tool, "--pairs", "BTCUSDT,ETHUSDT", "--orders-10s", "1000000",
+              "--orders-1d", "100000000", "--weight-limit", "100000000", "--max-conns", "256",
+              "--venue", "ext-a:0", "--seed", "11", "--taker-bps", "10", "--venue", "ext-b:0",
+              "--seed", "12", "--taker-bps", "20", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    venue_pid = pid;
+    FILE *f = fdopen(fds[0], "r");
+    char line[512];
+    int n = 0, ready = 0;
+    while (!ready && fgets(line, sizeof line, f) != NULL) {
+        const char *u = strstr(line, "url=http://127.0.0.1:");
+        unsigned port;
+        if (u != NULL && n < NVENUES && sscanf(u + 21, "%u", &port) == 1)
+            venue_port[n++] = (uint16_t)port;
+        ready = strncmp(line, "xroute-venue: ready", 19) == 0;
+    }
+    fclose(f); /* nothing more is printed; a write to the closed pipe is ignored */
+    return ready && n == NVENUES ? 0 : -1;
+}
+
+/* The venue account's free + locked BTC in 10^-8 units, from GET /api/v3/account (signed).
+ * -1 on failure. */
+static int64_t venue_btc(int v)
+{
+    char query[128], sig_hex[65];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(query, sizeof query, "recvWindow=60000&timestamp=%lld",
+             (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    br_hmac_key_context kc;
+    br_hmac_context hc;
+    br_hmac_key_init(&kc, &br_sha256_vtable, VENUE_SECRET, strlen(VENUE_SECRET));
+    br_hmac_init(&hc, &kc, 0);
+    br_hmac_update(&hc, query, strlen(query));
+    unsigned char mac[32];
+    br_hmac_out(&hc, mac);
+    for (int i = 0; i < 32; i++)
+        snprintf(sig_hex + 2 * i, 3, "%02x", mac[i]);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(venue_port[v])};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char req[512];
+    int len = snprintf(req, sizeof req,
+                       "GET /api/v3/account?%s&signature=%s HTTP/1.1\r\nHost: localhost\r\n"
+                       "X-MBX-APIKEY: %s\r\nConnection: close\r\n\r\n",
+                       query, sig_hex, VENUE_KEY);
+    if (write(fd, req, (size_t)len) != len) {
+        close(fd);
+        return -1;
+    }
+    static char resp[1 << 16];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof resp - 1 && (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    resp[got] = '\0';
+    const char *p = strstr(resp, "{\"asset\":\"BTC\",\"free\":\"");
+    if (p == NULL)
+        return -1;
+    int64_t total = 0;
+    p += strlen("{\"asset\":\"BTC\",\"free\":\"");
+    for (int part = 0; part < 2; part++) {
+        long long whole = 0, frac = 0;
+        int fl = 0;
+        while (*p >= '0' && *p <= '9')
+            whole = whole * 10 + (*p++ - '0');
+        if (*p == '.')
+            for (p++; *p >= '0' && *p <= '9'; p++, fl++)
+                frac = frac * 10 + (*p - '0');
+        while (fl++ < 8)
+            frac *= 10;
+        total += whole * 100000000LL + frac;
+        if (part == 0) {
+            p = strstr(p, "\"locked\":\"");
+            if (p == NULL)
+                return -1;
+            p += 10;
+        }
+    }
+    return total;
+}
+
+/* venues = configured for the external venues; their credentials into the secrets store. */
+static int configure_external(void)
+{
+    snprintf(config_path, sizeof config_path, "%s/xrouted.ini", work);
+    FILE *f = fopen(config_path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "[daemon]\nvenues = configured\n");
+    for (int v = 0; v < NVENUES; v++)
+        fprintf(f,
+                "[venue.ext-%c]\naddress = 127.0.0.1:%u\ntaker_fee_bps = %d\n"
+                "pairs = BTC/USDT, ETH/USDT\n",
+                'a' + v, venue_port[v], v == 0 ? 10 : 20);
+    fclose(f);
+    for (int v = 0; v < NVENUES; v++) {
+        char cmd[2400];
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && '%s' secrets set-venue ext-%c --config '%s' --data-dir '%s' "
+                 ">/dev/null 2>>xrouted.log",
+                 work, xrouted_path, 'a' + v, config_path, data_dir);
+        FILE *p = popen(cmd, "w");
+        if (p == NULL)
+            return -1;
+        fprintf(p, "%s\n%s\n", VENUE_KEY, VENUE_SECRET);
+        if (pclose(p) != 0)
+            return -1;
+        if ((venue_btc0[v] = venue_btc(v)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- the daemon ------------------------------------------------------------------------------ */
 
 static pid_t daemon_pid;
@@ -118,8 +280,12 @@ static uint16_t start_daemon(void)
         close(fds[1]);
         if (chdir(work) != 0)
             _exit(127);
-        execl(xrouted_path, xrouted_path, "--data-dir", data_dir, "--listen", "127.0.0.1:0",
-              (char *)NULL);
+        if (venue_tool != NULL)
+            execl(xrouted_path, xrouted_path, "--config", config_path, "--data-dir", data_dir,
+                  "--listen", "127.0.0.1:0", (char *)NULL);
+        else
+            execl(xrouted_path, xrouted_path, "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+                  (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -363,6 +529,12 @@ static void final_checks(xr_client *c)
             FAIL("order %zu: ORDER_STATUS %s", i, xr_err_name(rc));
             continue;
         }
+        for (uint32_t k = 0; k < ev.u.order.n_children && k < XR_ENGINE_CHILDREN_MAX; k++) {
+            const xr_engine_child *ch = &ev.u.order.children[k];
+            if (ch->venue < NVENUES)
+                venue_btc_booked[ch->venue] +=
+                    (int64_t)(ch->filled.units - (ch->fee_in == 1 ? ch->venue_fee.units : 0));
+        }
         const xr_engine_exec_report_ev *r = &ev.u.order.report;
         if (r->status != o->report.status || r->filled.units != o->report.filled.units ||
             r->quote.units != o->report.quote.units)
@@ -429,19 +601,30 @@ static void final_checks(xr_client *c)
         if (!got_usdt)
             FAIL("no USDT balance");
     }
+    for (int v = 0; venue_tool != NULL && v < NVENUES; v++) {
+        int64_t now = venue_btc(v);
+        if (now < 0)
+            FAIL("venue %d: account not readable", v);
+        else if (now - venue_btc0[v] != venue_btc_booked[v])
+            FAIL("venue %d: BTC moved by %lld, the stored orders' children say %lld", v,
+                 (long long)(now - venue_btc0[v]), (long long)venue_btc_booked[v]);
+        else
+            printf("venue %d: BTC moved by %lld (10^-8), as booked\n", v,
+                   (long long)venue_btc_booked[v]);
+    }
     printf("orders sent %zu, answered %zu, booked %zu, listed %zu, last seq %llu\n", norders,
            answered, booked, listed, (unsigned long long)last_seq);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: xrouted_kill9 XROUTED XROUTE WORKDIR\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: xrouted_kill9 XROUTED XROUTE WORKDIR [XROUTE_VENUE]\n");
         return 2;
     }
     /* The daemon runs in WORKDIR: every path absolute. */
-    static char paths[3][4096];
-    for (int i = 0; i < 3; i++) {
+    static char paths[4][4096];
+    for (int i = 0; i < argc - 1; i++) {
         if (i == 2) {
             char mk[4200];
             snprintf(mk, sizeof mk, "mkdir -p '%s'", argv[3]);
@@ -456,6 +639,7 @@ int main(int argc, char **argv)
     xrouted_path = paths[0];
     xroute_path = paths[1];
     work = paths[2];
+    venue_tool = argc == 5 ? paths[3] : NULL;
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", work, work);
     if (system(cmd) != 0)
@@ -472,6 +656,12 @@ int main(int argc, char **argv)
     corr_base = (uint64_t)ts.tv_sec << 20; /* above any id the library assigns itself */
     corr_next = corr_base;
 
+    if (venue_tool != NULL && (start_venues() != 0 || configure_external() != 0)) {
+        FAIL("external venues did not start or could not be configured");
+        if (venue_pid > 0)
+            kill(venue_pid, SIGKILL);
+        return 1;
+    }
     unsigned kills = 0;
     for (unsigned round = 0; round <= rounds && failures == 0; round++) {
         uint16_t port = start_daemon();
@@ -483,6 +673,12 @@ int main(int argc, char **argv)
         if (c == NULL)
             break;
         if (round == 0) {
+            /* Nothing reaches a bank that has asked nothing (the daemon's own start-up BOOK
+             * requests must all be answered before the gateway takes the engine over). */
+            xr_engine_event stray[4];
+            size_t nstray = 0;
+            if (xr_client_poll(c, stray, NULL, 4, &nstray, 300) != XR_OK || nstray != 0)
+                FAIL("a fresh bank session received %zu responses it never asked for", nstray);
             xr_engine_event ev;
             xr_engine_key fk = {{0x9E, 1}};
             if (xr_client_customer_upsert(c, CUSTOMER, 1, &ev) != XR_OK ||
@@ -529,6 +725,10 @@ int main(int argc, char **argv)
         kill(daemon_pid, SIGKILL);
         int status;
         reap(&status);
+    }
+    if (venue_pid > 0) {
+        kill(venue_pid, SIGTERM);
+        waitpid(venue_pid, NULL, 0);
     }
     printf("kills %u, orders without an answer at the kills %zu, first reports replayed %zu, "
            "filled %zu, failed %zu; failures %d\n",

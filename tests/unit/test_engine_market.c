@@ -209,6 +209,36 @@ static void test_ticker_and_ohlc(void **state)
     assert_true(ev.u.ticker.trades_24h == 5);
 }
 
+/* An order of the engine trades at venue A (asks 60000 x 0.01 at 10 bps against B's 60010 at
+ * 20 bps): the venue's public trade comes back on its @trade stream and becomes the last
+ * price and part of the volume. Runs after test_ticker_and_ohlc (5 trades so far). */
+static void test_ticker_sees_engine_fill(void **state)
+{
+    (void)state;
+    et_register_and_fund(CUST_A, 0, USDT(1000000000), 1, true);                /* 1000 USDT */
+    xr_engine_event ev = call(order_cmd(CUST_A, 2, XR_ENGINE_BUY, 100 * LOT)); /* 0.001 BTC */
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_FILLED);
+    const int64_t before = xr_clock_wall_ns();
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        ev = market_call(XR_ENGINE_CMD_TICKER, "BTC/USDT", 0, 0, 0);
+        assert_int_equal(ev.kind, XR_ENGINE_EV_TICKER);
+        /* The trade and the book change come on two streams: wait for both. */
+        if (ev.u.ticker.trades_24h == 6 && ev.u.ticker.ask_qty.units == 900 * LOT)
+            break;
+        assert_true(ev.u.ticker.trades_24h == 5 || ev.u.ticker.trades_24h == 6);
+        assert_true(xr_clock_mono_ns() < end);
+        for (int i = 0; i < 10; i++)
+            pump_once();
+    }
+    assert_true(ev.u.ticker.last.ticks == px(60000));
+    assert_true(ev.u.ticker.last_ns > before - 60 * MIN_NS && ev.u.ticker.last_ns <= before);
+    assert_true(ev.u.ticker.volume_24h.units == (390 + 100) * LOT);
+    /* The fill took A's level down to 0.009 BTC. */
+    assert_true(ev.u.ticker.ask.ticks == px(60000));
+}
+
 /* ---- market_data.c directly ------------------------------------------------------------------ */
 
 static xr_eng_md_trade tr(uint16_t venue, uint64_t id, int64_t price, int64_t qty, int64_t t)
@@ -306,6 +336,7 @@ int main(void)
     const struct CMUnitTest engine_tests[] = {
         cmocka_unit_test(test_pairs),
         cmocka_unit_test(test_ticker_and_ohlc),
+        cmocka_unit_test(test_ticker_sees_engine_fill),
     };
     const struct CMUnitTest unit_tests[] = {
         cmocka_unit_test(test_mdata_rules),

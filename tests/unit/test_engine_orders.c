@@ -11,7 +11,62 @@
  * ledger verifies, every balance and every reservation equals the expectation, and each
  * venue position equals what the simulator itself holds.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
+
 #include "engine_test_util.h"
+
+/* ---- heap allocations in the engine's calls (this thread only) --------------------------
+ * malloc and friends are interposed (glibc's __libc_* do the work) and counted while
+ * `counting` is set: around xr_engine_submit and xr_engine_poll only, so the simulator's and
+ * the test's own allocations are not counted; each one's caller is kept to tell LMDB's own
+ * (it allocates a cursor per write transaction) from anything else. Not with a sanitizer,
+ * which owns malloc. */
+#if defined(XR_SANITIZED) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define XR_COUNT_ALLOCS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define XR_COUNT_ALLOCS 0
+#else
+#define XR_COUNT_ALLOCS 1
+#endif
+#else
+#define XR_COUNT_ALLOCS 1
+#endif
+
+static _Thread_local int counting;
+static unsigned long allocs;
+static void *alloc_caller[1024];
+
+#if XR_COUNT_ALLOCS
+static void count_alloc(void *caller)
+{
+    if (counting == 0)
+        return;
+    if (allocs < sizeof alloc_caller / sizeof alloc_caller[0])
+        alloc_caller[allocs] = caller;
+    allocs++;
+}
+
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+void *malloc(size_t n)
+{
+    count_alloc(__builtin_return_address(0));
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+    count_alloc(__builtin_return_address(0));
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+    count_alloc(__builtin_return_address(0));
+    return __libc_realloc(p, n);
+}
+#endif
 
 static int group_setup(void **state)
 {
@@ -236,6 +291,39 @@ static xr_engine_event status_bx(uint64_t cust, uint8_t k, const int64_t bid[NVE
 }
 
 static const int64_t std_bid[NVENUES] = {59900, 59950}, std_ask[NVENUES] = {60000, 60010};
+
+/* Submits `c` and waits for the answer with its correlation id, counting the heap
+ * allocations made inside the engine's calls (their callers from alloc_caller[*n]). */
+static xr_engine_event counted_call(xr_engine_cmd c, unsigned long *n)
+{
+    c.bank_id = BANK;
+    c.correlation_id = ++E.corr;
+    unsigned long before = allocs;
+    (void)before;
+    counting = 1;
+    assert_int_equal(xr_engine_submit(E.eng, &c), XR_OK);
+    counting = 0;
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        xr_engine_event ev[8];
+        size_t k = 0;
+        counting = 1;
+        xr_err err = xr_engine_poll(E.eng, ev, 8, &k);
+        counting = 0;
+        assert_int_equal(err, XR_OK);
+        for (size_t i = 0; i < k; i++) {
+            assert_true(nevq < 64);
+            evq[nevq++] = ev[i]; /* wait_corr finds it */
+        }
+        for (size_t i = 0; i < nevq; i++)
+            if (evq[i].correlation_id == E.corr) {
+                *n = allocs;
+                return wait_corr(E.corr);
+            }
+        assert_true(xr_clock_mono_ns() < end);
+        pump_once();
+    }
+}
 
 /* ---- scenarios ------------------------------------------------------------------------------ */
 
@@ -535,33 +623,98 @@ static void test_internal_partial_cross(void **state)
     E.cust_btc[1] -= 500000;
     E.revenue += xb.spread;
     no_more_events();
-    /* A is not booked yet (the omnibus holds B's BTC until it is): only its status here */
+    /* A's fill is booked before it rests again (an interim booking): its 0.005 for 304.5,
+     * and the rest of its reservation held again under a new reservation. */
+    expect xa = {.notional = USDT(300000000),
+                 .spread = USDT(4500000),
+                 .exec = USDT(300000000),
+                 .quote = USDT(304500000),
+                 .filled = 500000};
     xr_engine_cmd s = {.kind = XR_ENGINE_CMD_ORDER_STATUS, .customer_id = CUST_A};
     s.u.ref.key = key_of(27);
     uint64_t end = xr_clock_mono_ns() + WAIT_NS;
     for (;;) {
         ev = call(s);
         assert_int_equal(ev.kind, XR_ENGINE_EV_ORDER);
-        if (ev.u.order.report.status == XR_ENGINE_ORDER_PARTIALLY_FILLED)
+        if (ev.u.order.report.quote.units != 0)
             break;
         assert_true(xr_clock_mono_ns() < end);
         pump_once();
     }
+    expect_report(&ev.u.order.report, XR_ENGINE_ORDER_PARTIALLY_FILLED, 2000000, &xa);
+    assert_int_equal(ev.u.order.n_children, 1);
+    assert_int_equal(ev.u.order.children[0].venue, 0xFFFF); /* an internal cross */
+    E.cust_usdt[0] -= xa.quote;
+    E.cust_btc[0] += 500000;
+    E.revenue += xa.spread;
+    res_usdt[0] -= xa.quote;
+    check_all(); /* the omnibus is flat again: both sides are booked */
+
     xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
     c.u.ref.key = key_of(27);
     uint64_t cc = submit(c);
     ev = wait_corr(cc);
-    expect xa = {.notional = USDT(300000000),
-                 .spread = USDT(4500000),
-                 .exec = USDT(300000000),
-                 .quote = USDT(304500000),
-                 .filled = 500000};
     expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 2000000, &xa);
     ev = wait_corr(ca);
     expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 2000000, &xa);
-    E.cust_usdt[0] -= xa.quote;
-    E.cust_btc[0] += 500000;
-    E.revenue += xa.spread;
+    res_usdt[0] = 0;
+    no_more_events();
+    check_all();
+}
+
+/* Closes the engine ("crash" between two commands), checks the books, opens it again and
+ * waits until the consolidated book shows `asks` ask levels and the resend `resend` of a resting
+ * order's key is answered (its reconciliation
+ * is done: it rests again); returns that answer (replayed). */
+static xr_engine_event restart(xr_engine_cmd resend, int asks)
+{
+    xr_engine_close(E.eng);
+    E.eng = NULL;
+    check_all();
+    assert_int_equal(xr_engine_open(&E.cfg, &E.eng), XR_OK);
+    et_wait_book(asks, false);
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        xr_engine_event ev = call(resend);
+        if (ev.kind == XR_ENGINE_EV_EXEC_REPORT) {
+            assert_int_equal(ev.u.report.replayed, 1);
+            return ev;
+        }
+        assert_int_equal(ev.u.reject.err, XR_ERR_AGAIN);
+        assert_true(xr_clock_mono_ns() < end);
+        pump_once();
+    }
+}
+
+/* A GTC buy of 0.04 at 61100: 0.03 fills on arrival (A 0.01 at 60000, B 0.02 at 60010) and is
+ * booked at once; the answer is PARTIALLY_FILLED with those amounts, 0.01 rests with the rest
+ * of the reservation held. Then it is cancelled: the remainder voided, the report the same. */
+static void test_gtc_partial_then_rest(void **state)
+{
+    (void)state;
+    reset_books();
+    uint64_t corr = submit(limit_cmd(CUST_A, 29, XR_ENGINE_BUY, 4000000, L_BUY, 0));
+    xr_engine_event ev = wait_corr(corr);
+    const fill f[] = {{0, 1000000, 60000}, {1, 2000000, 60010}};
+    expect x = book_buy(0, f, 2);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_PARTIALLY_FILLED, 4000000, &x);
+    res_usdt[0] = buy_reserve(4000000, L_BUY) - x.quote;
+    no_more_events();
+    check_all(); /* booked: customer, venue positions and the simulator agree */
+
+    /* it survives a restart with its booked part and its second reservation */
+    ev = restart(limit_cmd(CUST_A, 29, XR_ENGINE_BUY, 4000000, L_BUY, 0), 2);
+    expect_report(&ev.u.report, XR_ENGINE_ORDER_PARTIALLY_FILLED, 4000000, &x);
+    check_all();
+
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
+    c.u.ref.key = key_of(29);
+    uint64_t cc = submit(c);
+    ev = wait_corr(cc);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 4000000, &x);
+    ev = wait_corr(corr);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_CANCELLED, 4000000, &x);
+    assert_true(ev.u.report.avg_price.ticks <= L_BUY * E.price_one);
     res_usdt[0] = 0;
     no_more_events();
     check_all();
@@ -601,23 +754,8 @@ static void test_restart_resting(void **state)
     res_usdt[0] = buy_reserve(1000000, L_REST);
     no_more_events();
 
-    xr_engine_close(E.eng);
-    E.eng = NULL;
-    check_all();
-    assert_int_equal(xr_engine_open(&E.cfg, &E.eng), XR_OK);
-    et_wait_book(4, true);
-    /* reconciled (it rests again): a resend answers OPEN, new orders are accepted */
-    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
-    for (;;) {
-        ev = call(limit_cmd(CUST_A, 26, XR_ENGINE_BUY, 1000000, L_REST, 0));
-        if (ev.kind == XR_ENGINE_EV_EXEC_REPORT)
-            break;
-        assert_int_equal(ev.u.reject.err, XR_ERR_AGAIN);
-        assert_true(xr_clock_mono_ns() < end);
-        pump_once();
-    }
+    ev = restart(limit_cmd(CUST_A, 26, XR_ENGINE_BUY, 1000000, L_REST, 0), 4);
     assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_OPEN);
-    assert_int_equal(ev.u.report.replayed, 1);
     check_all();
 
     level(0, XR_SIM_ASK, 59930, 1000);
@@ -630,14 +768,75 @@ static void test_restart_resting(void **state)
     check_all();
 }
 
+/* No heap allocation on the order path after start, in xroute's code: LIMIT IOC, a GTC order
+ * that rests and is cancelled, and a MARKET order, through submit and poll (after the orders
+ * above warmed the engine up). LMDB's own (a cursor object per write transaction, and page
+ * lists) are counted and printed, not refused: they are inside the ledger's durable commit. */
+static void test_no_alloc_on_order_path(void **state)
+{
+    (void)state;
+    if (!XR_COUNT_ALLOCS)
+        skip();
+    reset_books();
+    unsigned long n = 0;
+    allocs = 0;
+    xr_engine_event ev =
+        counted_call(limit_cmd(CUST_A, 40, XR_ENGINE_BUY, 1000000, L_BUY, XR_ENGINE_TIF_IOC), &n);
+    const fill f1[] = {{0, 1000000, 60000}};
+    expect x = book_buy(0, f1, 1);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_FILLED, 1000000, &x);
+    ev = counted_call(limit_cmd(CUST_A, 41, XR_ENGINE_BUY, 1000000, L_REST, 0), &n);
+    assert_int_equal(report_of(&ev)->status, XR_ENGINE_ORDER_OPEN);
+    uint64_t open_corr = E.corr;
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
+    c.u.ref.key = key_of(41);
+    ev = counted_call(c, &n);
+    assert_int_equal(report_of(&ev)->status, XR_ENGINE_ORDER_CANCELLED);
+    ev = wait_corr(open_corr); /* the order's own final report */
+    assert_int_equal(report_of(&ev)->status, XR_ENGINE_ORDER_CANCELLED);
+    ev = counted_call(order_cmd(CUST_A, 42, XR_ENGINE_BUY, 1000000), &n);
+    const fill f2[] = {{1, 1000000, 60010}};
+    x = book_buy(0, f2, 1);
+    expect_report(report_of(&ev), XR_ENGINE_ORDER_FILLED, 1000000, &x);
+    no_more_events();
+    check_all();
+    assert_true(n <= sizeof alloc_caller / sizeof alloc_caller[0]);
+    unsigned long lmdb = 0, other = 0;
+    for (unsigned long i = 0; i < n; i++) {
+        Dl_info di;
+        memset(&di, 0, sizeof di);
+        (void)dladdr(alloc_caller[i], &di);
+        if ((di.dli_fname != NULL && strstr(di.dli_fname, "lmdb") != NULL) ||
+            (di.dli_sname != NULL && strncmp(di.dli_sname, "mdb_", 4) == 0)) {
+            lmdb++;
+        } else {
+            other++;
+            fprintf(stderr, "allocation from %p (%s, %s)\n", alloc_caller[i],
+                    di.dli_fname != NULL ? di.dli_fname : "?",
+                    di.dli_sname != NULL ? di.dli_sname : "?");
+        }
+    }
+    print_message("heap allocations in the engine's calls for 4 commands: %lu in LMDB, %lu "
+                  "elsewhere\n",
+                  lmdb, other);
+    assert_true(other == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limit_ioc_partial), cmocka_unit_test(test_limit_ioc_sell),
-        cmocka_unit_test(test_limit_fok),         cmocka_unit_test(test_gtc_rests_then_routes),
-        cmocka_unit_test(test_cancel_resting),    cmocka_unit_test(test_gtd_expiry),
-        cmocka_unit_test(test_internal_cross),    cmocka_unit_test(test_internal_partial_cross),
-        cmocka_unit_test(test_cancel_routed),     cmocka_unit_test(test_restart_resting),
+        cmocka_unit_test(test_limit_ioc_partial),
+        cmocka_unit_test(test_limit_ioc_sell),
+        cmocka_unit_test(test_limit_fok),
+        cmocka_unit_test(test_gtc_rests_then_routes),
+        cmocka_unit_test(test_cancel_resting),
+        cmocka_unit_test(test_gtd_expiry),
+        cmocka_unit_test(test_internal_cross),
+        cmocka_unit_test(test_internal_partial_cross),
+        cmocka_unit_test(test_gtc_partial_then_rest),
+        cmocka_unit_test(test_cancel_routed),
+        cmocka_unit_test(test_restart_resting),
+        cmocka_unit_test(test_no_alloc_on_order_path),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -11,6 +11,8 @@
  */
 #include "engine_test_util.h"
 
+#include <sys/stat.h>
+
 #include "core/engine/engine_internal.h" /* xr_eng_wall_clock: crossing a UTC midnight */
 
 #define TTL_S      3 /* the firm quotes' lifetime in this group */
@@ -364,6 +366,52 @@ static void test_quote_sell_favourable(void **state)
     check_all();
 }
 
+/* Part of a quote fills: B refuses its child (the simulator's reject fault) and A has nothing
+ * else inside the order's slippage bound, so only A's 0.01 of the quoted 0.02 fills. The
+ * order fails with INSUFFICIENT_LIQUIDITY and what filled is booked at the quoted price, pro
+ * rata: the customer pays ceil(C_q / 2), the revenue is floor(S_q / 2), the house's P&L the
+ * rest. */
+static void test_quote_partial_fill(void **state)
+{
+    (void)state;
+    venue_book a = {{{60000, 1000}, {61000, 5000}}, {{59900, 1000}, {59700, 5000}}};
+    set_books(&a, &DEF_B);
+    buy_quote b = default_buy(); /* the walk is the same: 0.01 on A at 60000, 0.01 on B */
+    xr_engine_event qe = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 2000000);
+    expect_quote(&qe.u.quote, &b);
+
+    xr_sim_fault flt;
+    memset(&flt, 0, sizeof flt);
+    flt.kind = XR_SIM_FAULT_REJECT;
+    flt.count = 1;
+    flt.code = -2010;
+    snprintf(flt.msg, sizeof flt.msg, "Account has insufficient balance for requested action.");
+    assert_int_equal(xr_sim_apply_fault(E.sim, 1, &flt), XR_OK);
+
+    xr_engine_event ev = call(quoted_order(CUST_A, 16, &qe.u.quote));
+    if (ev.kind == XR_ENGINE_EV_REJECT)
+        fail_msg("order rejected: %s", xr_err_name(ev.u.reject.err));
+    const xr_engine_exec_report_ev *r = &ev.u.report;
+    assert_int_equal(r->status, XR_ENGINE_ORDER_FAILED);
+    assert_int_equal(r->err, XR_ERR_INSUFFICIENT_LIQUIDITY);
+    xr_i128 c = ceil_div(b.e + b.s, 2), s = floor_div(b.s, 2);
+    assert_true(c == USDT(609964352) && s == USDT(9014251));
+    assert_true(r->ordered.units == 2000000 && r->filled.units == 1000000);
+    assert_true(r->quote.units == c && r->spread.units == s);
+    assert_true(r->notional.units == b.n_a && r->fees.units == b.f_a);
+    xr_i128 move = c - (b.n_a + b.f_a) - s;
+    assert_true(move == USDT(350101));
+    E.cust_usdt[0] -= c;
+    E.cust_btc[0] += 1000000;
+    exp_buy_leg(0, 1000000, b.n_a, b.f_a);
+    E.revenue += s;
+    pnl += move;
+    memset(&flt, 0, sizeof flt);
+    flt.kind = XR_SIM_FAULT_CLEAR;
+    assert_int_equal(xr_sim_apply_fault(E.sim, 1, &flt), XR_OK);
+    check_all();
+}
+
 /* Beyond the tolerance: SLIPPAGE_EXCEEDED, nothing booked; the quote is not used up and
  * executes once the market is back. */
 static void test_quote_slippage_exceeded(void **state)
@@ -503,6 +551,37 @@ static void test_buy_spend_quote(void **state)
     xr_engine_cmd big = order_cmd(CUST_A, 31, XR_ENGINE_BUY, E.cust_usdt[0] + 1);
     big.u.order.amount_side = XR_ENGINE_AMOUNT_QUOTE;
     expect_refused(big, XR_ERR_INSUFFICIENT_FUNDS);
+    /* A firm quote the customer cannot pay yet: INSUFFICIENT_FUNDS gives the quote back, so
+     * after a funding it executes (new key) at the quoted amounts. 0.04 BTC: 0.01 on A at
+     * 60000, 0.02 on B at 60010, then A's 60200 (net 60260.2) before B's 60300 (60420.6). */
+    set_books(&DEF_A, &DEF_B);
+    xr_i128 n4_a =
+        ceil_div(notional_exact_e8(1000000, 60000) + notional_exact_e8(1000000, 60200), U8);
+    xr_i128 n4_b = ceil_div(notional_exact_e8(2000000, 60010), U8);
+    xr_i128 f4_a = ceil_div(n4_a * fee_bps[0], 10000), f4_b = ceil_div(n4_b * fee_bps[1], 10000);
+    xr_i128 e4 = n4_a + f4_a + n4_b + f4_b, s4 = floor_div(e4 * SPREAD, 10000);
+    assert_true(e4 + s4 == USDT(2441889436) && e4 + s4 > E.cust_usdt[0]);
+    xr_engine_event q4 = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 4000000);
+    assert_true(q4.u.quote.quote.units == e4 + s4 && q4.u.quote.spread.units == s4);
+    expect_refused(quoted_order(CUST_A, 36, &q4.u.quote), XR_ERR_INSUFFICIENT_FUNDS);
+    xr_engine_cmd fund = {.kind = XR_ENGINE_CMD_FUND, .customer_id = CUST_A};
+    fund.u.fund.key = key_of(4);
+    snprintf(fund.u.fund.asset, sizeof fund.u.fund.asset, "USDT");
+    fund.u.fund.amount.units = USDT(1000) * 1000000;
+    ev = call(fund);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_FUNDING);
+    E.funding -= fund.u.fund.amount.units;
+    E.cust_usdt[0] += fund.u.fund.amount.units;
+    r = filled(quoted_order(CUST_A, 37, &q4.u.quote));
+    assert_true(r.filled.units == 4000000 && r.quote.units == e4 + s4 && r.spread.units == s4);
+    assert_true(r.notional.units == n4_a + n4_b && r.fees.units == f4_a + f4_b);
+    E.cust_usdt[0] -= e4 + s4;
+    E.cust_btc[0] += 4000000;
+    exp_buy_leg(0, 2000000, n4_a, f4_a);
+    exp_buy_leg(1, 2000000, n4_b, f4_b);
+    E.revenue += s4;
+    check_all();
+
     /* Below the venues' minimums (5 USDT notional): BELOW_MIN_SIZE. */
     xr_engine_cmd tiny = order_cmd(CUST_A, 32, XR_ENGINE_BUY, USDT(3) * 1000000);
     tiny.u.order.amount_side = XR_ENGINE_AMOUNT_QUOTE;
@@ -542,6 +621,143 @@ static void test_sell_receive_quote(void **state)
     E.cust_usdt[0] += e - s;
     exp_sell_leg(0, sat, n, f);
     E.revenue += s;
+    check_all();
+}
+
+static void sim_fault(int v, uint8_t kind)
+{
+    xr_sim_fault flt;
+    memset(&flt, 0, sizeof flt);
+    flt.kind = kind;
+    assert_int_equal(xr_sim_apply_fault(E.sim, (uint32_t)v, &flt), XR_OK);
+}
+
+/* "Spend 700" again, but B's book moved where the engine cannot see it (B's feed is frozen by
+ * the simulator's stale fault, then its 60010 ask becomes 60200): the plan is the one above,
+ * B's child fills at 60200 inside its limit, and E + S would be 700.222304 > 700. The
+ * customer pays exactly 700: the spread gives way (X - E), nothing is asked of the house. */
+static void test_buy_spend_quote_fills_above_walk(void **state)
+{
+    (void)state;
+    set_books(&DEF_A, &DEF_B);
+    sim_fault(1, XR_SIM_FAULT_STALE);
+    for (int i = 0; i < 20; i++)
+        pump_once();
+    level(1, XR_SIM_ASK, 60010, 0);
+    level(1, XR_SIM_ASK, 60200, 2000);
+    for (int i = 0; i < 20; i++)
+        pump_once();
+
+    const xr_i128 x = USDT(700) * 1000000;
+    const int64_t sat_b = 148000; /* as in test_buy_spend_quote: the engine's book is the same */
+    xr_i128 n_a = ceil_div(notional_exact_e8(1000000, 60000), U8);
+    xr_i128 f_a = ceil_div(n_a * fee_bps[0], 10000);
+    xr_i128 n_b = ceil_div(notional_exact_e8(sat_b, 60200), U8);
+    xr_i128 f_b = ceil_div(n_b * fee_bps[1], 10000);
+    xr_i128 e = n_a + f_a + n_b + f_b;
+    xr_i128 s_full = floor_div(e * SPREAD, 10000);
+    assert_true(e == USDT(689874192) && e + s_full == USDT(700222304));
+    xr_i128 s = x - e; /* what is left under X */
+    assert_true(s == USDT(10125808) && s < s_full);
+
+    xr_engine_cmd c = order_cmd(CUST_A, 35, XR_ENGINE_BUY, x);
+    c.u.order.amount_side = XR_ENGINE_AMOUNT_QUOTE;
+    xr_engine_exec_report_ev r = filled(c);
+    assert_true(r.filled.units == 1000000 + sat_b);
+    assert_true(r.quote.units == x);
+    assert_true(r.notional.units == n_a + n_b && r.fees.units == f_a + f_b);
+    assert_true(r.spread.units == s);
+    E.cust_usdt[0] -= x;
+    E.cust_btc[0] += 1000000 + sat_b;
+    exp_buy_leg(0, 1000000, n_a, f_a);
+    exp_buy_leg(1, sat_b, n_b, f_b);
+    E.revenue += s;
+    sim_fault(1, XR_SIM_FAULT_CLEAR);
+    check_all();
+}
+
+static xr_engine_event status_of(uint64_t cust, uint8_t k)
+{
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_ORDER_STATUS, .customer_id = cust};
+    c.u.ref.key = key_of(k);
+    return call(c);
+}
+
+/* The engine stops while the child of an order on a quote has executed at B and its answer
+ * was lost (the simulator's 5xx-after-execution fault); reopened, it reconciles the order by
+ * query and books it as quoted (the record's tail carries the quoted amounts), once. */
+static void test_quote_restart_in_flight(void **state)
+{
+    (void)state;
+    xr_engine_cmd fund = {.kind = XR_ENGINE_CMD_FUND, .customer_id = CUST_A};
+    fund.u.fund.key = key_of(5);
+    snprintf(fund.u.fund.asset, sizeof fund.u.fund.asset, "USDT");
+    fund.u.fund.amount.units = USDT(5000) * 1000000;
+    assert_int_equal(call(fund).kind, XR_ENGINE_EV_FUNDING);
+    E.funding -= fund.u.fund.amount.units;
+    E.cust_usdt[0] += fund.u.fund.amount.units;
+    set_books(&DEF_A, &DEF_B);
+    buy_quote b = default_buy();
+    xr_engine_event qe = quote_req(CUST_A, XR_ENGINE_BUY, XR_ENGINE_AMOUNT_BASE, 2000000);
+    expect_quote(&qe.u.quote, &b);
+    venue_book a = DEF_A;
+    a.asks[0].usdt = 60100; /* as in test_quote_adverse_within_slippage: all 0.02 on B */
+    set_books(&a, &DEF_B);
+    xr_i128 n = ceil_div(notional_exact_e8(2000000, 60010), U8);
+    xr_i128 f = ceil_div(n * fee_bps[1], 10000);
+
+    xr_sim_fault flt = {
+        .kind = XR_SIM_FAULT_HTTP_5XX, .count = 1, .status = 503, .after_exec = true};
+    assert_int_equal(xr_sim_apply_fault(E.sim, 1, &flt), XR_OK);
+    xr_sim_counters c0, c1;
+    xr_sim_get_counters(E.sim, 1, &c0);
+    xr_engine_cmd o = quoted_order(CUST_A, 17, &qe.u.quote);
+    o.bank_id = BANK;
+    o.correlation_id = ++E.corr;
+    assert_int_equal(xr_engine_submit(E.eng, &o), XR_OK);
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        xr_engine_event ev[4];
+        size_t k = 0;
+        assert_int_equal(xr_engine_poll(E.eng, ev, 4, &k), XR_OK);
+        if (k != 0)
+            fail_msg("event %d err %s", ev[0].kind,
+                     ev[0].kind == XR_ENGINE_EV_REJECT ? xr_err_name(ev[0].u.reject.err)
+                                                       : xr_err_name(ev[0].u.report.err));
+        assert_int_equal(xr_sim_poll(E.sim, 0), XR_OK);
+        xr_sim_get_counters(E.sim, 1, &c1);
+        if (c1.http_5xx > c0.http_5xx && c1.orders_new > c0.orders_new)
+            break; /* executed at B, answer lost */
+        assert_true(xr_clock_mono_ns() < end);
+    }
+    xr_engine_close(E.eng);
+    E.eng = NULL;
+    open_engine();
+    et_wait_book(3, false); /* B's 60010 is gone: A 60100, 60200, B 60300 */
+
+    xr_engine_event ev;
+    end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        ev = status_of(CUST_A, 17);
+        assert_int_equal(ev.kind, XR_ENGINE_EV_ORDER);
+        if (ev.u.order.report.status != XR_ENGINE_ORDER_OPEN)
+            break;
+        assert_true(xr_clock_mono_ns() < end);
+        for (int i = 0; i < 10; i++)
+            pump_once();
+    }
+    const xr_engine_exec_report_ev *r = &ev.u.order.report;
+    assert_int_equal(r->status, XR_ENGINE_ORDER_FILLED);
+    assert_true(r->filled.units == 2000000);
+    assert_true(r->quote.units == b.e + b.s && r->spread.units == b.s);
+    assert_true(r->notional.units == n && r->fees.units == f);
+    xr_sim_get_counters(E.sim, 1, &c1);
+    assert_int_equal(c1.orders_new, c0.orders_new + 1); /* never sent again */
+    E.cust_usdt[0] -= b.e + b.s;
+    E.cust_btc[0] += 2000000;
+    exp_buy_leg(1, 2000000, n, f);
+    E.revenue += b.s;
+    pnl += (b.e + b.s) - (n + f) - b.s;
     check_all();
 }
 
@@ -620,6 +836,44 @@ static void test_daily_cap(void **state)
     expect_refused(order_cmd(CUST_B, 48, XR_ENGINE_BUY, 100000), XR_ERR_LIMIT_EXCEEDED);
 }
 
+/* A cap configuration that is inconsistent refuses to open, before anything is created. */
+static void test_cap_config_errors(void **state)
+{
+    (void)state;
+    xr_engine_config *c = malloc(sizeof *c);
+    assert_non_null(c);
+    struct {
+        uint32_t bank;
+        const char *asset;
+        int64_t daily;
+        uint32_t n;
+        xr_err want;
+    } cases[] = {
+        {99, "USDT", 1, 1, XR_ERR_CONFIG},              /* unknown bank */
+        {BANK, "XYZ", 1, 1, XR_ERR_CONFIG},             /* unknown asset */
+        {BANK, "EUR", 1, 1, XR_ERR_CONFIG},             /* an asset of no pair */
+        {BANK, "USDT", 0, 1, XR_ERR_INVALID_ARGUMENT},  /* no notional */
+        {BANK, "USDT", -5, 1, XR_ERR_INVALID_ARGUMENT}, /* negative */
+        {BANK, "USDT", 1, XR_ENGINE_LIMITS_MAX + 1, XR_ERR_INVALID_ARGUMENT}, /* too many */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        *c = E.cfg;
+        snprintf(c->data_dir, sizeof c->data_dir, "%s/bad", E.dir);
+        c->nlimits = cases[i].n;
+        c->limits[0] = (xr_engine_limit_config){.bank_id = cases[i].bank, .tier = 1};
+        snprintf(c->limits[0].asset, sizeof c->limits[0].asset, "%s", cases[i].asset);
+        c->limits[0].daily_notional.units = cases[i].daily;
+        xr_engine *e = NULL;
+        xr_err err = xr_engine_open(c, &e);
+        if (err != cases[i].want)
+            fail_msg("case %zu: %s, expected %s", i, xr_err_name(err), xr_err_name(cases[i].want));
+        assert_null(e);
+        struct stat st;
+        assert_int_not_equal(stat(c->data_dir, &st), 0); /* nothing created */
+    }
+    free(c);
+}
+
 static int64_t midnight_offset; /* added to the wall clock: just past the next UTC midnight */
 
 static int64_t tomorrow_clock(void)
@@ -661,6 +915,12 @@ static void test_daily_cap_midnight(void **state)
     check_all();
     set_books(&DEF_A, &DEF_B);
     expect_refused(order_cmd(CUST_B, 52, XR_ENGINE_BUY, 10000), XR_ERR_LIMIT_EXCEEDED);
+    /* A LIMIT order counts too (its whole amount at its limit). */
+    xr_engine_cmd lim = order_cmd(CUST_B, 53, XR_ENGINE_BUY, 10000);
+    lim.u.order.type = XR_ENGINE_LIMIT;
+    lim.u.order.tif = XR_ENGINE_TIF_IOC;
+    lim.u.order.limit.ticks = 61000 * E.price_one;
+    expect_refused(lim, XR_ERR_LIMIT_EXCEEDED);
     xr_eng_wall_clock = xr_clock_wall_ns;
 }
 
@@ -670,12 +930,16 @@ int main(void)
         cmocka_unit_test(test_quote_executed),
         cmocka_unit_test(test_quote_adverse_within_slippage),
         cmocka_unit_test(test_quote_sell_favourable),
+        cmocka_unit_test(test_quote_partial_fill),
         cmocka_unit_test(test_quote_slippage_exceeded),
         cmocka_unit_test(test_quote_refusals),
         cmocka_unit_test(test_buy_spend_quote),
         cmocka_unit_test(test_sell_receive_quote),
+        cmocka_unit_test(test_buy_spend_quote_fills_above_walk),
+        cmocka_unit_test(test_quote_restart_in_flight),
         cmocka_unit_test(test_daily_cap),
         cmocka_unit_test(test_daily_cap_midnight),
+        cmocka_unit_test(test_cap_config_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -280,6 +280,47 @@ static void test_bad_input_changes_nothing(void **state)
     xr_secrets_close(s);
 }
 
+static void test_rekey(void **state)
+{
+    (void)state;
+    xr_secrets *s;
+    assert_int_equal(xr_secrets_open(store, key_a, 0, &s), XR_OK);
+    size_t count = 0;
+    /* A record that does not authenticate stops the rekey and changes nothing. */
+    uint8_t rec[512];
+    xr_secrets_close(s);
+    size_t rn = raw_get("bank/1/demo", rec, sizeof rec);
+    rec[20] ^= 1;
+    raw_put("bank/1/zz-bad", rec, rn);
+    assert_int_equal(xr_secrets_open(store, key_a, 0, &s), XR_OK);
+    assert_int_equal(xr_secrets_rekey(s, key_b, &count), XR_ERR_CORRUPT);
+    char buf[XR_SECRETS_VALUE_MAX];
+    size_t n;
+    assert_int_equal(xr_secrets_get(s, "bank/1/demo", buf, sizeof buf, &n), XR_OK);
+    xr_secrets_close(s);
+    assert_int_equal(xr_secrets_open(store, key_b, 0, &s), XR_ERR_UNAUTHORIZED);
+    assert_int_equal(xr_secrets_open(store, key_a, 0, &s), XR_OK);
+    assert_int_equal(xr_secrets_delete(s, "bank/1/zz-bad"), XR_OK);
+    /* Now every record moves to key_b; the old key no longer opens the store. */
+    assert_int_equal(xr_secrets_rekey(s, key_b, &count), XR_OK);
+    assert_int_equal(count, 3); /* bank/1/demo, venue/sim-a/secret, venue/x/secret */
+    assert_int_equal(xr_secrets_get(s, "bank/1/demo", buf, sizeof buf, &n), XR_OK);
+    assert_memory_equal(buf, secret_text, n);
+    xr_secrets_close(s);
+    assert_int_equal(xr_secrets_open(store, key_a, 0, &s), XR_ERR_UNAUTHORIZED);
+    assert_int_equal(xr_secrets_open(store, key_b, 0, &s), XR_OK);
+    assert_int_equal(xr_secrets_get(s, "venue/sim-a/secret", buf, sizeof buf, &n), XR_OK);
+    assert_int_equal(n, 5);
+    xr_secrets_close(s);
+    /* and the stored record is sealed under key_b by the documented layout */
+    rn = raw_get("bank/1/demo", rec, sizeof rec);
+    uint8_t out[512];
+    size_t on = 0;
+    assert_true(gcm_open_ref(key_b, rec, rn, "xroute-secret-v1:bank/1/demo", out, &on));
+    assert_memory_equal(out, secret_text, on);
+    assert_false(gcm_open_ref(key_a, rec, rn, "xroute-secret-v1:bank/1/demo", out, &on));
+}
+
 static void test_master_key_files(void **state)
 {
     (void)state;
@@ -344,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_is_unauthorized),
         cmocka_unit_test(test_tampered_record_is_corrupt),
         cmocka_unit_test(test_bad_input_changes_nothing),
+        cmocka_unit_test(test_rekey),
         cmocka_unit_test(test_master_key_files),
         cmocka_unit_test(test_hex),
     };

@@ -606,6 +606,7 @@ static int run_load(const opts *o)
     /* correlation ids: corr_base + i, far above what the library assigns by itself */
     uint64_t corr_base = (uint64_t)1 << 62;
     uint64_t counts[XR_ENGINE_EV__COUNT] = {0}, rejects[XR_ERR__COUNT + 1] = {0};
+    uint64_t not_filled[XR_ERR__COUNT + 1] = {0}; /* reports not FILLED, by their err */
     uint64_t failed_reports = 0;
     size_t sent = 0, got = 0;
     uint64_t period_ns = XR_NS_PER_SEC / o->rate;
@@ -663,8 +664,11 @@ static int run_load(const opts *o)
                 rejects[evs[i].u.reject.err < XR_ERR__COUNT ? evs[i].u.reject.err
                                                             : XR_ERR__COUNT]++;
             else if (evs[i].kind == XR_ENGINE_EV_EXEC_REPORT &&
-                     evs[i].u.report.status != XR_ENGINE_ORDER_FILLED)
+                     evs[i].u.report.status != XR_ENGINE_ORDER_FILLED) {
                 failed_reports++;
+                not_filled[evs[i].u.report.err < XR_ERR__COUNT ? evs[i].u.report.err
+                                                               : XR_ERR__COUNT]++;
+            }
         }
         if (sent == total) {
             if (end_wait == 0)
@@ -704,6 +708,14 @@ out:;
                 printf("%s\"%s\":%" PRIu64, first ? "" : ",", xr_err_name((xr_err)e), rejects[e]);
                 first = 0;
             }
+        printf("},\"not_filled_names\":{");
+        first = 1;
+        for (int e = 0; e <= XR_ERR__COUNT; e++)
+            if (not_filled[e]) {
+                printf("%s\"%s\":%" PRIu64, first ? "" : ",", xr_err_name((xr_err)e),
+                       not_filled[e]);
+                first = 0;
+            }
         printf("}}\n");
     } else {
         printf("load %s: %" PRIu64 " orders/s intended for %" PRIu64 " s: %zu sent, %zu answered "
@@ -714,6 +726,9 @@ out:;
         for (int e = 0; e <= XR_ERR__COUNT; e++)
             if (rejects[e])
                 printf("  rejected %-24s %" PRIu64 "\n", xr_err_name((xr_err)e), rejects[e]);
+        for (int e = 0; e <= XR_ERR__COUNT; e++)
+            if (not_filled[e])
+                printf("  not filled %-22s %" PRIu64 "\n", xr_err_name((xr_err)e), not_filled[e]);
         printf("latency from intended send (us): p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max "
                "%.1f\n",
                p50 / 1e3, p90 / 1e3, p99 / 1e3, p999 / 1e3, mx / 1e3);

@@ -1363,9 +1363,8 @@ static int run_book(xr_client *cl, const bank_opts *o)
     return XR_CLI_OK;
 }
 
-/* ticker PAIR, ohlc PAIR --interval I [--from T] [--to T], pairs: the engine answers these
- * once its TICKER, OHLC and PAIRS events exist (engine.h: "Not yet supported"); until then
- * the answer is the reject NOT_SUPPORTED, printed like every other refusal. */
+/* ticker PAIR, ohlc PAIR [--interval I] [--from T] [--to T] [--limit N], pairs [--cursor C]:
+ * market data from the venues' trade streams and the consolidated book (engine.h). */
 static int prep_market(const bank_opts *o, xr_engine_cmd *c)
 {
     char b[XR_ASSET_CODE_MAX + 1], q[XR_ASSET_CODE_MAX + 1];
@@ -1398,7 +1397,7 @@ static int prep_market(const bank_opts *o, xr_engine_cmd *c)
     return XR_CLI_OK;
 }
 
-static int run_market(xr_client *cl, const bank_opts *o)
+static int run_ticker(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
     xr_err err = bank_call(cl, o, &prepared, &ev);
@@ -1406,7 +1405,165 @@ static int run_market(xr_client *cl, const bank_opts *o)
         return fail(o, err, o->cmd);
     if (ev.kind == XR_ENGINE_EV_REJECT)
         return rejected(o, &ev);
-    return unexpected(o, &ev);
+    if (ev.kind != XR_ENGINE_EV_TICKER)
+        return unexpected(o, &ev);
+    const xr_engine_ticker_ev *t = &ev.u.ticker;
+    char b[XR_ASSET_CODE_MAX + 1], q[XR_ASSET_CODE_MAX + 1], a1[XR_DECIMAL_STR_MAX],
+        a2[XR_DECIMAL_STR_MAX], a3[XR_DECIMAL_STR_MAX], a4[XR_DECIMAL_STR_MAX],
+        a5[XR_DECIMAL_STR_MAX], a6[XR_DECIMAL_STR_MAX], ts[XR_CLOCK_RFC3339_MAX];
+    split_pair(t->pair, b, q);
+    px(t->bid, t->price_scale, a1);
+    amt(t->bid_qty, t->base_scale, a2);
+    px(t->ask, t->price_scale, a3);
+    amt(t->ask_qty, t->base_scale, a4);
+    px(t->last, t->price_scale, a5);
+    amt(t->volume_24h, t->base_scale, a6);
+    when(t->last_ns, ts);
+    if (o->json) {
+        printf("{\"ok\":true,\"pair\":\"%s\",\"base_scale\":%u,\"price_scale\":%u,\"bid\":\"%s\","
+               "\"bid_qty\":\"%s\",\"ask\":\"%s\",\"ask_qty\":\"%s\",\"last\":",
+               t->pair, t->base_scale, t->price_scale, a1, a2, a3, a4);
+        t->last_ns ? printf("\"%s\",\"last_time\":\"%s\",\"last_ns\":%" PRId64, a5, ts, t->last_ns)
+                   : printf("null,\"last_time\":null,\"last_ns\":null");
+        printf(",\"volume_24h\":\"%s\",\"trades_24h\":%u}\n", a6, t->trades_24h);
+        return XR_CLI_OK;
+    }
+    printf("%s\nbid       %s %s/%s  (%s %s)\nask       %s %s/%s  (%s %s)\n", t->pair, a1, q, b, a2,
+           b, a3, q, b, a4, b);
+    if (t->last_ns)
+        printf("last      %s %s/%s at %s\n", a5, q, b, ts);
+    else
+        printf("last      - (no trade seen)\n");
+    printf("24h       %s %s in %u trades\n", a6, b, t->trades_24h);
+    return XR_CLI_OK;
+}
+
+/* Pages through OHLC answers (XR_ENGINE_OHLC_MAX candles each) until --limit candles [100]. */
+static int run_ohlc(xr_client *cl, const bank_opts *o)
+{
+    uint32_t want = 100, shown = 0;
+    if (o->limit && (!parse_u32(o->limit, 100000, &want) || want == 0))
+        return usage_error(o->cmd, "--limit wants 1..100000 candles");
+    int64_t next = 0;
+    for (int page = 0;; page++) {
+        xr_engine_event ev;
+        xr_err err = bank_call(cl, o, &prepared, &ev);
+        if (err == XR_OK && ev.kind == XR_ENGINE_EV_REJECT) {
+            if (page > 0) {
+                err = ev.u.reject.err;
+            } else {
+                return rejected(o, &ev);
+            }
+        } else if (err == XR_OK && ev.kind != XR_ENGINE_EV_OHLC) {
+            if (page == 0)
+                return unexpected(o, &ev);
+            err = XR_ERR_INTERNAL;
+        }
+        if (err != XR_OK) {
+            if (o->json && page > 0)
+                printf("],\"error\":\"%s\"}\n", xr_err_name(err));
+            else if (o->json)
+                printf("{\"ok\":false,\"error\":\"%s\"}\n", xr_err_name(err));
+            fprintf(stderr, "error: %s: %s: ohlc\n", xr_err_name(err), xr_err_message(err));
+            return XR_CLI_FAIL;
+        }
+        const xr_engine_ohlc_ev *h = &ev.u.ohlc;
+        if (page == 0) {
+            if (o->json)
+                printf("{\"ok\":true,\"pair\":\"%s\",\"interval_s\":%u,\"base_scale\":%u,"
+                       "\"price_scale\":%u,\"candles\":[",
+                       h->pair, h->interval_s, h->base_scale, h->price_scale);
+            else
+                printf("%s every %u s\n%-27s %18s %18s %18s %18s %16s %7s\n", h->pair,
+                       h->interval_s, "OPEN_TIME", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME",
+                       "TRADES");
+        }
+        unsigned n = h->n <= XR_ENGINE_OHLC_MAX ? h->n : XR_ENGINE_OHLC_MAX;
+        for (unsigned i = 0; i < n && shown < want; i++, shown++) {
+            const xr_engine_candle *c = &h->items[i];
+            char t[XR_CLOCK_RFC3339_MAX], a1[XR_DECIMAL_STR_MAX], a2[XR_DECIMAL_STR_MAX],
+                a3[XR_DECIMAL_STR_MAX], a4[XR_DECIMAL_STR_MAX], a5[XR_DECIMAL_STR_MAX];
+            when(c->open_ns, t);
+            px(c->open, h->price_scale, a1);
+            px(c->high, h->price_scale, a2);
+            px(c->low, h->price_scale, a3);
+            px(c->close, h->price_scale, a4);
+            amt(c->volume, h->base_scale, a5);
+            if (o->json)
+                printf("%s{\"open_time\":\"%s\",\"open_ns\":%" PRId64 ",\"open\":\"%s\","
+                       "\"high\":\"%s\",\"low\":\"%s\",\"close\":\"%s\",\"volume\":\"%s\","
+                       "\"trades\":%u}",
+                       shown ? "," : "", t, c->open_ns, a1, a2, a3, a4, a5, c->trades);
+            else
+                printf("%-27s %18s %18s %18s %18s %16s %7u\n", t, a1, a2, a3, a4, a5, c->trades);
+        }
+        next = h->next_from_ns;
+        if (next == 0 || shown >= want)
+            break;
+        prepared.u.market.from_ns = next;
+    }
+    if (o->json) {
+        printf("],\"next_from_ns\":");
+        next ? printf("%" PRId64 "}\n", next) : printf("null}\n");
+    } else if (next) {
+        printf("more: --from %" PRId64 "\n", next);
+    }
+    return XR_CLI_OK;
+}
+
+/* Every configured pair, paging through PAIRS answers from --cursor [0]. */
+static int run_pairs(xr_client *cl, const bank_opts *o)
+{
+    uint32_t shown = 0;
+    if (o->json)
+        printf("{\"ok\":true,\"pairs\":[");
+    else
+        printf("%-12s %-7s %-7s %16s %16s %16s %16s\n", "PAIR", "TRADING", "VENUES", "MIN_QTY",
+               "LOT_STEP", "TICK", "MIN_NOTIONAL");
+    for (;;) {
+        xr_engine_event ev;
+        xr_err err = bank_call(cl, o, &prepared, &ev);
+        if (err == XR_OK && ev.kind == XR_ENGINE_EV_REJECT)
+            err = ev.u.reject.err;
+        else if (err == XR_OK && ev.kind != XR_ENGINE_EV_PAIRS)
+            err = XR_ERR_INTERNAL;
+        if (err != XR_OK) {
+            if (o->json)
+                printf("],\"error\":\"%s\"}\n", xr_err_name(err));
+            fprintf(stderr, "error: %s: %s: pairs\n", xr_err_name(err), xr_err_message(err));
+            return XR_CLI_FAIL;
+        }
+        const xr_engine_pairs_ev *pl = &ev.u.pairs;
+        uint32_t n = pl->n <= XR_ENGINE_PAIRS_MAX ? pl->n : XR_ENGINE_PAIRS_MAX;
+        for (uint32_t i = 0; i < n; i++, shown++) {
+            const xr_engine_pair_info *x = &pl->items[i];
+            char a1[XR_DECIMAL_STR_MAX], a2[XR_DECIMAL_STR_MAX], a3[XR_DECIMAL_STR_MAX],
+                a4[XR_DECIMAL_STR_MAX], vs[16];
+            amt(x->min_qty, x->base_scale, a1);
+            amt(x->lot_step, x->base_scale, a2);
+            px(x->tick, x->price_scale, a3);
+            amt(x->min_notional, x->quote_scale, a4);
+            snprintf(vs, sizeof vs, "%u/%u", (unsigned)__builtin_popcount(x->venues_ready),
+                     (unsigned)__builtin_popcount(x->venues));
+            if (o->json)
+                printf("%s{\"pair\":\"%s\",\"trading\":%s,\"venues\":%u,\"venues_ready\":%u,"
+                       "\"base_scale\":%u,\"quote_scale\":%u,\"price_scale\":%u,"
+                       "\"min_qty\":\"%s\",\"lot_step\":\"%s\",\"tick\":\"%s\","
+                       "\"min_notional\":\"%s\"}",
+                       shown ? "," : "", x->pair, x->trading ? "true" : "false", x->venues,
+                       x->venues_ready, x->base_scale, x->quote_scale, x->price_scale, a1, a2, a3,
+                       a4);
+            else
+                printf("%-12s %-7s %-7s %16s %16s %16s %16s\n", x->pair, x->trading ? "yes" : "no",
+                       vs, a1, a2, a3, a4);
+        }
+        if (pl->next_cursor == 0)
+            break;
+        prepared.u.market.cursor = pl->next_cursor;
+    }
+    if (o->json)
+        printf("]}\n");
+    return XR_CLI_OK;
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */
@@ -1482,13 +1639,19 @@ static const bank_command bank_commands[] = {
     {"book", "book PAIR [--depth N]",
      "The consolidated order book over every venue of PAIR, N levels per side [10, max 20].\n",
      O_DEPTH, 1, 1, run_book, prep_book},
-    {"ticker", "ticker PAIR", "Best bid and ask, last price and 24 h volume of PAIR.\n", 0, 1, 1,
-     run_market, prep_market},
-    {"ohlc", "ohlc PAIR [--interval 1m|5m|15m|1h|4h|1d] [--from TIME] [--to TIME]",
-     "Candles of PAIR [--interval 1m].\n", O_INTERVAL | O_FROM | O_TO, 1, 1, run_market,
-     prep_market},
-    {"pairs", "pairs", "The tradable pairs with their minimum size and precision.\n", 0, 0, 0,
-     run_market, prep_market},
+    {"ticker", "ticker PAIR",
+     "Best bid and ask over the venues (with their summed quantities), the last trade and the\n"
+     "base volume and trade count of the last 24 h, from the venues' trade streams.\n",
+     0, 1, 1, run_ticker, prep_market},
+    {"ohlc", "ohlc PAIR [--interval 1m|5m|15m|1h|4h|1d] [--from TIME] [--to TIME] [--limit N]",
+     "Candles of PAIR, oldest first [--interval 1m], those with a trade whose open time is in\n"
+     "[--from, --to) (RFC 3339 UTC or ns; default: all kept, up to now), --limit N at most\n"
+     "[100]. Built from the venues' trades since xrouted started (memory only).\n",
+     O_INTERVAL | O_FROM | O_TO | O_LIMIT, 1, 1, run_ohlc, prep_market},
+    {"pairs", "pairs",
+     "The configured pairs: trading or not, venues with known rules / listing it, minimum\n"
+     "quantity, lot step, price tick and minimum notional (the most permissive venue's).\n",
+     0, 0, 0, run_pairs, prep_market},
 };
 
 static int bank_main(int argc, char **argv)

@@ -319,6 +319,9 @@ static uint32_t wait_for_books(daemon_state *d)
      * ledger, logged by the engine as venue_pair_refused) or its venues are down: start
      * serving, the pair becomes usable when its book arrives. */
     int any_ready = 0;
+    /* Every BOOK submitted here is answered before the gateway takes the engine over: a
+     * late answer would otherwise reach the bank's outbox as a response nobody asked for. */
+    uint32_t outstanding = 0;
     while (missing > 0 && !stop_signal && xr_clock_mono_ns() < end) {
         for (uint32_t i = 0; i < np; i++) {
             if (ok[i])
@@ -329,6 +332,7 @@ static uint32_t wait_for_books(daemon_state *d)
             c.u.market.depth = 1;
             if (xr_engine_submit(d->engine, &c) != XR_OK)
                 break;
+            outstanding++;
         }
         /* Each answer arrives within a few polls; collect them for up to 100 ms. */
         uint64_t round_end = xr_clock_mono_ns() + 100u * 1000000u;
@@ -337,12 +341,17 @@ static uint32_t wait_for_books(daemon_state *d)
             size_t n = 0;
             if (xr_engine_poll(d->engine, ev, 16, &n) != XR_OK)
                 return missing;
+            outstanding -= (uint32_t)n; /* only our BOOK commands are in the engine */
             for (size_t k = 0; k < n; k++) {
                 uint32_t i = (uint32_t)(ev[k].correlation_id >> 32);
                 if (i < np && ev[k].kind == XR_ENGINE_EV_BOOK && ev[k].u.book.n_bids > 0 &&
                     ev[k].u.book.n_asks > 0 && !ok[i]) {
                     ok[i] = 1;
                     missing--;
+                    xr_log_line l;
+                    xr_log_begin(&l, XR_LOG_INFO, "xrouted", "book_ready");
+                    xr_log_str(&l, "pair", pairs[i]);
+                    xr_log_end(&l);
                     if (!any_ready) {
                         any_ready = 1;
                         uint64_t soon = xr_clock_mono_ns() + 2000u * 1000000u;
@@ -360,10 +369,23 @@ static uint32_t wait_for_books(daemon_state *d)
             nanosleep(&ts, NULL);
         }
     }
+    uint64_t drain_end = xr_clock_mono_ns() + 5000u * 1000000u;
+    while (outstanding > 0 && xr_clock_mono_ns() < drain_end) {
+        xr_engine_event ev[16];
+        size_t n = 0;
+        if (xr_engine_poll(d->engine, ev, 16, &n) != XR_OK)
+            break;
+        outstanding -= (uint32_t)n;
+        if (n == 0) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
     for (uint32_t i = 0; i < np; i++) {
+        if (ok[i])
+            continue;
         xr_log_line l;
-        xr_log_begin(&l, ok[i] ? XR_LOG_INFO : XR_LOG_WARN, "xrouted",
-                     ok[i] ? "book_ready" : "book_not_ready");
+        xr_log_begin(&l, XR_LOG_WARN, "xrouted", "book_not_ready");
         xr_log_str(&l, "pair", pairs[i]);
         xr_log_end(&l);
     }

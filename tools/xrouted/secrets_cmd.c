@@ -7,6 +7,7 @@
  *                            [--stdin]           64..128 hex digits read from stdin
  *   xrouted secrets set-venue NAME               two lines on stdin: API key, then secret
  *   xrouted secrets delete RECORD                e.g. bank/7/2
+ *   xrouted secrets rekey --new-key-file FILE    re-encrypt everything under a new master key
  *
  * Every form takes --config FILE and --data-dir DIR like the daemon (the master key comes
  * from the same place). A running daemon reads its secrets at start-up: restart it (or
@@ -25,10 +26,13 @@ static void usage(FILE *out)
             "       xrouted secrets set-bank BANK_ID KEY_ID [--stdin] [...]\n"
             "       xrouted secrets set-venue NAME              (API key and secret on stdin)\n"
             "       xrouted secrets delete RECORD               (e.g. bank/7/2)\n"
+            "       xrouted secrets rekey --new-key-file FILE   (64 hex digits, mode 0600)\n"
             "\n"
             "set-bank without --stdin generates a random 32-byte secret and prints it once as\n"
             "64 hex digits (give it to the bank); --stdin reads the secret as hex from stdin.\n"
-            "A running xrouted uses new secrets after a restart. See docs/operations.md.\n");
+            "rekey re-encrypts every record under the key in FILE at once (all or nothing);\n"
+            "then configure FILE as the master key. A running xrouted uses new secrets after\n"
+            "a restart. See docs/operations.md.\n");
 }
 
 static xr_err print_name(void *ctx, const char *name)
@@ -86,6 +90,7 @@ int xrd_secrets_main(int argc, char **argv)
         return code;
     const char *args[4] = {0};
     int nargs = 0, from_stdin = 0;
+    const char *new_key_file = NULL;
     for (int i = 1; i < argc; i++) {
         if (argv[i] == NULL)
             continue;
@@ -95,6 +100,10 @@ int xrd_secrets_main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--stdin") == 0) {
             from_stdin = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--new-key-file") == 0 && i + 1 < argc && argv[i + 1] != NULL) {
+            new_key_file = argv[++i];
             continue;
         }
         if (argv[i][0] == '-' || nargs == 4) {
@@ -110,7 +119,8 @@ int xrd_secrets_main(int argc, char **argv)
              (strcmp(sub, "set-bank") == 0 && nargs == 3 &&
               parse_id(args[1], (1u << 24) - 1, &bank) && parse_id(args[2], UINT32_MAX, &key_id)) ||
              (strcmp(sub, "set-venue") == 0 && nargs == 2) ||
-             (strcmp(sub, "delete") == 0 && nargs == 2);
+             (strcmp(sub, "delete") == 0 && nargs == 2) ||
+             (strcmp(sub, "rekey") == 0 && nargs == 1 && new_key_file != NULL);
     if (!ok) {
         fprintf(stderr, "error: INVALID_ARGUMENT: bad or missing subcommand arguments\n");
         usage(stderr);
@@ -120,6 +130,15 @@ int xrd_secrets_main(int argc, char **argv)
     if (xrd_make_dirs(cfg.data_dir) != 0) {
         xrd_error(XR_ERR_IO, "cannot create the data directory %s", cfg.data_dir);
         return XRD_EXIT_RUNTIME;
+    }
+    uint8_t new_key[XR_SECRETS_KEY_LEN];
+    if (new_key_file != NULL) {
+        char why[512] = "";
+        xr_err krc = xr_secrets_key_load_file(new_key_file, new_key, why, sizeof why);
+        if (krc != XR_OK) {
+            xrd_error(krc, "%s", why);
+            return XRD_EXIT_USAGE;
+        }
     }
     xr_secrets *s;
     if (xrd_open_secrets(&cfg, &s) != XR_OK)
@@ -177,6 +196,15 @@ int xrd_secrets_main(int argc, char **argv)
         }
         xr_secrets_wipe(api_key, sizeof api_key);
         xr_secrets_wipe(secret, sizeof secret);
+    } else if (strcmp(sub, "rekey") == 0) {
+        size_t count = 0;
+        rc = xr_secrets_rekey(s, new_key, &count);
+        xr_secrets_wipe(new_key, sizeof new_key);
+        if (rc == XR_OK)
+            printf("re-encrypted %zu secrets under the key in %s: configure it as the master "
+                   "key now (master_key_file, or XROUTE_MASTER_KEY); the old key no longer "
+                   "opens the store\n",
+                   count, new_key_file);
     } else {
         rc = xr_secrets_delete(s, args[1]);
         if (rc == XR_OK)
