@@ -360,12 +360,14 @@ static inline void cpu_relax(void)
 }
 
 /* Wake-ups. A thread with nothing to do spins for cfg.spin_ns, then announces that it sleeps
- * (state = ASLEEP), looks at its input rings once more and blocks on the futex of `state`. A
- * producer, after a pass that wrote something (or after submit), looks at the states of the
- * other threads and makes the futex call only for one that sleeps with input waiting: while
- * every thread is awake the doorbell costs a fence and one load of a line nobody writes. The
- * two fences pair up (C17 7.17.4): either the sleeper sees the message, or the producer sees
- * ASLEEP, so no wake-up is lost. */
+ * (state = ASLEEP), looks at its input rings once more and blocks: on the futex of `state`,
+ * or, for the thread of the venues, in the driver's poll_wait (the io_uring wait, which a
+ * network completion also ends). A producer, after a pass that wrote something (or after
+ * submit), looks at the states of the other threads and wakes only one that sleeps with input
+ * waiting (FUTEX_WAKE, or the driver's wake: an eventfd write; for a caller armed with
+ * xr_engine_arm_notify, its notifier): while every thread is awake the doorbell costs a
+ * fence and one load of a line nobody writes. The two fences pair up (C17 7.17.4): either
+ * the sleeper sees the message, or the producer sees it asleep, so no wake-up is lost. */
 static bool inputs_ready(const eng_sleeper *s)
 {
     for (uint32_t i = 0; i < s->nin; i++)
