@@ -801,6 +801,23 @@ xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n)
  * yet); XR_ERR_INTERNAL (a stage failed); XR_ERR_INVALID_ARGUMENT (NULL). */
 xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns);
 
+/* THREADS: for a host that blocks in its own event loop (a bank server on io_uring) instead of
+ * in xr_engine_wait. `fn(ctx)` is called from an engine thread when an event becomes ready
+ * (or the engine fails) while the host is armed, at most once per xr_engine_arm_notify; it
+ * must be quick, must not call into the engine, and must wake the host's loop (e.g.
+ * xr_net_loop_wake, or an eventfd write). Set it (or clear it with NULL) while not armed:
+ * right after open, or after a poll. XR_OK; XR_ERR_INVALID_ARGUMENT (NULL engine);
+ * XR_ERR_INVALID_STATE (INLINE: no engine thread would call it). */
+typedef void (*xr_engine_notify_fn)(void *ctx);
+xr_err xr_engine_set_notify(xr_engine *e, xr_engine_notify_fn fn, void *ctx);
+
+/* THREADS: call right before blocking in the host's loop. XR_OK: block; the notifier runs
+ * when an event is ready. XR_ERR_AGAIN: events are ready already: poll instead of blocking.
+ * xr_engine_poll disarms (a notifier not yet called is then not called). Also
+ * XR_ERR_INVALID_ARGUMENT (NULL); XR_ERR_INVALID_STATE (INLINE, or no notifier set);
+ * XR_ERR_INTERNAL (the engine failed). */
+xr_err xr_engine_arm_notify(xr_engine *e);
+
 /* Stable lower-case names ("new_order", "exec_report"); "unknown" outside the enums. */
 const char *xr_engine_cmd_kind_name(xr_engine_cmd_kind kind);
 const char *xr_engine_event_kind_name(xr_engine_event_kind kind);
