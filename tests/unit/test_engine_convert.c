@@ -18,10 +18,10 @@
 #define USD_U  INT64_C(1000000) /* one USD/2 minor unit in the simulator's 10^-8 */
 #define USDC_U INT64_C(100)     /* one USDC/6 minor unit in 10^-8 */
 
-static int usd_a, usdc_a;           /* venue A's asset indexes */
-static xr_i128 sim0_usd, sim0_usdc; /* venue A's balances at start */
+static int usd_a, usdc_a, pyusd_a;              /* venue A's asset indexes */
+static xr_i128 sim0_usd, sim0_usdc, sim0_pyusd; /* venue A's balances at start */
 /* expectations (ledger balances, credit positive) */
-static xr_i128 cust_usd, cust_usdc, pos_usd, pos_usdc;
+static xr_i128 cust_usd, cust_usdc, pos_usd, pos_usdc, cust_pyusd, pos_pyusd;
 
 static void sim_bal(int asset, xr_i128 *out)
 {
@@ -49,6 +49,8 @@ static int group_setup(void **state)
         a->balances[a->nbalances++].amount = 10000 * XR_SIM_UNIT;
         snprintf(a->balances[a->nbalances].asset, sizeof a->balances[0].asset, "USDC");
         a->balances[a->nbalances++].amount = 10000 * XR_SIM_UNIT;
+        snprintf(a->balances[a->nbalances].asset, sizeof a->balances[0].asset, "PYUSD");
+        a->balances[a->nbalances++].amount = 10000 * XR_SIM_UNIT;
     }
     char why[256] = "";
     assert_int_equal(xr_sim_convert_parse("USD:USDC:fee_bps=10,decimals=6",
@@ -57,7 +59,10 @@ static int group_setup(void **state)
     assert_int_equal(xr_sim_convert_parse("USDC:USD:fee_bps=10,decimals=2",
                                           &sc->venues[0].converts[1], why, sizeof why),
                      XR_OK);
-    sc->venues[0].nconverts = 2;
+    assert_int_equal(
+        xr_sim_convert_parse("USD:PYUSD:decimals=6", &sc->venues[0].converts[2], why, sizeof why),
+        XR_OK);
+    sc->venues[0].nconverts = 3;
     xr_err err = xr_sim_create(sc, NULL, &E.sim, why, sizeof why);
     if (err != XR_OK)
         fail_msg("sim: %s", why);
@@ -81,16 +86,19 @@ static int group_setup(void **state)
     xr_sim_engine *se = xr_sim_engine_of(E.sim, 0);
     usd_a = xr_sim_engine_find_asset(se, "USD");
     usdc_a = xr_sim_engine_find_asset(se, "USDC");
-    assert_true(usd_a >= 0 && usdc_a >= 0);
+    pyusd_a = xr_sim_engine_find_asset(se, "PYUSD");
+    assert_true(usd_a >= 0 && usdc_a >= 0 && pyusd_a >= 0);
     sim_bal(usd_a, &sim0_usd);
     sim_bal(usdc_a, &sim0_usdc);
+    sim_bal(pyusd_a, &sim0_pyusd);
     for (int v = 0; v < NVENUES; v++) {
         sim_balance(v, E.btc[v], &E.sim0_btc[v]);
         sim_balance(v, E.usdt[v], &E.sim0_usdt[v]);
     }
-    E.cfg.venues[0].nconverts = 2;
+    E.cfg.venues[0].nconverts = 3;
     snprintf(E.cfg.venues[0].converts[0], sizeof E.cfg.venues[0].converts[0], "USD/USDC");
     snprintf(E.cfg.venues[0].converts[1], sizeof E.cfg.venues[0].converts[1], "USDC/USD");
+    snprintf(E.cfg.venues[0].converts[2], sizeof E.cfg.venues[0].converts[2], "USD/PYUSD");
     assert_int_equal(xr_engine_open(&E.cfg, &E.eng), XR_OK);
     open_ledger_view();
     et_wait_book(4, true); /* the venue sessions are up */
@@ -160,11 +168,16 @@ static void check_conv_books(void)
         EXPECT_BAL(XR_LEDGER_KIND_FEES, 0, (uint64_t)v, "USD", 0);
         EXPECT_BAL(XR_LEDGER_KIND_FEES, 0, (uint64_t)v, "USDC", 0);
     }
-    xr_i128 u, c;
+    EXPECT_BAL(XR_LEDGER_KIND_CUSTOMER, BANK, CUST_A, "PYUSD", cust_pyusd);
+    EXPECT_BAL(XR_LEDGER_KIND_VENUE_POSITION, 0, 0, "PYUSD", pos_pyusd);
+    EXPECT_BAL(XR_LEDGER_KIND_BANK_OMNIBUS, BANK, 0, "PYUSD", 0);
+    xr_i128 u, c, p;
     sim_bal(usd_a, &u);
     sim_bal(usdc_a, &c);
+    sim_bal(pyusd_a, &p);
     assert_true(u - sim0_usd == -pos_usd * USD_U);
     assert_true(c - sim0_usdc == -pos_usdc * USDC_U);
+    assert_true(p - sim0_pyusd == -pos_pyusd * USDC_U); /* PYUSD/6 like USDC */
 }
 
 static void book(xr_i128 usd_out, xr_i128 usdc_in)
@@ -202,6 +215,19 @@ static void test_completed(void **state)
     expect_report(&ev, 1, "USDC", "USD", 12345678, 1233, 0);
     book(-1233, -12345678);
     check_conv_books();
+
+    /* USD -> PYUSD at 1:1 without a fee: 5.00 USD -> 5.000000 PYUSD. */
+    ev = call(convert_cmd(CUST_A, 16, "USD", "PYUSD", 500));
+    expect_report(&ev, 1, "USD", "PYUSD", 500, 5000000, 0);
+    cust_usd -= 500;
+    pos_usd += 500;
+    cust_pyusd += 5000000;
+    pos_pyusd -= 5000000;
+    check_conv_books();
+    /* Offered one way only: PYUSD -> USD is not. */
+    xr_engine_event r = call(convert_cmd(CUST_A, 17, "PYUSD", "USD", 100));
+    assert_int_equal(r.kind, XR_ENGINE_EV_REJECT);
+    assert_int_equal(r.u.reject.err, XR_ERR_NOT_SUPPORTED);
 }
 
 static void test_replay_and_refusals(void **state)
@@ -312,6 +338,29 @@ static void test_unknown_outcome(void **state)
     check_conv_books();
 }
 
+/* The venue is down for 300 ms when the conversion starts: its quote request waits for the
+ * connection to come back (a read, retried by the session) and the conversion completes
+ * once, late. */
+static void test_venue_down(void **state)
+{
+    (void)state;
+    xr_sim_fault f;
+    memset(&f, 0, sizeof f);
+    f.kind = XR_SIM_FAULT_DOWN;
+    f.ms = 300;
+    assert_int_equal(xr_sim_apply_fault(E.sim, 0, &f), XR_OK);
+    uint64_t accepts = counters().convert_accepts;
+    uint64_t t0 = xr_clock_mono_ns();
+    xr_engine_event ev = call(convert_cmd(CUST_A, 18, "USD", "USDC", 200)); /* 2.00 USD */
+    expect_report(&ev, 1, "USD", "USDC", 200, 1998000, 0);
+    /* It did wait for the venue (the fault was applied just before the command). */
+    assert_true(xr_clock_mono_ns() - t0 >= 250 * XR_NS_PER_MS);
+    assert_true(counters().conns_refused > 0);
+    assert_int_equal(counters().convert_accepts, accepts + 1);
+    book(200, 1998000);
+    check_conv_books();
+}
+
 static void reopen(void)
 {
     xr_engine_close(E.eng);
@@ -371,9 +420,10 @@ static void test_restart_quoted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_completed),        cmocka_unit_test(test_replay_and_refusals),
-        cmocka_unit_test(test_venue_reject),     cmocka_unit_test(test_unknown_outcome),
-        cmocka_unit_test(test_restart_accepted), cmocka_unit_test(test_restart_quoted),
+        cmocka_unit_test(test_completed),      cmocka_unit_test(test_replay_and_refusals),
+        cmocka_unit_test(test_venue_reject),   cmocka_unit_test(test_unknown_outcome),
+        cmocka_unit_test(test_venue_down),     cmocka_unit_test(test_restart_accepted),
+        cmocka_unit_test(test_restart_quoted),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
