@@ -300,6 +300,21 @@ static xr_err shared_init(xr_eng_shared *sh, const xr_engine_config *cfg)
             sh->npairs++;
         }
     }
+    /* Conversions: "FROM/TO", both registry assets; they become engine assets (accounts). */
+    for (uint32_t v = 0; v < c->nvenues; v++) {
+        xr_engine_venue_config *vc = &c->venues[v];
+        if (vc->nconverts > XR_ENGINE_VENUE_CONVERTS_MAX)
+            return XR_ERR_CONFIG;
+        for (uint32_t i = 0; i < vc->nconverts; i++) {
+            char from[XR_ASSET_CODE_MAX + 1], to[XR_ASSET_CODE_MAX + 1];
+            uint16_t id;
+            vc->converts[i][XR_ENGINE_PAIR_NAME_MAX - 1] = '\0';
+            if (xr_pair_name_split(vc->converts[i], strlen(vc->converts[i]), from, to) != XR_OK ||
+                strcmp(from, to) == 0 || add_asset(sh, from, &id) != XR_OK ||
+                add_asset(sh, to, &id) != XR_OK)
+                return XR_ERR_CONFIG;
+        }
+    }
     for (uint32_t s = 0; s < c->nspreads; s++) {
         const xr_engine_spread_config *sp = &c->spreads[s];
         if (xr_eng_find_bank(sh, sp->bank_id) < 0 || sp->bps >= 10000 ||
