@@ -484,15 +484,22 @@ static size_t st_data(xr_net_stream *st, const uint8_t *data, size_t len, void *
         return len;
     s->last_rx_ns = xr_clock_mono_ns();
     s->srv->busy_until_ns = s->last_rx_ns + BUSY_NS;
-    if (s->stalled)
-        return 0; /* back-pressure: keep the bytes in the connection */
-    size_t take = RX_CAP - s->rx_len;
-    if (take > len)
-        take = len;
-    memcpy(s->rx + s->rx_len, data, take);
-    s->rx_len += take;
-    process_rx(s);
-    return take;
+    /* Take everything unless the engine pushes back: bytes left with the connection are
+     * offered again only when more arrive, and a bank waiting for its answers sends none. */
+    size_t used = 0;
+    while (used < len && !s->stalled && (s->state == S_LOGON || s->state == S_LIVE)) {
+        size_t take = RX_CAP - s->rx_len;
+        if (take > len - used)
+            take = len - used;
+        XR_ASSERT(take > 0); /* process_rx leaves less than one frame unless stalled */
+        memcpy(s->rx + s->rx_len, data + used, take);
+        s->rx_len += take;
+        used += take;
+        process_rx(s);
+    }
+    if (s->state != S_LOGON && s->state != S_LIVE)
+        return len;
+    return used; /* stalled: the rest stays with the paused connection */
 }
 
 static void st_open(xr_net_stream *st, void *user)

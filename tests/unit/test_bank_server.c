@@ -412,11 +412,21 @@ static void test_session_refusals(void **state)
     assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
     assert_int_equal(m.u.reject.err, XR_ERR_INVALID_ARGUMENT);
     assert_int_equal(m.u.reject.ref_type, XR_PROTO_REPLAY_REQUEST);
-    /* still serving: a request is answered with the next seq */
+    /* still serving: a request is answered with the next seq, also when it comes at the end
+     * of one write larger than the server's receive buffer (1100 heartbeats first) and the
+     * bank then waits in silence */
+    static uint8_t big[1100 * 16 + 40];
+    for (int i = 0; i < 1100; i++) {
+        uint8_t hb[16] = {16, 0, 0, 0, 1, XR_PROTO_HEARTBEAT};
+        memcpy(big + 16 * i, hb, 16);
+    }
     xr_bank_msg q = request(XR_ENGINE_CMD_BALANCES, BANK, 808, 123456);
-    raw_send_msg(&R1, &q);
+    size_t qlen = 0;
+    assert_int_equal(xr_bank_encode(&q, big + 1100 * 16, 40, &qlen), XR_OK);
+    raw_send(&R1, big, sizeof big);
     assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
     assert_int_equal(m.type, XR_PROTO_EV_REJECT);
+    assert_int_equal(m.u.ev.correlation_id, 808);
     assert_int_equal(m.seq, next);
     raw_logout(&R1);
 
