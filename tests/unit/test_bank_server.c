@@ -1540,6 +1540,45 @@ static void test_drain(void **state)
     server_start(0);
 }
 
+/* Many answers in flight at once (more than the client's receive buffer holds), through
+ * the non-blocking form: submit 300, then poll them all. */
+static void job_many(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    uint64_t first_corr = 0;
+    for (int i = 0; i < 300; i++) {
+        xr_engine_cmd b;
+        memset(&b, 0, sizeof b);
+        b.kind = XR_ENGINE_CMD_BALANCES;
+        b.customer_id = CUST_C;
+        uint64_t corr = 0;
+        JCHECK(j, xr_client_submit(c, &b, &corr) == XR_OK);
+        if (i == 0)
+            first_corr = corr;
+        JCHECK(j, corr == first_corr + (uint64_t)i);
+    }
+    static xr_engine_event evs[300];
+    static uint64_t seqs[300];
+    size_t got = 0;
+    uint64_t end = xr_clock_mono_ns() + 20 * XR_NS_PER_SEC;
+    while (got < 300 && xr_clock_mono_ns() < end) {
+        size_t n = 0;
+        xr_client_poll(c, evs + got, seqs + got, 300 - got, &n, 20);
+        got += n;
+    }
+    j->u[0] = got;
+    for (size_t i = 0; i < got; i++) {
+        JCHECK(j, evs[i].kind == XR_ENGINE_EV_BALANCES);
+        JCHECK(j, i == 0 || seqs[i] == seqs[i - 1] + 1);
+    }
+    j->u[1] = got > 0 ? seqs[0] : 0;
+    xr_client_close(c);
+}
+
 /* ---- TLS --------------------------------------------------------------------------------------
  */
 
@@ -1582,6 +1621,19 @@ static void test_tls(void **state)
     }
     assert_int_equal(r.got[0].correlation_id, r.u[1]);
     assert_int_equal(r.got[2].correlation_id, r.u[3]);
+
+    /* 300 answers in flight over TLS: all arrive, in seq order */
+    static job many;
+    memset(&many, 0, sizeof many);
+    many.fn = job_many;
+    client_cfg(&many.cfg, BANK);
+    many.cfg.last_seq = xr_bank_server_next_seq(S, BANK) - 1;
+    snprintf(many.cfg.tls_ca_path, sizeof many.cfg.tls_ca_path, "%s", TLS_CA);
+    snprintf(many.cfg.tls_server_name, sizeof many.cfg.tls_server_name, "localhost");
+    uint64_t many_first = xr_bank_server_next_seq(S, BANK);
+    run_job(&many);
+    assert_int_equal(many.u[0], 300);
+    assert_int_equal(many.u[1], many_first);
 
     /* a client that does not trust the server's CA does not get a session */
     static job k;
