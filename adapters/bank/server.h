@@ -29,7 +29,8 @@
  * Ownership: xr_bank_server_open copies the configuration (secrets included; they are wiped
  *   by xr_bank_server_close and never logged). The engine is borrowed: it must outlive the
  *   server. Every buffer, session slot and the outbox environment are allocated by
- *   xr_bank_server_open; nothing is allocated afterwards.
+ *   xr_bank_server_open; the server allocates nothing afterwards (LMDB may, for the
+ *   outbox's dirty pages in a commit, which it reuses once warm).
  * Errors:
  *   XR_OK
  *   XR_ERR_INVALID_ARGUMENT  NULL pointer; a configuration field outside its domain (bank id
