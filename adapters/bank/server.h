@@ -106,7 +106,7 @@ typedef struct xr_bank_server_stats {
     uint64_t malformed;            /* SESSION_REJECT MALFORMED sent */
     uint64_t requests;             /* submitted to the engine */
     uint64_t responses;            /* sequenced and stored in the outbox */
-    uint64_t replayed;             /* responses sent again from the outbox */
+    uint64_t replayed;             /* responses resent for REPLAY_REQUESTs */
     uint64_t commits;              /* outbox write transactions (each one fsync) */
     uint64_t dead_peers;           /* sessions ended by heartbeat timeout */
     uint64_t cancel_on_disconnect; /* sessions ended uncleanly with the flag */

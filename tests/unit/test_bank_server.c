@@ -1359,7 +1359,28 @@ static void test_restart_replay(void **state)
     assert_int_equal(m.type, XR_PROTO_EV_CUSTOMER);
     assert_int_equal(m.u.ev.u.customer.created, 0);
     assert_int_equal(m.u.ev.u.customer.kyc_tier, 2);
-    /* REPLAY_REQUEST after first - 1 within the session: the same bytes again */
+    /* REPLAY_REQUEST after first - 1 with max_count 1: exactly the first one again */
+    memset(&m, 0, sizeof m);
+    m.type = XR_PROTO_REPLAY_REQUEST;
+    m.u.replay.after_seq = first - 1;
+    m.u.replay.max_count = 1;
+    raw_send_msg(&R1, &m);
+    {
+        uint8_t f[XR_PROTO_FRAME_MAX];
+        size_t l = 0;
+        int k;
+        while ((k = raw_next(&R1, &m, f, &l, 3000)) == 1 && m.type == XR_PROTO_HEARTBEAT)
+            ;
+        assert_int_equal(k, 1);
+        assert_int_equal(l, l1[0]);
+        assert_memory_equal(f, f1[0], l);
+        uint64_t quiet_end = xr_clock_mono_ns() + 300 * XR_NS_PER_MS;
+        while (xr_clock_mono_ns() < quiet_end) {
+            k = raw_next(&R1, &m, NULL, NULL, 20);
+            assert_true(k == 0 || (k == 1 && m.type == XR_PROTO_HEARTBEAT));
+        }
+    }
+    /* REPLAY_REQUEST after first - 1 (max_count 0: all): the same bytes again */
     memset(&m, 0, sizeof m);
     m.type = XR_PROTO_REPLAY_REQUEST;
     m.u.replay.after_seq = first - 1;
