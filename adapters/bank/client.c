@@ -57,8 +57,6 @@ struct xr_client {
     uint64_t hb_ns;
     uint64_t last_rx_ns, last_tx_ns, last_ack_ns;
     uint64_t next_corr;
-    uint64_t reject_corr; /* the last SESSION_REJECT for a request */
-    xr_err reject_err;
     xr_err logout_reason;
     uint64_t reconnect_at_ns;
     uint32_t backoff_ms;
@@ -344,7 +342,8 @@ static void send_ack(xr_client *c, int force)
 static void compact(xr_client *c)
 {
     while (c->qcount > 0 && c->q[c->qhead].taken) {
-        c->processed = c->q[c->qhead].seq;
+        if (c->q[c->qhead].seq != 0) /* 0: a refusal below the engine, not sequenced */
+            c->processed = c->q[c->qhead].seq;
         c->qhead = (c->qhead + 1) % XR_CLIENT_QUEUE_MAX;
         c->qcount--;
     }
@@ -384,8 +383,20 @@ static int on_frame(xr_client *c, const xr_bank_msg *m)
     }
     switch (m->type) {
     case XR_PROTO_SESSION_REJECT:
-        c->reject_corr = m->u.reject.correlation_id;
-        c->reject_err = m->u.reject.err;
+        if (m->u.reject.correlation_id != 0 && m->u.reject.ref_type > XR_PROTO_CMD_BASE &&
+            m->u.reject.ref_type < XR_PROTO_EV_BASE) {
+            /* A request refused below the engine: its answer, unsequenced (seq 0). */
+            if (c->qcount == XR_CLIENT_QUEUE_MAX)
+                return 0;
+            qent *q = &c->q[(c->qhead + c->qcount) % XR_CLIENT_QUEUE_MAX];
+            memset(q, 0, sizeof *q);
+            q->ev.kind = XR_ENGINE_EV_REJECT;
+            q->ev.bank_id = c->cfg.bank_id;
+            q->ev.correlation_id = m->u.reject.correlation_id;
+            q->ev.u.reject.err = m->u.reject.err;
+            q->ev.u.reject.cmd_kind = (uint8_t)(m->u.reject.ref_type - XR_PROTO_CMD_BASE);
+            c->qcount++;
+        }
         snprintf(c->errtext, sizeof c->errtext, "server refused a frame (type 0x%02x): %s",
                  m->u.reject.ref_type, xr_err_name(m->u.reject.err));
         return 1;
@@ -871,10 +882,6 @@ xr_err xr_client_call(xr_client *c, const xr_engine_cmd *cmd, xr_engine_event *e
             if (ev->kind == XR_ENGINE_EV_REJECT)
                 return ev->u.reject.err != XR_OK ? ev->u.reject.err : XR_ERR_INTERNAL;
             return ev->kind == expected_kind(cmd->kind) ? XR_OK : XR_ERR_MALFORMED;
-        }
-        if (c->reject_corr == corr && corr != 0) {
-            c->reject_corr = 0;
-            return c->reject_err;
         }
         uint64_t now = xr_clock_mono_ns();
         if (now >= end) {

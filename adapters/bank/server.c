@@ -102,6 +102,7 @@ struct xr_bank_server {
     uint64_t next_session_id;
     uint64_t next_internal_corr;
     uint64_t busy_until_ns;
+    uint64_t progress_seen; /* requests + responses at the last iteration: moved = busy */
     int draining;
     xr_bank_server_stats stats;
 };
@@ -787,11 +788,16 @@ static void pump(xr_bank_server *srv, sess *s)
         if (tx_put(s, f, len, TX_RESERVE) != XR_OK)
             break;
         if ((s->flags & XR_BANK_LOGON_ACK_REQUIRED) &&
-            f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked &&
-            s->ackq_n < ACKQ) {
-            uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
-            s->ackq_seq[at] = s->send_next;
-            s->ackq_ns[at] = xr_clock_mono_ns();
+            f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked) {
+            if (s->ackq_n < ACKQ) {
+                uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
+                s->ackq_seq[at] = s->send_next;
+                s->ackq_ns[at] = xr_clock_mono_ns();
+            } else {
+                /* Full: the newest entry now stands for this report too, with its earlier
+                 * send time - a deadline never later than this report's own. */
+                s->ackq_seq[(s->ackq_head + ACKQ - 1) % ACKQ] = s->send_next;
+            }
         }
         s->send_next++;
     }
@@ -853,6 +859,13 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
         return XR_ERR_INVALID_ARGUMENT;
     uint64_t now = xr_clock_mono_ns();
     uint64_t wait = now < srv->busy_until_ns ? BUSY_WAIT_NS : IDLE_WAIT_NS;
+    /* The last iteration moved something: the engine likely has the next step of it ready
+     * (a request is answered over a few of its polls), so do not sleep before polling it. */
+    uint64_t progress = srv->stats.requests + srv->stats.responses;
+    if (progress != srv->progress_seen) {
+        srv->progress_seen = progress;
+        wait = 0;
+    }
     if (srv->npending > 0)
         wait = 0;
     for (uint32_t i = 0; i < srv->nsessions; i++)

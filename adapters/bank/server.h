@@ -129,11 +129,12 @@ xr_err xr_bank_server_open(const xr_bank_server_config *cfg, xr_engine *engine,
 uint16_t xr_bank_server_port(const xr_bank_server *s);
 
 /* One iteration: serves the sockets (waiting at most timeout_ns when there is nothing to
- * do; 0 never blocks), feeds received requests to the engine (XR_ERR_AGAIN from
- * xr_engine_submit keeps the request and pauses that connection: back-pressure), polls the
- * engine, sequences its events into the outbox in one durable commit, then sends them to
- * the sessions; runs heartbeats, dead-peer and ack-deadline checks. Returns XR_OK;
- * XR_ERR_IO / XR_ERR_STORAGE_FULL (the outbox commit failed: nothing of the batch was sent,
+ * do, and never more than 1 ms, since the engine's venue I/O is polled only between waits;
+ * not at all right after an iteration that moved work; 0 never blocks), feeds received requests to
+ * the engine (XR_ERR_AGAIN from xr_engine_submit keeps the request and pauses that connection:
+ * back-pressure), polls the engine, sequences its events into the outbox in one durable commit,
+ * then sends them to the sessions; runs heartbeats, dead-peer and ack-deadline checks. Returns
+ * XR_OK; XR_ERR_IO / XR_ERR_STORAGE_FULL (the outbox commit failed: nothing of the batch was sent,
  * the events stay queued and the next iteration retries); XR_ERR_INTERNAL (engine). */
 xr_err xr_bank_server_run_once(xr_bank_server *s, uint64_t timeout_ns);
 

@@ -42,6 +42,11 @@
  *   it logs on with the seq read from cfg.state_path (or cfg.last_seq when there is no
  *   file), so what was received but not processed before the crash is replayed.
  *
+ * Refusals below the engine. A request the server refuses before it reaches the engine
+ *   (SESSION_REJECT: e.g. AGAIN while the server drains) is answered by an EV_REJECT event
+ *   with the request's correlation id and the refusal's code, delivered like any response
+ *   but with seq 0: it is not sequenced, not stored by the server and not replayed.
+ *
  * Resending requests. Requests are not sequenced: one sent just before a connection was
  *   lost may or may not have reached the server. If it did, its answer is replayed after
  *   the reconnect; if not, no answer ever comes and the blocking call ends with
