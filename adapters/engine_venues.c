@@ -125,9 +125,41 @@ static bool status_final(uint8_t st)
            st == XR_ORDER_EXPIRED;
 }
 
+/* A public trade (the @trade stream) -> pricing, for the ticker's last price and volume and
+ * the candles (core/engine/market_data.h). A trade that finds the ring full is dropped and
+ * logged: market data never holds up the stream (the candles then miss it). */
+static void on_trade(venue *v, const xr_event *ev)
+{
+    for (uint32_t i = 0; i < v->nsym; i++) {
+        const xr_instrument *in = xr_binance_session_instrument(v->s, v->sym[i]);
+        if (in == NULL || in->id != ev->instrument)
+            continue;
+        xr_eng_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = XR_ENG_M_MD_TRADE;
+        m.u.trade.venue = v->idx;
+        m.u.trade.pair = v->pair[i];
+        m.u.trade.trade_id = ev->u.trade.trade_id;
+        m.u.trade.time_ns = ev->u.trade.trade_time_ns;
+        m.u.trade.price = ev->u.trade.price;
+        m.u.trade.qty = ev->u.trade.qty;
+        if (xr_spsc_ring_try_push(v->io.md, &m) != XR_OK) {
+            xr_log_line l;
+            xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_trade_dropped");
+            xr_log_end(&l);
+        }
+        v->work = true;
+        return;
+    }
+}
+
 static void on_event(void *ctx, const xr_event *ev)
 {
     venue *v = ctx;
+    if (ev->kind == XR_EV_TRADE) {
+        on_trade(v, ev);
+        return;
+    }
     if (ev->kind < XR_EV_ORDER_ACK || ev->kind > XR_EV_ORDER_STATUS)
         return; /* market data is read from the session's books after each poll */
     const xr_ev_order *o = &ev->u.order;
@@ -343,7 +375,7 @@ static void drv_destroy(void *p)
     free(d);
 }
 
-static xr_err drv_poll(void *p, bool *work)
+static xr_err drv_pass(void *p, uint64_t timeout_ns, bool *work)
 {
     drv *d = p;
     for (uint32_t i = 0; i < d->nv; i++) {
@@ -353,7 +385,7 @@ static xr_err drv_poll(void *p, bool *work)
         run_queries(&d->v[i]);
     }
     uint32_t n = 0;
-    if (xr_net_loop_poll(d->loop, 0, &n) != XR_OK)
+    if (xr_net_loop_poll(d->loop, timeout_ns, &n) != XR_OK)
         return XR_ERR_INTERNAL;
     for (uint32_t i = 0; i < d->nv; i++) {
         (void)xr_binance_session_run_due(d->v[i].s);
@@ -407,6 +439,7 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
         sc.assets = assets;
         sc.book_stale_ns = cfg->book_stale_ns;
         sc.depth_stream = vc->depth_stream[0] != '\0' ? vc->depth_stream : "@depth@100ms";
+        sc.trades = true; /* public trades feed TICKER and OHLC */
         sc.on_event = on_event;
         sc.on_result = on_result;
         sc.ctx = v;
@@ -437,10 +470,30 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
     return XR_OK;
 }
 
+static xr_err drv_poll(void *p, bool *work)
+{
+    return drv_pass(p, 0, work);
+}
+
+/* The THREADS schedule's blocking wait: the io_uring wait, ended by a completion, the
+ * timeout, or drv_wake (the loop's eventfd). */
+static xr_err drv_poll_wait(void *p, uint64_t timeout_ns, bool *work)
+{
+    return drv_pass(p, timeout_ns, work);
+}
+
+static void drv_wake(void *p)
+{
+    drv *d = p;
+    (void)xr_net_loop_wake(d->loop); /* fails only if the eventfd does: the wait times out */
+}
+
 static const xr_eng_venue_driver binance_driver = {
     .create = drv_create,
     .poll = drv_poll,
     .destroy = drv_destroy,
+    .poll_wait = drv_poll_wait,
+    .wake = drv_wake,
 };
 
 xr_err xr_engine_open(const xr_engine_config *cfg, xr_engine **out)

@@ -18,6 +18,11 @@ _Static_assert(XR_PROTO_FRAME_MAX >=
 _Static_assert(XR_PROTO_FRAME_MAX >= XR_PROTO_APP_HEADER_LEN + 32 +
                                          2 * XR_ENGINE_BOOK_LEVELS_MAX * XR_PROTO_LEVEL_LEN,
                "BOOK must fit a frame");
+_Static_assert(XR_PROTO_FRAME_MAX >= 80 + XR_ENGINE_OHLC_MAX * XR_PROTO_CANDLE_LEN,
+               "OHLC must fit a frame");
+_Static_assert(XR_PROTO_FRAME_MAX >= 48 + XR_ENGINE_PAIRS_MAX * XR_PROTO_PAIR_INFO_LEN,
+               "PAIRS must fit a frame");
+_Static_assert(XR_ENGINE_VENUES_MAX <= 8, "venue masks are 8 bits on the wire");
 _Static_assert(XR_ASSET_CODE_MAX + 1 == 12, "asset fields are 12 bytes on the wire");
 _Static_assert(XR_ENGINE_PAIR_NAME_MAX == 24, "pair fields are 24 bytes on the wire");
 _Static_assert(XR_ENGINE_CLIENT_ID_MAX == 40, "client order ids are 40 bytes on the wire");
@@ -158,6 +163,26 @@ static void err32(cur *c, xr_err *e)
     uint32_t v = (uint32_t)*e;
     u32r(c, &v, 0, BANK_ERR_CODE_MAX);
     *e = (xr_err)v;
+}
+
+/* OHLC's interval: one of the six the engine builds. */
+static void interval(cur *c, uint32_t *p)
+{
+    size_t at = c->off;
+    uint32_t v = *p;
+    bool ok = v == 60 || v == 300 || v == 900 || v == 3600 || v == 14400 || v == 86400;
+    if (!c->dec && !ok) {
+        fail(c, at);
+        return;
+    }
+    u32(c, &v);
+    if (c->bad)
+        return;
+    if (!(v == 60 || v == 300 || v == 900 || v == 3600 || v == 14400 || v == 86400)) {
+        fail(c, at);
+        return;
+    }
+    *p = v;
 }
 
 static void scale(cur *c, uint8_t *p)
@@ -347,8 +372,11 @@ static void cmd_body(cur *c, xr_engine_cmd *m)
         i64(c, &m->u.market.from_ns);
         i64(c, &m->u.market.to_ns);
         break;
-    case XR_ENGINE_CMD_BALANCES:
     case XR_ENGINE_CMD_PAIRS:
+        u32(c, &m->u.market.cursor);
+        rsv(c, 4);
+        break;
+    case XR_ENGINE_CMD_BALANCES:
         break;
     case XR_ENGINE_CMD__COUNT:
         XR_ASSERT(0);
@@ -481,9 +509,69 @@ static void ev_body(cur *c, xr_engine_event *m)
             child(c, &o->children[i]);
         break;
     }
-    case XR_ENGINE_EV_TICKER:
-    case XR_ENGINE_EV_OHLC:
-    case XR_ENGINE_EV_PAIRS:
+    case XR_ENGINE_EV_TICKER: {
+        xr_engine_ticker_ev *t = &m->u.ticker;
+        text(c, t->pair, sizeof t->pair);
+        scale(c, &t->base_scale);
+        scale(c, &t->quote_scale);
+        scale(c, &t->price_scale);
+        rsv(c, 1);
+        u32(c, &t->trades_24h);
+        price(c, &t->bid);
+        price(c, &t->ask);
+        amount(c, &t->bid_qty);
+        amount(c, &t->ask_qty);
+        price(c, &t->last);
+        i64(c, &t->last_ns);
+        amount(c, &t->volume_24h);
+        break;
+    }
+    case XR_ENGINE_EV_OHLC: {
+        xr_engine_ohlc_ev *o = &m->u.ohlc;
+        text(c, o->pair, sizeof o->pair);
+        scale(c, &o->base_scale);
+        scale(c, &o->price_scale);
+        u16r(c, &o->n, 0, XR_ENGINE_OHLC_MAX);
+        interval(c, &o->interval_s);
+        i64(c, &o->next_from_ns);
+        for (uint16_t i = 0; i < o->n && !c->bad; i++) {
+            xr_engine_candle *k = &o->items[i];
+            i64(c, &k->open_ns);
+            u32(c, &k->trades);
+            rsv(c, 4);
+            price(c, &k->open);
+            price(c, &k->high);
+            price(c, &k->low);
+            price(c, &k->close);
+            amount(c, &k->volume);
+        }
+        break;
+    }
+    case XR_ENGINE_EV_PAIRS: {
+        xr_engine_pairs_ev *p = &m->u.pairs;
+        u32r(c, &p->n, 0, XR_ENGINE_PAIRS_MAX);
+        u32(c, &p->next_cursor);
+        for (uint32_t i = 0; i < p->n && !c->bad; i++) {
+            xr_engine_pair_info *it = &p->items[i];
+            text(c, it->pair, sizeof it->pair);
+            scale(c, &it->base_scale);
+            scale(c, &it->quote_scale);
+            scale(c, &it->price_scale);
+            flag(c, &it->trading);
+            u32r(c, &it->venues, 0, (1u << XR_ENGINE_VENUES_MAX) - 1);
+            /* Only a listed venue's rules can be known: ready is a subset of venues. */
+            size_t at = c->off;
+            u32r(c, &it->venues_ready, 0, (1u << XR_ENGINE_VENUES_MAX) - 1);
+            if (!c->bad && (it->venues_ready & ~it->venues) != 0)
+                fail(c, at);
+            rsv(c, 4);
+            amount(c, &it->min_qty);
+            amount(c, &it->lot_step);
+            price(c, &it->tick);
+            amount(c, &it->min_notional);
+        }
+        break;
+    }
     case XR_ENGINE_EV__COUNT:
         XR_ASSERT(0); /* refused by type_known() before any body is walked */
     }
@@ -553,9 +641,7 @@ static bool type_is_cmd(uint8_t t)
 
 static bool type_is_ev(uint8_t t)
 {
-    return t > XR_PROTO_EV_BASE && t < XR_PROTO_EV_BASE + XR_ENGINE_EV__COUNT &&
-           t != XR_PROTO_EV_BASE + XR_ENGINE_EV_TICKER &&
-           t != XR_PROTO_EV_BASE + XR_ENGINE_EV_OHLC && t != XR_PROTO_EV_BASE + XR_ENGINE_EV_PAIRS;
+    return t > XR_PROTO_EV_BASE && t < XR_PROTO_EV_BASE + XR_ENGINE_EV__COUNT;
 }
 
 static bool type_known(uint8_t t)

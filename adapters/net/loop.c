@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@ enum op_kind {
     OP_CANCEL,
     OP_ACCEPT,
     OP_ACCEPT_CANCEL,
+    OP_WAKE, /* the read armed on wake_fd (xr_net_loop_wake) */
 };
 
 enum conn_state {
@@ -107,6 +109,9 @@ struct xr_net_loop {
     uint32_t flags_active;
     uint8_t ring_ok, needs_enable, in_poll;
     xr_net_loop_stats stats;
+    int wake_fd;         /* eventfd written by xr_net_loop_wake, from any thread */
+    uint8_t wake_armed;  /* a read of wake_fd is in flight */
+    uint64_t wake_count; /* its buffer */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -745,6 +750,7 @@ xr_err xr_net_loop_create(const xr_net_loop_config *cfg_in, xr_net_loop **out)
     xr_net_loop *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return XR_ERR_NO_MEMORY;
+    l->wake_fd = -1;
     l->cfg = cfg;
     l->conns = calloc(cfg.max_conns, sizeof(*l->conns));
     l->listeners = calloc(cfg.max_listeners, sizeof(*l->listeners));
@@ -766,6 +772,13 @@ xr_err xr_net_loop_create(const xr_net_loop_config *cfg_in, xr_net_loop **out)
         return rc == -ENOMEM ? XR_ERR_NO_MEMORY : XR_ERR_IO;
     }
     l->ring_ok = 1;
+    /* Blocking (no EFD_NONBLOCK): io_uring then waits for it to become readable instead of
+     * completing the read at once with -EAGAIN. */
+    l->wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (l->wake_fd < 0) {
+        xr_net_loop_destroy(l);
+        return XR_ERR_IO;
+    }
     l->free_head = NO_SLOT;
     for (uint32_t i = cfg.max_conns; i-- > 0;) {
         xr_net_conn *c = &l->conns[i];
@@ -795,6 +808,8 @@ void xr_net_loop_destroy(xr_net_loop *l)
     XR_ASSERT(!l->in_poll);
     if (l->ring_ok)
         io_uring_queue_exit(&l->ring); /* the kernel cancels what is still in flight */
+    if (l->wake_fd >= 0)
+        (void)close(l->wake_fd);
     if (l->conns) {
         for (uint32_t i = 0; i < l->cfg.max_conns; i++)
             if (l->conns[i].state != CS_FREE && l->conns[i].fd >= 0)
@@ -828,6 +843,25 @@ void xr_net_loop_stats_get(const xr_net_loop *l, xr_net_loop_stats *out)
     *out = l->stats;
 }
 
+xr_err xr_net_loop_wake(xr_net_loop *l)
+{
+    XR_ASSERT(l != NULL);
+    uint64_t one = 1;
+    /* An eventfd write never blocks below a count of 2^64 - 2, never short. */
+    return write(l->wake_fd, &one, sizeof one) == (ssize_t)sizeof one ? XR_OK : XR_ERR_IO;
+}
+
+/* Keeps one read of wake_fd in flight, so that a wake ends a blocking poll. */
+static void arm_wake(xr_net_loop *l)
+{
+    if (l->wake_armed || !sq_reserve(l, 1))
+        return;
+    struct io_uring_sqe *sqe = sqe_get(l);
+    io_uring_prep_read(sqe, l->wake_fd, &l->wake_count, sizeof l->wake_count, 0);
+    io_uring_sqe_set_data64(sqe, ud_make(0, 0, OP_WAKE));
+    l->wake_armed = 1;
+}
+
 #define CQE_BATCH 64
 
 xr_err xr_net_loop_poll(xr_net_loop *l, uint64_t timeout_ns, uint32_t *events_out)
@@ -838,6 +872,7 @@ xr_err xr_net_loop_poll(xr_net_loop *l, uint64_t timeout_ns, uint32_t *events_ou
     l->stats.polls++;
     uint32_t events = run_deferred(l);
     arm_listeners(l);
+    arm_wake(l);
     if (events > 0 || l->ndeferred > 0)
         timeout_ns = 0;
 
@@ -883,6 +918,11 @@ xr_err xr_net_loop_poll(xr_net_loop *l, uint64_t timeout_ns, uint32_t *events_ou
             if (uds[i] == LIBURING_UDATA_TIMEOUT)
                 continue; /* liburing's own wait timeout on kernels without EXT_ARG */
             enum op_kind kind = (enum op_kind)(uds[i] & 0xff);
+            if (kind == OP_WAKE) {
+                l->wake_armed = 0; /* woken (or the read failed): armed again next poll */
+                events++;
+                continue;
+            }
             uint32_t index = (uint32_t)((uds[i] >> 8) & 0xffffff);
             uint32_t gen = (uint32_t)(uds[i] >> 32);
             if (kind == OP_ACCEPT || kind == OP_ACCEPT_CANCEL)

@@ -26,7 +26,8 @@
  *
  * Threading
  *   A loop and its connections are single-threaded: every function taking a loop, a
- *   connection or a listener must be called from the one thread that polls the loop.
+ *   connection or a listener must be called from the one thread that polls the loop
+ *   (except xr_net_loop_wake(), which any thread may call).
  *   Different loops are independent and may run on different threads. Callbacks run only
  *   inside xr_net_loop_poll(), never inside the call that caused them, and must not call
  *   xr_net_loop_poll() or xr_net_loop_destroy() themselves. With XR_NET_LOOP_SINGLE_ISSUER
@@ -136,7 +137,8 @@ void xr_net_loop_config_default(xr_net_loop_config *cfg);
 
 /* Creates a loop, allocating its ring, slots and buffers. `cfg` may be NULL for defaults and
  * is copied. Returns XR_OK and sets *out; XR_ERR_INVALID_ARGUMENT for a zero or absurd size;
- * XR_ERR_NO_MEMORY; XR_ERR_IO when io_uring_queue_init fails (errno in the log). */
+ * XR_ERR_NO_MEMORY; XR_ERR_IO when io_uring_queue_init fails (errno in the log) or the wake
+ * eventfd cannot be created. */
 xr_err xr_net_loop_create(const xr_net_loop_config *cfg, xr_net_loop **out);
 
 /* Closes every socket (without callbacks), tears down the ring and frees the loop. Handles
@@ -148,6 +150,12 @@ void xr_net_loop_destroy(xr_net_loop *loop);
  * number of completions and callbacks handled. Returns XR_OK, also when the timeout expired
  * with nothing to do; XR_ERR_IO if the ring itself failed. */
 xr_err xr_net_loop_poll(xr_net_loop *loop, uint64_t timeout_ns, uint32_t *events_out);
+
+/* Makes the loop's current or next xr_net_loop_poll() return soon, also one blocked in its
+ * wait (an eventfd read the loop keeps in flight; wakes coalesce). The one function of a
+ * loop that may be called from any thread, concurrently with the thread that polls. XR_OK,
+ * or XR_ERR_IO if the eventfd write failed. */
+xr_err xr_net_loop_wake(xr_net_loop *loop);
 
 /* XR_NET_LOOP_* flags actually in force (SINGLE_ISSUER only if the kernel accepted it). */
 uint32_t xr_net_loop_flags_active(const xr_net_loop *loop);

@@ -1283,6 +1283,225 @@ static void h_user_stream(sim_req *r)
     sim_reply_str(r, 200, "{}");
 }
 
+/* ---- Convert (the /sapi/v1/convert endpoints) ------------------------------------------- */
+
+/* Binance Convert, as far as a conversion needs it: getQuote -> acceptQuote -> orderStatus.
+ * A quote's ratio is the configured rate less the fee (10^-8, rounded down); the amount
+ * received is fromAmount x ratio rounded down to the route's decimals. The quote carries a
+ * quoteId only when the free balance covers fromAmount (Binance's rule). Accepting settles
+ * at once and answers PROCESS, as Binance's documented example does; orderStatus then says
+ * SUCCESS. A quote is accepted at most once; an unknown, expired or used quote is refused
+ * with -2013, a short balance at accept time with -2010; the REJECT fault refuses accepts
+ * like new orders, 5xx (also after_exec) and DOWN apply as to every request. */
+
+static const char *const conv_status[] = {"PROCESS", "SUCCESS", "FAIL"};
+
+static int conv_route(const sim_venue *v, const char *from, const char *to)
+{
+    for (uint32_t i = 0; i < v->cfg.nconverts; i++)
+        if (from != NULL && to != NULL && strcmp(v->cfg.converts[i].from, from) == 0 &&
+            strcmp(v->cfg.converts[i].to, to) == 0)
+            return (int)i;
+    return -1;
+}
+
+static sim_conv *conv_find(sim_venue *v, uint32_t acct, uint64_t quote_id, uint64_t order_id)
+{
+    for (uint32_t i = 0; i < SIM_CONV_MAX; i++) {
+        sim_conv *c = &v->conv[i];
+        if (c->quote_id != 0 && c->account == acct &&
+            (quote_id != 0 ? c->quote_id == quote_id : c->order_id == order_id && order_id != 0))
+            return c;
+    }
+    return NULL;
+}
+
+static void h_convert_quote(sim_req *r)
+{
+    if (!sim_prologue(r, 200, false))
+        return;
+    uint32_t acct;
+    if (!authenticate(r, true, &acct))
+        return;
+    sim_venue *v = r->v;
+    const char *from = sim_param_get(r, "fromAsset", NULL);
+    const char *to = sim_param_get(r, "toAsset", NULL);
+    const char *valid = sim_param_get(r, "validTime", NULL);
+    int64_t amt = 0;
+    bool has_amt = false;
+    if (from == NULL || from[0] == '\0') {
+        err_mandatory(r, "fromAsset");
+        return;
+    }
+    if (to == NULL || to[0] == '\0') {
+        err_mandatory(r, "toAsset");
+        return;
+    }
+    if (sim_param_get(r, "toAmount", NULL) != NULL) {
+        err_not_required(r, "toAmount"); /* the simulator quotes by fromAmount only */
+        return;
+    }
+    if (!p_dec(r, "fromAmount", &amt, &has_amt))
+        return;
+    if (!has_amt || amt <= 0) {
+        err_mandatory(r, "fromAmount");
+        return;
+    }
+    int64_t valid_ms = 10000;
+    if (valid != NULL) {
+        static const char *const vt[] = {"10s", "30s", "1m", "2m"};
+        static const int64_t vms[] = {10000, 30000, 60000, 120000};
+        int k = enum_index(valid, vt, 4);
+        if (k < 0) {
+            sim_reply_error(r, 400, -1100,
+                            "Illegal characters found in parameter 'validTime'; legal range is "
+                            "'10s, 30s, 1m, 2m'.");
+            return;
+        }
+        valid_ms = vms[k];
+    }
+    int route = conv_route(v, from, to);
+    if (route < 0) {
+        sim_reply_error(r, 400, -1121, "Invalid symbol.");
+        return;
+    }
+    const xr_sim_convert_config *cv = &v->cfg.converts[route];
+    xr_i128 ratio = (xr_i128)cv->rate * (10000 - cv->fee_bps) / 10000;
+    xr_i128 got = (xr_i128)amt * ratio / E8;
+    xr_i128 unit = 1;
+    for (unsigned i = cv->to_decimals; i < 8; i++)
+        unit *= 10;
+    got -= got % unit;
+    if (ratio <= 0 || got <= 0 || got > INT64_MAX / 4) {
+        sim_reply_error(r, 400, -1013, "Filter failure: NOTIONAL");
+        return;
+    }
+    xr_i128 free_bal, locked;
+    xr_sim_engine_balance(v->engine, acct, xr_sim_engine_find_asset(v->engine, from), &free_bal,
+                          &locked);
+    sim_conv *c = NULL;
+    if (free_bal >= amt) {
+        v->conv_seq++;
+        c = &v->conv[v->conv_seq % SIM_CONV_MAX];
+        memset(c, 0, sizeof *c);
+        c->quote_id =
+            UINT64_C(12415572564) + (uint64_t)v->index * UINT64_C(100000000) + v->conv_seq;
+        c->account = acct;
+        c->route = (uint8_t)route;
+        c->from_amt = amt;
+        c->to_amt = (int64_t)got;
+        c->ratio = (int64_t)ratio;
+        c->inverse = (int64_t)(E8 * E8 / ratio);
+        c->valid_until_ms = r->now_ms + valid_ms;
+    }
+    sim_buf b;
+    sb_init(&b, v->sim->body, SIM_BODY_BYTES);
+    sb_cat(&b, "{");
+    if (c != NULL)
+        sb_fmt(&b, "\"quoteId\":\"%llu\",", (unsigned long long)c->quote_id);
+    sb_cat(&b, "\"ratio\":");
+    sb_qdec(&b, ratio, 8);
+    sb_cat(&b, ",\"inverseRatio\":");
+    sb_qdec(&b, E8 * E8 / ratio, 8);
+    sb_fmt(&b, ",\"validTimestamp\":%lld,\"toAmount\":", (long long)(r->now_ms + valid_ms));
+    sb_qdec(&b, got, 8);
+    sb_cat(&b, ",\"fromAmount\":");
+    sb_qdec(&b, amt, 8);
+    sb_cat(&b, "}");
+    sim_reply(r, 200, b.p, b.len);
+}
+
+static void h_convert_accept(sim_req *r)
+{
+    if (!sim_prologue(r, 500, false))
+        return;
+    uint32_t acct;
+    if (!authenticate(r, true, &acct))
+        return;
+    sim_venue *v = r->v;
+    uint64_t qid = 0;
+    bool has = false;
+    if (!p_u64(r, "quoteId", &qid, &has))
+        return;
+    if (!has) {
+        err_mandatory(r, "quoteId");
+        return;
+    }
+    sim_conv *c = conv_find(v, acct, qid, 0);
+    if (c == NULL || c->order_id != 0 || r->now_ms > c->valid_until_ms) {
+        sim_reply_error(r, 400, -2013, "Quote does not exist or has expired.");
+        return;
+    }
+    if (v->f.nreject > 0) {
+        v->f.nreject--;
+        v->c.orders_rejected++;
+        sim_reply_error(r, 400, v->f.reject_code, v->f.reject_msg);
+        return;
+    }
+    const xr_sim_convert_config *cv = &v->cfg.converts[c->route];
+    int fa = xr_sim_engine_find_asset(v->engine, cv->from);
+    int ta = xr_sim_engine_find_asset(v->engine, cv->to);
+    xr_i128 ffree, tfree, locked;
+    xr_sim_engine_balance(v->engine, acct, fa, &ffree, &locked);
+    xr_sim_engine_balance(v->engine, acct, ta, &tfree, &locked);
+    if (ffree < c->from_amt) {
+        sim_reply_error(r, 400, -2010, "Account has insufficient balance for requested action.");
+        return;
+    }
+    (void)xr_sim_engine_set_balance(v->engine, acct, fa, ffree - c->from_amt);
+    (void)xr_sim_engine_set_balance(v->engine, acct, ta, tfree + c->to_amt);
+    c->order_id = UINT64_C(933256278426274426) + (uint64_t)v->index * UINT64_C(1000000000) +
+                  (c->quote_id % UINT64_C(1000000000));
+    c->status = 1;
+    c->create_ms = r->now_ms;
+    sim_buf b;
+    sb_init(&b, v->sim->body, SIM_BODY_BYTES);
+    sb_fmt(&b, "{\"orderId\":\"%llu\",\"createTime\":%lld,\"orderStatus\":\"%s\"}",
+           (unsigned long long)c->order_id, (long long)c->create_ms, conv_status[0]);
+    sim_reply(r, 200, b.p, b.len);
+}
+
+static void h_convert_status(sim_req *r)
+{
+    if (!sim_prologue(r, 100, false))
+        return;
+    uint32_t acct;
+    if (!authenticate(r, true, &acct))
+        return;
+    sim_venue *v = r->v;
+    uint64_t qid = 0, oid = 0;
+    bool has_q = false, has_o = false;
+    if (!p_u64(r, "quoteId", &qid, &has_q) || !p_u64(r, "orderId", &oid, &has_o))
+        return;
+    if (has_q == has_o) {
+        sim_reply_error(r, 400, -1102, "Param 'orderId' or 'quoteId' must be sent, but not both.");
+        return;
+    }
+    sim_conv *c = conv_find(v, acct, has_q ? qid : 0, has_o ? oid : 0);
+    if (c == NULL || c->order_id == 0) {
+        sim_reply_error(r, 400, -2013, "Order does not exist.");
+        return;
+    }
+    const xr_sim_convert_config *cv = &v->cfg.converts[c->route];
+    sim_buf b;
+    sb_init(&b, v->sim->body, SIM_BODY_BYTES);
+    sb_fmt(&b, "{\"orderId\":%llu,\"orderStatus\":\"%s\",\"fromAsset\":",
+           (unsigned long long)c->order_id, conv_status[c->status]);
+    sb_jstr(&b, cv->from, strlen(cv->from));
+    sb_cat(&b, ",\"fromAmount\":");
+    sb_qdec(&b, c->from_amt, 8);
+    sb_cat(&b, ",\"toAsset\":");
+    sb_jstr(&b, cv->to, strlen(cv->to));
+    sb_cat(&b, ",\"toAmount\":");
+    sb_qdec(&b, c->to_amt, 8);
+    sb_cat(&b, ",\"ratio\":");
+    sb_qdec(&b, c->ratio, 8);
+    sb_cat(&b, ",\"inverseRatio\":");
+    sb_qdec(&b, c->inverse, 8);
+    sb_fmt(&b, ",\"createTime\":%lld}", (long long)c->create_ms);
+    sim_reply(r, 200, b.p, b.len);
+}
+
 static void h_ping(sim_req *r)
 {
     if (sim_prologue(r, 1, false))
@@ -1322,6 +1541,9 @@ static const route routes[] = {
     {"POST", "/api/v3/userDataStream", h_user_stream},
     {"PUT", "/api/v3/userDataStream", h_user_stream},
     {"DELETE", "/api/v3/userDataStream", h_user_stream},
+    {"POST", "/sapi/v1/convert/getQuote", h_convert_quote},
+    {"POST", "/sapi/v1/convert/acceptQuote", h_convert_accept},
+    {"GET", "/sapi/v1/convert/orderStatus", h_convert_status},
 };
 
 void sim_binance_http(sim_req *r)

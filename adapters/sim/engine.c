@@ -148,6 +148,11 @@ static int add_asset(xr_sim_engine *e, const char *code)
     return (int)e->nassets++;
 }
 
+int xr_sim_engine_add_asset(xr_sim_engine *e, const char *code)
+{
+    return code != NULL && code[0] != '\0' ? add_asset(e, code) : -1;
+}
+
 static int64_t user_fill(void *ctx, int side, int64_t price, int64_t lots, int64_t now_ms);
 
 xr_err xr_sim_engine_add_pair(xr_sim_engine *e, const xr_sim_pair_config *cfg, uint64_t seed,

@@ -173,6 +173,9 @@ uint32_t xr_sim_engine_asset_count(const xr_sim_engine *e);
 const char *xr_sim_engine_asset_code(const xr_sim_engine *e, int asset);
 /* Index of `code`, or -1. */
 int xr_sim_engine_find_asset(const xr_sim_engine *e, const char *code);
+/* Index of `code`, added (no pair trades it: a Convert asset) when new; -1 when the table is
+ * full or the code too long. */
+int xr_sim_engine_add_asset(xr_sim_engine *e, const char *code);
 
 /* Adds an account. XR_ERR_ALREADY_EXISTS for a known key, XR_ERR_INVALID_ARGUMENT for an
  * empty or too long key or secret, XR_ERR_NO_MEMORY when the table is full. */

@@ -914,7 +914,7 @@ static void handle_request(sim_session *s, const xr_http_message *m)
         control(r);
     else if (m->upgrade)
         ws_upgrade(s, r);
-    else if (strncmp(r->path, "/api/", 5) == 0)
+    else if (strncmp(r->path, "/api/", 5) == 0 || strncmp(r->path, "/sapi/", 6) == 0)
         sim_binance_http(r);
     else if (!sim_mock_http(r))
         sim_reply_str(r, 404, "{\"code\":-1,\"msg\":\"Not found.\"}");
@@ -1067,7 +1067,7 @@ static xr_err venue_create(xr_sim *sim, uint32_t index, const xr_sim_venue_confi
     if (cfg->name[0] == '\0' || strcmp(cfg->dialect, "binance") != 0 || cfg->npairs == 0 ||
         cfg->npairs > XR_SIM_PAIRS_MAX || cfg->naccounts > XR_SIM_ACCOUNTS_MAX ||
         cfg->weight_limit == 0 || cfg->orders_10s == 0 || cfg->orders_1d == 0 ||
-        cfg->ban_after == 0) {
+        cfg->ban_after == 0 || cfg->nconverts > XR_SIM_CONVERTS_MAX) {
         why_set(why, why_cap, "venue '%s': bad configuration (dialect '%s'?)", cfg->name,
                 cfg->dialect);
         return XR_ERR_CONFIG;
@@ -1108,6 +1108,17 @@ static xr_err venue_create(xr_sim *sim, uint32_t index, const xr_sim_venue_confi
         if (e != XR_OK) {
             why_set(why, why_cap, "venue '%s': pair '%s' is invalid or repeated", cfg->name,
                     cfg->pairs[i].symbol);
+            venue_free(v);
+            return XR_ERR_CONFIG;
+        }
+    }
+    for (uint32_t i = 0; i < cfg->nconverts && i < XR_SIM_CONVERTS_MAX; i++) {
+        const xr_sim_convert_config *cv = &cfg->converts[i];
+        if (cv->rate <= 0 || cv->fee_bps >= 10000 || cv->to_decimals > 8 ||
+            strcmp(cv->from, cv->to) == 0 || xr_sim_engine_add_asset(v->engine, cv->from) < 0 ||
+            xr_sim_engine_add_asset(v->engine, cv->to) < 0) {
+            why_set(why, why_cap, "venue '%s': conversion %s->%s is invalid", cfg->name, cv->from,
+                    cv->to);
             venue_free(v);
             return XR_ERR_CONFIG;
         }

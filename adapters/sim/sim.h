@@ -105,6 +105,19 @@ typedef struct xr_sim_account_config {
     xr_sim_balance_config balances[XR_SIM_BALANCES_MAX];
 } xr_sim_account_config;
 
+/* A conversion the venue's Convert endpoint offers (Binance Convert, the /sapi/v1/convert
+ * endpoints): `from` -> `to` at `rate` (to per from, 10^-8 units) less `fee_bps`, the amount
+ * received rounded down to `to_decimals` places. */
+typedef struct xr_sim_convert_config {
+    char from[XR_ASSET_CODE_MAX + 1];
+    char to[XR_ASSET_CODE_MAX + 1];
+    int64_t rate;        /* 10^-8 units, > 0 [1.00000000] */
+    uint32_t fee_bps;    /* < 10000 */
+    uint8_t to_decimals; /* 0..8 */
+} xr_sim_convert_config;
+
+#define XR_SIM_CONVERTS_MAX 8
+
 typedef struct xr_sim_venue_config {
     char name[32];                /* "binance" */
     char dialect[16];             /* "binance" */
@@ -128,6 +141,8 @@ typedef struct xr_sim_venue_config {
     uint32_t max_sessions; /* connections at once [64] */
     uint32_t nfaults;      /* faults in force from the start */
     xr_sim_fault faults[XR_SIM_FAULTS_MAX];
+    uint32_t nconverts; /* conversions offered [none]; their assets get balances too */
+    xr_sim_convert_config converts[XR_SIM_CONVERTS_MAX];
 } xr_sim_venue_config;
 
 typedef struct xr_sim_config {
@@ -143,6 +158,12 @@ xr_err xr_sim_pair_preset(const char *symbol, xr_sim_pair_config *out);
  *   step=0.001,min_qty=0.001,min_notional=5,level_qty=20,depth=20,gap=2"
  * (max_qty, min_price, max_price, max_notional too). Decimal values are exact. */
 xr_err xr_sim_pair_parse(const char *spec, xr_sim_pair_config *out, char *why, size_t why_cap);
+
+/* A conversion from text: "USD:USDC" (1:1, no fee, 8 places) or
+ * "USD:USDC:rate=1,fee_bps=10,decimals=6" (rate an exact decimal > 0, fee_bps < 10000,
+ * decimals 0..8). XR_OK or XR_ERR_INVALID_ARGUMENT with `why` (may be NULL). */
+xr_err xr_sim_convert_parse(const char *spec, xr_sim_convert_config *out, char *why,
+                            size_t why_cap);
 
 /* The defaults in brackets above, venue `name`, the pairs BTCUSDT, ETHUSDT and AZNUSDT, and
  * one account: Binance's documented example key and secret (so its signing examples verify

@@ -132,6 +132,19 @@ typedef struct sim_faults {
     int64_t clock_offset_ms;
 } sim_faults;
 
+/* One Convert quote and, once accepted, its order (ring of SIM_CONV_MAX, oldest reused). */
+#define SIM_CONV_MAX 256u
+typedef struct sim_conv {
+    uint64_t quote_id; /* 0: free slot */
+    uint64_t order_id; /* 0: not accepted */
+    uint32_t account;
+    uint8_t route;            /* index into cfg.converts */
+    uint8_t status;           /* 0 quoted, 1 SUCCESS, 2 FAIL */
+    int64_t from_amt, to_amt; /* 10^-8 units */
+    int64_t ratio, inverse;   /* 10^-8 units */
+    int64_t valid_until_ms, create_ms;
+} sim_conv;
+
 typedef struct sim_venue {
     struct xr_sim *sim;
     uint32_t index;
@@ -156,6 +169,8 @@ typedef struct sim_venue {
     xr_sim_counters c;
     uint64_t next_step_ns;
     const char *cancel_client_id; /* the running cancel's new client id, for its report */
+    sim_conv conv[SIM_CONV_MAX];  /* Convert quotes and orders */
+    uint64_t conv_seq;
 } sim_venue;
 
 struct xr_sim {

@@ -129,6 +129,54 @@ static bool valid_code(const char *s, size_t n, size_t max)
     return true;
 }
 
+xr_err xr_sim_convert_parse(const char *spec, xr_sim_convert_config *out, char *why, size_t why_cap)
+{
+    memset(out, 0, sizeof *out);
+    out->rate = XR_SIM_UNIT;
+    out->to_decimals = 8;
+    const char *c1 = strchr(spec, ':');
+    if (c1 == NULL || !valid_code(spec, (size_t)(c1 - spec), XR_ASSET_CODE_MAX)) {
+        why_set(why, why_cap, "expected FROM:TO[:rate=R,fee_bps=N,decimals=D]");
+        return XR_ERR_INVALID_ARGUMENT;
+    }
+    memcpy(out->from, spec, (size_t)(c1 - spec));
+    const char *to = c1 + 1;
+    const char *c2 = strchr(to, ':');
+    size_t tl = c2 != NULL ? (size_t)(c2 - to) : strlen(to);
+    bool same = (size_t)(c1 - spec) == tl && memcmp(spec, to, tl) == 0;
+    if (!valid_code(to, tl, XR_ASSET_CODE_MAX) || same) {
+        why_set(why, why_cap, "bad or equal assets in '%s'", spec);
+        return XR_ERR_INVALID_ARGUMENT;
+    }
+    memcpy(out->to, to, tl);
+    const char *p = c2 != NULL ? c2 + 1 : NULL;
+    while (p != NULL && *p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        bool ok = eq != NULL;
+        uint32_t u = 0;
+        if (ok) {
+            size_t kl = (size_t)(eq - p), vl = len - kl - 1;
+            if (key_is(p, kl, "rate"))
+                ok = parse_e8(eq + 1, vl, &out->rate) && out->rate > 0;
+            else if (key_is(p, kl, "fee_bps"))
+                ok = parse_u32(eq + 1, vl, &out->fee_bps) && out->fee_bps < 10000;
+            else if (key_is(p, kl, "decimals"))
+                ok = parse_u32(eq + 1, vl, &u) && u <= 8 && ((out->to_decimals = (uint8_t)u), 1);
+            else
+                ok = false;
+        }
+        if (!ok) {
+            why_set(why, why_cap, "bad key or value '%.*s' (keys: rate fee_bps decimals)", (int)len,
+                    p);
+            return XR_ERR_INVALID_ARGUMENT;
+        }
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+    return XR_OK;
+}
+
 xr_err xr_sim_pair_parse(const char *spec, xr_sim_pair_config *out, char *why, size_t why_cap)
 {
     const char *colon = strchr(spec, ':');

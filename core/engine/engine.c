@@ -1,17 +1,54 @@
 /*
- * The engine: open (configuration, rings, stages), the single-thread schedule
- * (xr_engine_poll), submit, close; and the helpers the stages share.
+ * The engine: open (configuration, rings, stages), the two schedules (single-thread:
+ * xr_engine_poll runs the stages; pinned threads: engine threads run them and
+ * xr_engine_poll only drains the egress ring), submit, wait, close; and the helpers the
+ * stages share.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <bearssl_hash.h>
 
 #include "core/base/assert.h"
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/engine/engine_internal.h"
 #include "core/engine/venue.h"
+
+/* Inputs of one sleeper: up to 3 + 2 + 3 + 2 fixed rings plus 3 per venue, and egress. */
+#define ENG_SLEEPER_IN (16u + 3u * XR_ENGINE_VENUES_MAX)
+/* Longest block of an engine thread without the venues stage: a safety net only (every
+ * message that thread waits for rings its doorbell), and the bound on how long a producer
+ * whose ring was full waits to retry (nothing rings for room). */
+#define ENG_IDLE_MAX_NS (1000000ull)
+
+/* A thread that may block (an engine thread, or the caller in xr_engine_wait) and the rings it
+ * consumes. `state` is its doorbell: ENG_AWAKE, or ENG_ASLEEP while it blocks on the futex. */
+enum { ENG_AWAKE = 0, ENG_ASLEEP = 1 };
+typedef struct eng_sleeper {
+    _Alignas(128) _Atomic uint32_t state;
+    _Alignas(128) uint32_t nin; /* read-only after open */
+    bool io; /* runs the venues and blocks in the driver's poll_wait, woken by its wake */
+    xr_spsc_ring *in[ENG_SLEEPER_IN];
+} eng_sleeper;
+
+typedef struct eng_thread {
+    struct xr_engine *e;
+    uint32_t idx;
+    uint32_t stages; /* bit s: stage s (xr_engine_stage) runs here */
+    bool started;
+    pthread_t tid;
+} eng_thread;
 
 struct xr_engine {
     xr_eng_shared sh;
@@ -24,7 +61,14 @@ struct xr_engine {
     xr_eng_router *router;
     const xr_eng_venue_driver *drv;
     void *venues;
-    bool failed;
+    _Atomic bool failed;
+    /* THREADS schedule: engine threads 0..nthreads-1 (some may have no stage and are not
+     * started); sleeper[XR_ENGINE_THREADS_MAX] is the caller (egress). */
+    bool threads;
+    _Atomic bool stop;
+    uint32_t nthreads;
+    eng_thread thread[XR_ENGINE_THREADS_MAX];
+    eng_sleeper sleeper[XR_ENGINE_THREADS_MAX + 1];
 };
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -162,6 +206,14 @@ void xr_engine_config_default(xr_engine_config *cfg)
     cfg->quote_ttl_ns = 5ull * 1000000000ull;
     cfg->slippage_bps = 50;
     cfg->ledger_batch_max = 1024;
+    cfg->schedule = XR_ENGINE_SCHEDULE_INLINE;
+    /* Two engine threads by default, good on 2 cores: the ledger (fsync) alone, everything
+     * else (venue I/O, gateway, pricing, router) on the other; neither pinned. */
+    cfg->stage_thread[XR_ENGINE_STAGE_LEDGER] = 1;
+    for (uint32_t i = 0; i < XR_ENGINE_THREADS_MAX; i++)
+        cfg->thread_cpu[i] = -1;
+    cfg->spin_ns = 50000;
+    cfg->io_wait_ns = 1000000;
 }
 
 static bool is_pow2(uint32_t v)
@@ -198,6 +250,23 @@ static xr_err shared_init(xr_eng_shared *sh, const xr_engine_config *cfg)
     /* A router's children for one parent must always find room in a venue ring. */
     if (c->ring_capacity < 16)
         return XR_ERR_INVALID_ARGUMENT;
+    if (c->schedule != XR_ENGINE_SCHEDULE_INLINE && c->schedule != XR_ENGINE_SCHEDULE_THREADS)
+        return XR_ERR_INVALID_ARGUMENT;
+    if (c->schedule == XR_ENGINE_SCHEDULE_THREADS) {
+        for (uint32_t st = 0; st < XR_ENGINE_STAGES; st++)
+            if (c->stage_thread[st] >= XR_ENGINE_THREADS_MAX)
+                return XR_ERR_INVALID_ARGUMENT;
+        for (uint32_t t = 0; t < XR_ENGINE_THREADS_MAX; t++)
+            if (c->thread_cpu[t] < -1 || c->thread_cpu[t] >= CPU_SETSIZE)
+                return XR_ERR_INVALID_ARGUMENT;
+        if (c->io_wait_ns == 0)
+            return XR_ERR_INVALID_ARGUMENT;
+        /* The ledger's durable commit (fsync) must never hold up another stage. */
+        for (uint32_t st = 0; st < XR_ENGINE_STAGES; st++)
+            if (st != XR_ENGINE_STAGE_LEDGER &&
+                c->stage_thread[st] == c->stage_thread[XR_ENGINE_STAGE_LEDGER])
+                return XR_ERR_CONFIG;
+    }
     xr_assets_init_default(&sh->assets);
     for (uint32_t b = 0; b < c->nbanks; b++) {
         if (c->banks[b].id == 0 || c->banks[b].id >= (1u << 24) || c->banks[b].spread_bps >= 10000)
@@ -237,6 +306,266 @@ static xr_err shared_init(xr_eng_shared *sh, const xr_engine_config *cfg)
     return XR_OK;
 }
 
+/* ---- stages and the pinned-thread schedule ------------------------------------------------ */
+
+/* One pass over the stages in `mask` (bit s: xr_engine_stage s), upstream first, so a command
+ * submitted before the call travels as far as it can in one pass (a quote is answered in one
+ * xr_engine_poll). The venue driver runs first and last: first to bring in fills and book
+ * changes, last to put the child orders the router just produced on the wire at once. */
+static xr_err run_stages(xr_engine *e, uint32_t mask, bool *work)
+{
+    static const uint8_t order[] = {
+        XR_ENGINE_STAGE_VENUES, XR_ENGINE_STAGE_GATEWAY, XR_ENGINE_STAGE_PRICING,
+        XR_ENGINE_STAGE_LEDGER, XR_ENGINE_STAGE_ROUTER,  XR_ENGINE_STAGE_VENUES,
+        XR_ENGINE_STAGE_LEDGER, XR_ENGINE_STAGE_GATEWAY,
+    };
+    xr_err err = XR_OK;
+    for (size_t i = 0; i < sizeof order && err == XR_OK; i++) {
+        if ((mask & (1u << order[i])) == 0)
+            continue;
+        switch (order[i]) {
+        case XR_ENGINE_STAGE_VENUES:
+            err = e->drv->poll(e->venues, work);
+            break;
+        case XR_ENGINE_STAGE_GATEWAY:
+            err = xr_eng_gateway_poll(e->gw, work);
+            break;
+        case XR_ENGINE_STAGE_PRICING:
+            err = xr_eng_pricing_poll(e->pricing, work);
+            break;
+        case XR_ENGINE_STAGE_LEDGER:
+            err = xr_eng_ledger_poll(e->ledger, work);
+            break;
+        default:
+            err = xr_eng_router_poll(e->router, work);
+            break;
+        }
+    }
+    return err;
+}
+
+#define ENG_ALL_STAGES ((1u << XR_ENGINE_STAGES) - 1u)
+#define ENG_CALLER     XR_ENGINE_THREADS_MAX /* the caller's sleeper (egress) */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Wake-ups. A thread with nothing to do spins for cfg.spin_ns, then announces that it sleeps
+ * (state = ASLEEP), looks at its input rings once more and blocks on the futex of `state`. A
+ * producer, after a pass that wrote something (or after submit), looks at the states of the
+ * other threads and makes the futex call only for one that sleeps with input waiting: while
+ * every thread is awake the doorbell costs a fence and one load of a line nobody writes. The
+ * two fences pair up (C17 7.17.4): either the sleeper sees the message, or the producer sees
+ * ASLEEP, so no wake-up is lost. */
+static bool inputs_ready(const eng_sleeper *s)
+{
+    for (uint32_t i = 0; i < s->nin; i++)
+        if (!xr_spsc_ring_empty(s->in[i]))
+            return true;
+    return false;
+}
+
+static void eng_wake(xr_engine *e, eng_sleeper *s)
+{
+    if (atomic_exchange_explicit(&s->state, ENG_AWAKE, memory_order_relaxed) != ENG_ASLEEP)
+        return;
+    if (s->io)
+        e->drv->wake(e->venues);
+    else
+        (void)syscall(SYS_futex, (uint32_t *)&s->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Called by the producer after writing into rings: wakes every other sleeper that sleeps
+ * with input ready. */
+static void ring_doorbells(xr_engine *e, uint32_t self)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    for (uint32_t i = 0; i <= ENG_CALLER; i++) {
+        eng_sleeper *s = &e->sleeper[i];
+        if (i != self && s->nin > 0 &&
+            atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP && inputs_ready(s))
+            eng_wake(e, s);
+    }
+}
+
+/* Blocks the calling thread (sleeper `s`) for at most `timeout_ns` unless input is ready or
+ * the engine stops or failed. Returns false when it did not block. An io sleeper blocks in
+ * the driver's poll_wait (a network completion ends it too; `*work` and `*err` are that
+ * pass's), any other on the futex of its state. */
+static bool eng_sleep(xr_engine *e, eng_sleeper *s, uint64_t timeout_ns, bool *work, xr_err *err)
+{
+    atomic_store_explicit(&s->state, ENG_ASLEEP, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (inputs_ready(s) || atomic_load_explicit(&e->stop, memory_order_relaxed) ||
+        atomic_load_explicit(&e->failed, memory_order_relaxed)) {
+        atomic_store_explicit(&s->state, ENG_AWAKE, memory_order_relaxed);
+        return false;
+    }
+    if (s->io) {
+        *err = e->drv->poll_wait(e->venues, timeout_ns, work);
+    } else {
+        struct timespec ts = {(time_t)(timeout_ns / XR_NS_PER_SEC),
+                              (long)(timeout_ns % XR_NS_PER_SEC)};
+        (void)syscall(SYS_futex, (uint32_t *)&s->state, FUTEX_WAIT_PRIVATE, ENG_ASLEEP, &ts, NULL,
+                      0);
+    }
+    atomic_store_explicit(&s->state, ENG_AWAKE, memory_order_relaxed);
+    return true;
+}
+
+static void thread_failed(xr_engine *e, const eng_thread *t)
+{
+    atomic_store_explicit(&e->failed, true, memory_order_seq_cst);
+    xr_log_line l;
+    xr_log_begin(&l, XR_LOG_ERROR, "engine", "engine_thread_failed");
+    xr_log_u64(&l, "thread", t->idx);
+    xr_log_end(&l);
+    eng_wake(e, &e->sleeper[ENG_CALLER]);
+}
+
+static void *thread_main(void *arg)
+{
+    eng_thread *t = arg;
+    xr_engine *e = t->e;
+    eng_sleeper *me = &e->sleeper[t->idx];
+    const uint64_t spin = e->sh.cfg.spin_ns;
+    const uint64_t block =
+        (t->stages & (1u << XR_ENGINE_STAGE_VENUES)) != 0 ? e->sh.cfg.io_wait_ns : ENG_IDLE_MAX_NS;
+    uint64_t idle_since = 0;
+    while (!atomic_load_explicit(&e->stop, memory_order_acquire)) {
+        bool work = false;
+        if (run_stages(e, t->stages, &work) != XR_OK) {
+            thread_failed(e, t);
+            break;
+        }
+        if (work) {
+            ring_doorbells(e, t->idx);
+            idle_since = 0;
+            continue;
+        }
+        uint64_t now = xr_clock_mono_ns();
+        if (idle_since == 0)
+            idle_since = now;
+        if (now - idle_since < spin) {
+            cpu_relax();
+            continue;
+        }
+        /* Idle for spin_ns: block until a doorbell (the venues' thread also until a network
+         * completion), at most `block`. A pass that finds nothing after a wake-up blocks
+         * again at once; input that is ready but cannot be taken (back-pressure) yields. */
+        ring_doorbells(e, t->idx);
+        xr_err err = XR_OK;
+        work = false;
+        if (!eng_sleep(e, me, block, &work, &err))
+            sched_yield();
+        if (err != XR_OK) {
+            thread_failed(e, t);
+            break;
+        }
+        if (work) {
+            ring_doorbells(e, t->idx);
+            idle_since = 0;
+        }
+    }
+    return NULL;
+}
+
+static void sleeper_add(eng_sleeper *s, xr_spsc_ring *r)
+{
+    XR_ASSERT(s->nin < ENG_SLEEPER_IN);
+    s->in[s->nin++] = r;
+}
+
+static void threads_stop(xr_engine *e)
+{
+    if (!e->threads)
+        return;
+    atomic_store_explicit(&e->stop, true, memory_order_seq_cst);
+    for (uint32_t i = 0; i <= ENG_CALLER; i++)
+        eng_wake(e, &e->sleeper[i]);
+    for (uint32_t i = 0; i < XR_ENGINE_THREADS_MAX; i++)
+        if (e->thread[i].started) {
+            (void)pthread_join(e->thread[i].tid, NULL);
+            e->thread[i].started = false;
+        }
+    e->threads = false;
+}
+
+/* Starts one thread per thread index that has a stage, pinned when cfg.thread_cpu says so.
+ * XR_OK; XR_ERR_CONFIG (the CPU does not exist or is not allowed); XR_ERR_NO_MEMORY. */
+static xr_err threads_start(xr_engine *e)
+{
+    const xr_engine_config *c = &e->sh.cfg;
+    xr_eng_rings *r = &e->rings;
+    eng_sleeper *sl = e->sleeper;
+    const uint8_t *map = c->stage_thread;
+    for (uint32_t st = 0; st < XR_ENGINE_STAGES; st++)
+        e->thread[map[st]].stages |= 1u << st;
+    eng_sleeper *gw = &sl[map[XR_ENGINE_STAGE_GATEWAY]];
+    eng_sleeper *pr = &sl[map[XR_ENGINE_STAGE_PRICING]];
+    eng_sleeper *lg = &sl[map[XR_ENGINE_STAGE_LEDGER]];
+    eng_sleeper *rt = &sl[map[XR_ENGINE_STAGE_ROUTER]];
+    eng_sleeper *vn = &sl[map[XR_ENGINE_STAGE_VENUES]];
+    sleeper_add(gw, r->ingress);
+    sleeper_add(gw, r->pricing_gw);
+    sleeper_add(gw, r->ledger_gw);
+    sleeper_add(pr, r->gw_pricing);
+    sleeper_add(pr, r->router_pricing);
+    sleeper_add(lg, r->gw_ledger);
+    sleeper_add(lg, r->pricing_ledger);
+    sleeper_add(lg, r->router_ledger);
+    sleeper_add(rt, r->ledger_router);
+    for (uint32_t v = 0; v < c->nvenues; v++) {
+        sleeper_add(pr, r->venue_md[v]);
+        sleeper_add(rt, r->venue_router[v]);
+        sleeper_add(vn, r->router_venue[v]);
+    }
+    sleeper_add(&sl[ENG_CALLER], r->egress);
+    vn->io = e->drv->poll_wait != NULL && e->drv->wake != NULL;
+    e->threads = true;
+    for (uint32_t i = 0; i < XR_ENGINE_THREADS_MAX; i++) {
+        eng_thread *t = &e->thread[i];
+        t->e = e;
+        t->idx = i;
+        if (t->stages == 0)
+            continue;
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0)
+            return XR_ERR_NO_MEMORY;
+        int rc = 0;
+        if (c->thread_cpu[i] >= 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET((size_t)c->thread_cpu[i], &set);
+            rc = pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+        }
+        if (rc == 0)
+            rc = pthread_create(&t->tid, &attr, thread_main, t);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
+            xr_log_line l;
+            xr_log_begin(&l, XR_LOG_ERROR, "engine", "engine_thread_start_failed");
+            xr_log_u64(&l, "thread", i);
+            xr_log_i64(&l, "cpu", c->thread_cpu[i]);
+            xr_log_i64(&l, "errno", rc);
+            xr_log_end(&l);
+            return rc == EINVAL ? XR_ERR_CONFIG : XR_ERR_NO_MEMORY;
+        }
+        t->started = true;
+        char name[16];
+        snprintf(name, sizeof name, "xr-%s%u",
+                 t->stages == (1u << XR_ENGINE_STAGE_LEDGER) ? "ledger" : "eng", i);
+        (void)pthread_setname_np(t->tid, name);
+    }
+    return XR_OK;
+}
+
 /* ---- open / close ---------------------------------------------------------------------------- */
 
 static xr_spsc_ring *ring_new(xr_engine *e)
@@ -260,6 +589,7 @@ void xr_engine_close(xr_engine *e)
 {
     if (e == NULL)
         return;
+    threads_stop(e);
     if (e->venues != NULL)
         e->drv->destroy(e->venues);
     xr_eng_router_destroy(e->router);
@@ -310,6 +640,10 @@ xr_err xr_engine_open_with(const xr_engine_config *cfg, const xr_eng_venue_drive
         io[v] = (xr_eng_venue_io){r->router_venue[v], r->venue_router[v], r->venue_md[v]};
     if ((err = drv->create(&e->sh.cfg, &e->sh.assets, io, &e->venues)) != XR_OK)
         goto fail;
+    /* Everything above (the gateway_load_* of recovery included) happens before the threads
+     * start: pthread_create orders it before their first pass. */
+    if (e->sh.cfg.schedule == XR_ENGINE_SCHEDULE_THREADS && (err = threads_start(e)) != XR_OK)
+        goto fail;
     *out = e;
     return XR_OK;
 nomem:
@@ -319,7 +653,7 @@ fail:
     return err;
 }
 
-/* ---- the single-thread schedule ----------------------------------------------------------- */
+/* ---- submit, poll, wait ------------------------------------------------------------------- */
 
 xr_err xr_engine_submit(xr_engine *e, const xr_engine_cmd *cmd)
 {
@@ -332,6 +666,13 @@ xr_err xr_engine_submit(xr_engine *e, const xr_engine_cmd *cmd)
     memset(&m->u.req, 0, sizeof m->u.req);
     m->u.req.cmd = *cmd;
     xr_spsc_ring_commit(e->rings.ingress, 1);
+    if (e->threads) {
+        /* The doorbell: a fence and a load; the futex call only if the gateway sleeps. */
+        eng_sleeper *s = &e->sleeper[e->sh.cfg.stage_thread[XR_ENGINE_STAGE_GATEWAY]];
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP)
+            eng_wake(e, s);
+    }
     return XR_OK;
 }
 
@@ -340,31 +681,14 @@ xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n)
     if (e == NULL || out == NULL || cap == 0 || n == NULL)
         return XR_ERR_INVALID_ARGUMENT;
     *n = 0;
-    if (e->failed)
+    if (atomic_load_explicit(&e->failed, memory_order_relaxed))
         return XR_ERR_INTERNAL;
-    /* One pass over every stage, upstream first, so a command submitted before the call
-     * travels as far as it can in one poll (a quote is answered in one call). The venue
-     * driver runs first and last: first to bring in fills and book changes, last to put the
-     * child orders the router just produced on the wire at once. */
-    bool work = false;
-    xr_err err = e->drv->poll(e->venues, &work);
-    if (err == XR_OK)
-        err = xr_eng_gateway_poll(e->gw, &work);
-    if (err == XR_OK)
-        err = xr_eng_pricing_poll(e->pricing, &work);
-    if (err == XR_OK)
-        err = xr_eng_ledger_poll(e->ledger, &work);
-    if (err == XR_OK)
-        err = xr_eng_router_poll(e->router, &work);
-    if (err == XR_OK)
-        err = e->drv->poll(e->venues, &work);
-    if (err == XR_OK)
-        err = xr_eng_ledger_poll(e->ledger, &work);
-    if (err == XR_OK)
-        err = xr_eng_gateway_poll(e->gw, &work);
-    if (err != XR_OK) {
-        e->failed = true;
-        return XR_ERR_INTERNAL;
+    if (!e->threads) {
+        bool work = false;
+        if (run_stages(e, ENG_ALL_STAGES, &work) != XR_OK) {
+            atomic_store_explicit(&e->failed, true, memory_order_relaxed);
+            return XR_ERR_INTERNAL;
+        }
     }
     while (*n < cap) {
         const xr_eng_msg *m = xr_spsc_ring_peek(e->rings.egress);
@@ -374,7 +698,48 @@ xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n)
         out[(*n)++] = m->u.ev;
         xr_spsc_ring_release(e->rings.egress, 1);
     }
+    if (e->threads && *n > 0) {
+        /* Room in egress: a gateway that blocked on a full egress ring resumes. */
+        eng_sleeper *s = &e->sleeper[e->sh.cfg.stage_thread[XR_ENGINE_STAGE_GATEWAY]];
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP)
+            eng_wake(e, s);
+    }
     return XR_OK;
+}
+
+xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns)
+{
+    if (e == NULL)
+        return XR_ERR_INVALID_ARGUMENT;
+    const uint64_t start = xr_clock_mono_ns();
+    eng_sleeper *me = &e->sleeper[ENG_CALLER];
+    for (;;) {
+        if (atomic_load_explicit(&e->failed, memory_order_relaxed))
+            return XR_ERR_INTERNAL;
+        if (!xr_spsc_ring_empty(e->rings.egress))
+            return XR_OK;
+        uint64_t now = xr_clock_mono_ns(), spent = now - start;
+        if (spent >= timeout_ns)
+            return XR_ERR_TIMEOUT;
+        if (!e->threads) {
+            bool work = false;
+            if (run_stages(e, ENG_ALL_STAGES, &work) != XR_OK) {
+                atomic_store_explicit(&e->failed, true, memory_order_relaxed);
+                return XR_ERR_INTERNAL;
+            }
+            if (!work && spent >= e->sh.cfg.spin_ns) {
+                struct timespec ts = {0, 20000}; /* idle: 20 us between passes */
+                nanosleep(&ts, NULL);
+            }
+        } else if (spent < e->sh.cfg.spin_ns) {
+            cpu_relax();
+        } else {
+            bool none = false;
+            xr_err ignored = XR_OK;
+            (void)eng_sleep(e, me, timeout_ns - spent, &none, &ignored);
+        }
+    }
 }
 
 const char *xr_engine_cmd_kind_name(xr_engine_cmd_kind kind)

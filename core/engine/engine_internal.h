@@ -54,6 +54,7 @@ typedef enum xr_eng_msg_type {
     XR_ENG_M_MD_INST = 7,   /* xr_eng_md_inst: venue -> pricing, a pair's rules */
     XR_ENG_M_MD_BOOK = 8,   /* xr_eng_md_book: venue -> pricing, a book's top levels */
     XR_ENG_M_MD_DOWN = 9,   /* xr_eng_md_book (no levels): the venue book is not usable */
+    XR_ENG_M_MD_TRADE = 10, /* xr_eng_md_trade: venue -> pricing, a public trade */
 } xr_eng_msg_type;
 
 /* A command with what the gateway learnt about its customer. */
@@ -61,9 +62,10 @@ typedef struct xr_eng_req {
     xr_engine_cmd cmd;
     uint64_t cust_no; /* internal customer number (account ids), 0 for none */
     uint8_t tier;
-    uint8_t created; /* CUSTOMER: 1 when the accounts are new */
-    uint8_t update;  /* CUSTOMER: a known customer's new tier (stored, no accounts) */
-    xr_err err;      /* CUSTOMER: the ledger's result */
+    uint8_t created;   /* CUSTOMER: 1 when the accounts are new */
+    uint8_t update;    /* CUSTOMER: a known customer's new tier (stored, no accounts) */
+    xr_err err;        /* CUSTOMER: the ledger's result */
+    uint32_t gw_entry; /* CANCEL: the gateway's idempotency entry of the order */
 } xr_eng_req;
 
 /* Where an order is in its life (the gateway builds the answer from it). */
@@ -73,10 +75,23 @@ typedef enum xr_eng_order_phase {
     XR_ENG_PH_ROUTE = 2,    /* ledger -> router: reserved durably */
     XR_ENG_PH_BOOK = 3,     /* router -> ledger: post or void */
     XR_ENG_PH_DONE = 4,     /* ledger -> gateway: booked, report */
-    XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err) */
+    XR_ENG_PH_REJECTED = 5, /* -> gateway: refused, nothing booked (err); gateway -> pricing:
+                               an order on a firm quote refused by the ledger (release it) */
     XR_ENG_PH_REROUTE = 6,  /* failover: router -> pricing (new legs) -> ledger (record) ->
                                router (the parent stays in the router's pool meanwhile) */
+    XR_ENG_PH_OPEN = 7,     /* pricing -> gateway: a LIMIT GTC/GTD order rests in the internal
+                               book (its OPEN report); the parent stays in the router's pool */
+    XR_ENG_PH_PART = 8,     /* router -> ledger -> router: book a resting order's fills so far
+                               and reserve its remainder again (interim booking) */
 } xr_eng_order_phase;
+
+/* A leg crossed in the internal book against another client order: no venue, no fee. */
+#define XR_ENG_VENUE_INTERNAL 0xFFFFu
+
+/* Why a resting order ends without filling (xr_eng_order.ending). */
+#define XR_ENG_END_NONE    0u
+#define XR_ENG_END_CANCEL  1u /* the bank cancelled it */
+#define XR_ENG_END_EXPIRED 2u /* GTD expiry */
 
 /* One venue's part of an order: the plan, then what the venue did. */
 typedef struct xr_eng_leg {
@@ -131,7 +146,31 @@ typedef struct xr_eng_order {
     uint32_t route_ref; /* REROUTE: the router's pool index of the parent */
     uint32_t route_seq; /* REROUTE: the parent's serial in the router */
     xr_eng_leg legs[XR_ENG_LEGS_MAX];
+    /* Firm quotes, quote-side amounts and daily caps (stored in the record's tail). */
+    xr_amount base_qty;     /* base the order fills: the amount (BASE), else sized by pricing */
+    xr_amount q_quote;      /* firm quote: the customer amount honoured (all in); 0 = no quote */
+    xr_amount q_spread;     /* firm quote: its stated spread */
+    xr_amount pnl;          /* booked: the house's price-move result, signed, quote asset */
+    xr_amount cap_notional; /* counted against the daily notional cap at reservation */
+    /* LIMIT orders (stage_pricing.c, "Limit orders and the internal book"). */
+    uint8_t ending; /* XR_ENG_END_*: set by pricing when a resting order is taken out */
+    uint8_t rested; /* the order has rested in the internal book at least once */
+    uint8_t n_bx;   /* best-execution record: venues in bx (stage_pricing.c, best_ex) */
+    uint8_t reserved3_;
+    int64_t decided_ns; /* wall clock of the routing decision of bx */
+    xr_engine_venue_price bx[XR_ENGINE_VENUES_MAX];
+    /* Interim bookings (a resting order's fills are booked before it rests again). */
+    uint8_t booked;       /* bit i: leg i is booked (its fills, if any, in an earlier group) */
+    uint8_t n_legs_round; /* router: legs [n_legs_round, n_legs) are this routing round's */
+    uint16_t res_n;       /* op index n of the current reservation: 0 the first, else re-reserved */
+    uint16_t next_op;     /* next free op index n for booking ops (0: 1) */
+    uint16_t reserved5_;
+    xr_amount g_filled, g_quote, g_spread; /* settle(): the group being booked now */
 } xr_eng_order;
+
+/* The op id of an order's current reservation (interim bookings re-reserve under a new id;
+ * client order ids stay derived from the first, reserve_id). */
+xr_ledger_id xr_eng_res_id(const xr_eng_order *o);
 
 typedef struct xr_eng_child_cmd {
     uint32_t order_ref; /* the router's pool index */
@@ -188,6 +227,18 @@ typedef struct xr_eng_md_book {
     xr_eng_md_level asks[XR_ENG_MD_LEVELS];
 } xr_eng_md_book;
 
+/* A public trade of one venue (its @trade stream), prices at the venue instrument's price
+ * scale, quantity at the pair's base scale. */
+typedef struct xr_eng_md_trade {
+    uint16_t venue;
+    uint16_t pair;
+    uint32_t reserved;
+    uint64_t trade_id; /* the venue's; increasing per venue and pair */
+    int64_t time_ns;   /* the venue's trade time, Unix epoch */
+    xr_price price;
+    xr_amount qty;
+} xr_eng_md_trade;
+
 typedef struct xr_eng_msg {
     uint32_t type; /* xr_eng_msg_type */
     uint32_t reserved;
@@ -199,6 +250,7 @@ typedef struct xr_eng_msg {
         xr_eng_child_ev cev;
         xr_eng_md_inst inst;
         xr_eng_md_book book;
+        xr_eng_md_trade trade;
     } u;
 } xr_eng_msg;
 
@@ -234,6 +286,17 @@ static inline uint64_t xr_eng_account_id(unsigned kind, uint64_t owner, uint16_t
     return ((uint64_t)kind << 56) | ((owner & 0xFFFFFFFFFFull) << 16) | asset;
 }
 
+/* The house's quote P&L account of a bank (docs/ledger.md, "Firm quotes"): ledger kind
+ * SPREAD_REVENUE with owner_id XR_ENG_QUOTE_PNL_OWNER, its own id kind byte. */
+#define XR_ENG_ACCT_QUOTE_PNL  0x84u
+#define XR_ENG_QUOTE_PNL_OWNER 1u
+
+/* The wall clock that stamps an order's creation (its reservation) and so decides the UTC
+ * day of its daily notional cap (docs/ledger.md, "Daily notional caps"): xr_clock_wall_ns.
+ * A test may point it at another clock to cross a midnight; set it only while no engine runs
+ * in another thread. */
+extern int64_t (*xr_eng_wall_clock)(void);
+
 /* Op id of a bank request: SHA-256(bank, key, n)[0..16). n = 0 is the request's first op
  * (a funding transfer or an order's reservation); n >= 1 are the ops of its booking. */
 xr_ledger_id xr_eng_op_id(uint32_t bank, const xr_engine_key *key, uint32_t n);
@@ -249,10 +312,15 @@ void xr_eng_client_order_id(const xr_ledger_id *reserve_id, uint32_t leg,
 
 typedef struct xr_eng_shared xr_eng_shared;
 
-#define XR_ENG_REC_VERSION   1u
-#define XR_ENG_REC_HEAD      288u
-#define XR_ENG_REC_LEG       168u
-#define XR_ENG_REC_MAX       (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG)
+#define XR_ENG_REC_VERSION 2u /* 2: + the best-execution block and the tail; 1 still decodes */
+#define XR_ENG_REC_HEAD    288u
+#define XR_ENG_REC_LEG     168u
+#define XR_ENG_REC_BX_HEAD 16u /* v2: n_bx u8, pad[7], decided_ns i64 */
+#define XR_ENG_REC_BX      48u /* v2: per venue */
+#define XR_ENG_REC_TAIL    80u /* v2, last: base_qty ... cap_notional, i128 each */
+#define XR_ENG_REC_MAX                                                                             \
+    (XR_ENG_REC_HEAD + XR_ENG_LEGS_MAX * XR_ENG_REC_LEG + XR_ENG_REC_BX_HEAD +                     \
+     XR_ENGINE_VENUES_MAX * XR_ENG_REC_BX + XR_ENG_REC_TAIL)
 #define XR_ENG_KEY_ORDER     'O' /* 'O' bank(u32 BE) key[16] -> order record */
 #define XR_ENG_KEY_LIST      'L' /* 'L' bank(u32 BE) customer(u64 BE) ~seq(u64 BE) -> key[16] */
 #define XR_ENG_KEY_CUSTOMER  'C' /* 'C' bank(u32 BE) customer(u64 BE) -> cust_no u64, tier u8 */

@@ -97,7 +97,10 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
 {
     const xr_engine_order_cmd *c = &o->cmd.u.order;
     XR_ASSERT(o->n_legs <= XR_ENG_LEGS_MAX);
-    uint32_t len = XR_ENG_REC_HEAD + (uint32_t)o->n_legs * XR_ENG_REC_LEG;
+    XR_ASSERT(o->n_bx <= XR_ENGINE_VENUES_MAX);
+    uint32_t legs_end = XR_ENG_REC_HEAD + (uint32_t)o->n_legs * XR_ENG_REC_LEG;
+    uint32_t bx_end = legs_end + XR_ENG_REC_BX_HEAD + (uint32_t)o->n_bx * XR_ENG_REC_BX;
+    uint32_t len = bx_end + XR_ENG_REC_TAIL;
     memset(out, 0, len);
     out[0] = XR_ENG_REC_VERSION;
     out[1] = o->status;
@@ -123,6 +126,7 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
     out[117] = o->scale.quote;
     out[118] = o->scale.price;
     out[119] = o->tier;
+    put_u64(out + 120, o->cmd.correlation_id); /* v1: was zero padding */
     put_i128(out + 128, c->amount.units);
     put_i128(out + 144, o->reserve.units);
     put_i128(out + 160, o->filled.units);
@@ -152,14 +156,43 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
         put_i128(b + 112, g->fee.units);
         xr_eng_client_order_id(&o->reserve_id, i, (char *)(b + 128));
     }
+    /* v2: the best-execution block */
+    out[legs_end] = o->n_bx;
+    out[legs_end + 1] = o->booked;
+    put_u16(out + legs_end + 2, o->res_n);
+    put_u16(out + legs_end + 4, o->next_op);
+    put_u64(out + legs_end + 8, (uint64_t)o->decided_ns);
+    for (uint32_t i = 0; i < o->n_bx; i++) {
+        const xr_engine_venue_price *x = &o->bx[i];
+        uint8_t *b = out + legs_end + XR_ENG_REC_BX_HEAD + i * XR_ENG_REC_BX;
+        put_u16(b, x->venue);
+        b[2] = x->usable;
+        put_u64(b + 8, x->age_ns);
+        put_i128(b + 16, x->bid.ticks);
+        put_i128(b + 32, x->ask.ticks);
+    }
+    /* v2: the tail (firm quotes, quote-side amounts, daily caps) */
+    uint8_t *t = out + bx_end;
+    put_i128(t, o->base_qty.units);
+    put_i128(t + 16, o->q_quote.units);
+    put_i128(t + 32, o->q_spread.units);
+    put_i128(t + 48, o->pnl.units);
+    put_i128(t + 64, o->cap_notional.units);
     return len;
 }
 
 xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len, xr_eng_order *o)
 {
     memset(o, 0, sizeof *o);
-    if (len < XR_ENG_REC_HEAD || b[0] != XR_ENG_REC_VERSION || b[6] > XR_ENG_LEGS_MAX ||
-        len != XR_ENG_REC_HEAD + (uint32_t)b[6] * XR_ENG_REC_LEG)
+    if (len < XR_ENG_REC_HEAD || (b[0] != 1 && b[0] != XR_ENG_REC_VERSION) ||
+        b[6] > XR_ENG_LEGS_MAX)
+        return XR_ERR_CORRUPT;
+    const uint32_t legs_end = XR_ENG_REC_HEAD + (uint32_t)b[6] * XR_ENG_REC_LEG;
+    /* v1 records (no best-execution block, no tail: a base-side order) still decode */
+    if (b[0] == 1 ? len != legs_end
+                  : (len < legs_end + XR_ENG_REC_BX_HEAD || b[legs_end] > XR_ENGINE_VENUES_MAX ||
+                     len != legs_end + XR_ENG_REC_BX_HEAD + b[legs_end] * XR_ENG_REC_BX +
+                                XR_ENG_REC_TAIL))
         return XR_ERR_CORRUPT;
     xr_engine_order_cmd *c = &o->cmd.u.order;
     o->cmd.kind = XR_ENGINE_CMD_NEW_ORDER;
@@ -186,6 +219,7 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
     o->scale.quote = b[117];
     o->scale.price = b[118];
     o->tier = b[119];
+    o->cmd.correlation_id = get_u64(b + 120);
     c->amount.units = get_i128(b + 128);
     o->reserve.units = get_i128(b + 144);
     o->filled.units = get_i128(b + 160);
@@ -213,8 +247,32 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
         g->venue_fee.units = get_i128(p + 80);
         g->notional.units = get_i128(p + 96);
         g->fee.units = get_i128(p + 112);
-        if (g->venue >= sh->cfg.nvenues)
+        if (g->venue >= sh->cfg.nvenues && g->venue != XR_ENG_VENUE_INTERNAL)
             return XR_ERR_CORRUPT;
+    }
+    if (b[0] == 1) {
+        o->base_qty = c->amount;
+    } else {
+        o->n_bx = b[legs_end];
+        o->booked = b[legs_end + 1];
+        o->res_n = get_u16(b + legs_end + 2);
+        o->next_op = get_u16(b + legs_end + 4);
+        o->decided_ns = (int64_t)get_u64(b + legs_end + 8);
+        for (uint32_t i = 0; i < o->n_bx; i++) {
+            xr_engine_venue_price *x = &o->bx[i];
+            const uint8_t *p = b + legs_end + XR_ENG_REC_BX_HEAD + i * XR_ENG_REC_BX;
+            x->venue = get_u16(p);
+            x->usable = p[2];
+            x->age_ns = get_u64(p + 8);
+            x->bid.ticks = get_i128(p + 16);
+            x->ask.ticks = get_i128(p + 32);
+        }
+        const uint8_t *t = b + legs_end + XR_ENG_REC_BX_HEAD + o->n_bx * XR_ENG_REC_BX;
+        o->base_qty.units = get_i128(t);
+        o->q_quote.units = get_i128(t + 16);
+        o->q_spread.units = get_i128(t + 32);
+        o->pnl.units = get_i128(t + 48);
+        o->cap_notional.units = get_i128(t + 64);
     }
     int pair = xr_eng_find_pair(sh, c->pair);
     if (pair < 0)
@@ -223,6 +281,12 @@ xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t l
     o->base_asset = sh->pairs[pair].base_asset;
     o->quote_asset = sh->pairs[pair].quote_asset;
     return XR_OK;
+}
+
+xr_ledger_id xr_eng_res_id(const xr_eng_order *o)
+{
+    return o->res_n == 0 ? o->reserve_id
+                         : xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key, o->res_n);
 }
 
 void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r)
@@ -236,7 +300,7 @@ void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r
     r->base_scale = o->scale.base;
     r->quote_scale = o->scale.quote;
     r->price_scale = o->scale.price;
-    r->ordered = o->cmd.u.order.amount;
+    r->ordered = o->base_qty;
     r->filled = o->filled;
     r->quote = o->quote;
     r->notional = o->notional;
@@ -246,7 +310,8 @@ void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r
     r->booked_ns = o->booked_ns;
     uint32_t seen = 0; /* failover may send two children of an order to one venue */
     for (uint32_t i = 0; i < o->n_legs; i++)
-        if (o->legs[i].filled.units > 0 && !(seen & (1u << o->legs[i].venue))) {
+        if (o->legs[i].filled.units > 0 && o->legs[i].venue != XR_ENG_VENUE_INTERNAL &&
+            !(seen & (1u << o->legs[i].venue))) {
             seen |= 1u << o->legs[i].venue;
             r->venues++;
         }
@@ -279,4 +344,8 @@ void xr_eng_order_view(const xr_eng_order *o, xr_engine_order_ev *out)
         ch->fee = g->fee;
         ch->venue_fee = g->venue_fee;
     }
+    out->n_venue_prices = o->n_bx;
+    out->decided_ns = o->decided_ns;
+    for (uint32_t i = 0; i < o->n_bx; i++)
+        out->venue_prices[i] = o->bx[i];
 }

@@ -31,6 +31,9 @@ typedef struct idem_entry {
     xr_engine_order_cmd order;
     xr_err reject; /* DONE: XR_OK for a report, else the stored reject */
     xr_engine_exec_report_ev report;
+    uint8_t open_sent;    /* IN_FLIGHT: the OPEN report (in `report`) answered NEW_ORDER */
+    uint8_t cancel;       /* IN_FLIGHT: a CANCEL waits for the order's final report */
+    uint64_t cancel_corr; /* its correlation id */
 } idem_entry;
 
 struct xr_eng_gateway {
@@ -187,9 +190,10 @@ static void reject(xr_eng_gateway *g, const xr_engine_cmd *cmd, xr_err err)
 
 static bool order_supported(const xr_engine_order_cmd *o)
 {
-    return o->type == XR_ENGINE_MARKET &&
-           (o->tif == XR_ENGINE_TIF_DEFAULT || o->tif == XR_ENGINE_TIF_IOC) &&
-           o->amount_side == XR_ENGINE_AMOUNT_BASE && o->quote_id == 0;
+    return (o->type == XR_ENGINE_MARKET &&
+            (o->tif == XR_ENGINE_TIF_DEFAULT || o->tif == XR_ENGINE_TIF_IOC)) ||
+           (o->type == XR_ENGINE_LIMIT && o->amount_side == XR_ENGINE_AMOUNT_BASE &&
+            o->quote_id == 0);
 }
 
 static bool key_zero(const xr_engine_key *k)
@@ -226,6 +230,12 @@ static void new_order(xr_eng_gateway *g, const xr_engine_cmd *cmd, uint64_t no, 
         idem_entry *d = &g->idem[entry];
         if (d->customer != cmd->customer_id || !order_same(&d->order, oc)) {
             reject(g, cmd, XR_ERR_IDEMPOTENCY_CONFLICT);
+        } else if (d->state == IDEM_IN_FLIGHT && d->open_sent) {
+            xr_eng_msg m; /* a resting order: its OPEN report again */
+            ev_header(&m, cmd, XR_ENGINE_EV_EXEC_REPORT);
+            m.u.ev.u.report = d->report;
+            m.u.ev.u.report.replayed = 1;
+            xr_eng_port_send(&g->egress, &m);
         } else if (d->state == IDEM_IN_FLIGHT) {
             reject(g, cmd, XR_ERR_AGAIN);
         } else if (d->reject != XR_OK) {
@@ -276,6 +286,43 @@ static void new_order(xr_eng_gateway *g, const xr_engine_cmd *cmd, uint64_t no, 
     xr_eng_port_send(&g->to_pricing, &m);
 }
 
+/* CANCEL: answered by the order's final execution report (see engine.h); a known order in
+ * flight gets the request through pricing (which owns the internal book). */
+static void cancel_order(xr_eng_gateway *g, const xr_engine_cmd *cmd)
+{
+    if (key_zero(&cmd->u.ref.key)) {
+        reject(g, cmd, XR_ERR_INVALID_ARGUMENT);
+        return;
+    }
+    uint32_t slot = idem_slot(g, cmd->bank_id, &cmd->u.ref.key);
+    if (g->idem_index[slot] == 0) {
+        reject(g, cmd, XR_ERR_NOT_FOUND);
+        return;
+    }
+    uint32_t entry = g->idem_index[slot] - 1;
+    idem_entry *d = &g->idem[entry];
+    if (d->customer != cmd->customer_id || (d->state == IDEM_DONE && d->reject != XR_OK)) {
+        reject(g, cmd, XR_ERR_NOT_FOUND); /* another customer's, or refused: no order */
+        return;
+    }
+    if (d->state == IDEM_DONE) {
+        reject(g, cmd, XR_ERR_INVALID_STATE); /* final already */
+        return;
+    }
+    if (d->cancel) {
+        reject(g, cmd, XR_ERR_AGAIN); /* a cancel is under way: its answer follows */
+        return;
+    }
+    d->cancel = 1;
+    d->cancel_corr = cmd->correlation_id;
+    xr_eng_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_ENG_M_CMD;
+    m.u.req.cmd = *cmd;
+    m.u.req.gw_entry = entry;
+    xr_eng_port_send(&g->to_pricing, &m);
+}
+
 static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
 {
     if (cmd->kind == 0 || cmd->kind >= XR_ENGINE_CMD__COUNT) {
@@ -292,6 +339,9 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
     m.u.req.cmd = *cmd;
     switch (cmd->kind) {
     case XR_ENGINE_CMD_BOOK:
+    case XR_ENGINE_CMD_TICKER:
+    case XR_ENGINE_CMD_OHLC:
+    case XR_ENGINE_CMD_PAIRS:
         xr_eng_port_send(&g->to_pricing, &m);
         return;
     case XR_ENGINE_CMD_CUSTOMER_UPSERT:
@@ -302,6 +352,7 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
     case XR_ENGINE_CMD_QUOTE:
     case XR_ENGINE_CMD_NEW_ORDER:
     case XR_ENGINE_CMD_BALANCES:
+    case XR_ENGINE_CMD_CANCEL:
         break;
     default:
         reject(g, cmd, XR_ERR_NOT_SUPPORTED);
@@ -345,6 +396,8 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
     m.u.req.tier = c->tier;
     if (cmd->kind == XR_ENGINE_CMD_NEW_ORDER)
         new_order(g, cmd, no, c->tier);
+    else if (cmd->kind == XR_ENGINE_CMD_CANCEL)
+        cancel_order(g, cmd);
     else if (cmd->kind == XR_ENGINE_CMD_ORDER_STATUS && key_zero(&cmd->u.ref.key))
         reject(g, cmd, XR_ERR_INVALID_ARGUMENT);
     else if (cmd->kind == XR_ENGINE_CMD_QUOTE)
@@ -362,6 +415,12 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
     xr_eng_msg m;
     if (o->phase == XR_ENG_PH_REJECTED) {
         reject(g, &o->cmd, o->err);
+        if (d->cancel) {
+            xr_engine_cmd cc = o->cmd; /* the CANCEL waiting for it: no order was made */
+            cc.kind = XR_ENGINE_CMD_CANCEL;
+            cc.correlation_id = d->cancel_corr;
+            reject(g, &cc, XR_ERR_NOT_FOUND);
+        }
         if (!from_ledger) {
             /* Refused before the ledger saw it: nothing is stored, the key stays unused (as
              * the ledger does for input errors), so a corrected request may use it. */
@@ -369,10 +428,39 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
         } else {
             d->reject = o->err;
             idem_done(g, o->gw_entry);
+            if (o->cmd.u.order.quote_id != 0) {
+                /* Its firm quote was executed in pricing: give it back (nothing booked). */
+                xr_eng_msg q;
+                memset(&q, 0, sizeof q);
+                q.type = XR_ENG_M_ORDER;
+                q.u.order = *o;
+                xr_eng_port_send(&g->to_pricing, &q);
+            }
         }
         return;
     }
+    if (o->phase == XR_ENG_PH_OPEN) {
+        /* A LIMIT order rests (or a recovered one was reconciled): the OPEN report answers
+         * NEW_ORDER once; the final report comes later, unsolicited. */
+        if (o->recovered) {
+            XR_ASSERT(g->recovering > 0);
+            g->recovering--;
+            d->open_sent = 1;
+            xr_eng_report_from_order(o, &d->report);
+            return;
+        }
+        if (d->open_sent)
+            return;
+        d->open_sent = 1;
+        xr_eng_report_from_order(o, &d->report);
+        ev_header(&m, &o->cmd, XR_ENGINE_EV_EXEC_REPORT);
+        m.u.ev.u.report = d->report;
+        xr_eng_port_send(&g->egress, &m);
+        return;
+    }
     XR_ASSERT(o->phase == XR_ENG_PH_DONE);
+    const bool cancel = d->cancel;
+    const uint64_t cancel_corr = d->cancel_corr;
     xr_eng_report_from_order(o, &d->report);
     d->report.replayed = o->replayed;
     d->reject = XR_OK;
@@ -382,11 +470,21 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
          * ORDER_STATUS, or gets it replayed by resending the key). */
         XR_ASSERT(g->recovering > 0);
         g->recovering--;
+        if (cancel) {
+            ev_header(&m, &o->cmd, XR_ENGINE_EV_EXEC_REPORT);
+            m.u.ev.correlation_id = cancel_corr;
+            m.u.ev.u.report = d->report;
+            xr_eng_port_send(&g->egress, &m);
+        }
         return;
     }
     ev_header(&m, &o->cmd, XR_ENGINE_EV_EXEC_REPORT);
     m.u.ev.u.report = d->report;
     xr_eng_port_send(&g->egress, &m);
+    if (cancel) {
+        m.u.ev.correlation_id = cancel_corr; /* the CANCEL's answer: the final report */
+        xr_eng_port_send(&g->egress, &m);
+    }
 }
 
 static void customer_back(xr_eng_gateway *g, const xr_eng_req *r)
@@ -414,7 +512,7 @@ xr_err xr_eng_gateway_poll(xr_eng_gateway *g, bool *work)
     /* Answers first (they free idempotency entries), then new commands. */
     for (int src = 2; src >= 0; src--) {
         for (;;) {
-            if (!xr_eng_port_room(&g->egress, 1) || !xr_eng_port_room(&g->to_pricing, 1) ||
+            if (!xr_eng_port_room(&g->egress, 2) || !xr_eng_port_room(&g->to_pricing, 1) ||
                 !xr_eng_port_room(&g->to_ledger, 1))
                 return XR_OK;
             const xr_eng_msg *m = xr_spsc_ring_peek(g->in[src]);

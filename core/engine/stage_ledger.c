@@ -17,12 +17,22 @@
 #include "core/engine/engine_internal.h"
 
 #define PEND_MAX     256u /* requests per batch */
-#define OPS_PER_BOOK (1u + 4u * XR_ENG_LEGS_MAX + 2u)
+#define OPS_PER_BOOK (1u + 4u * XR_ENG_LEGS_MAX + 3u)
+#define NS_PER_DAY   (86400ll * 1000000000ll)
 
 typedef struct pending {
     xr_eng_msg msg;
     uint32_t op0, nops;
+    uint8_t capped; /* RESERVE: its notional was counted against the daily cap */
 } pending;
+
+/* A customer's notional of one UTC day in one quote asset (docs/ledger.md, "Daily notional
+ * caps"): derived from the order store at start-up, kept up to date by every reservation and
+ * booking. */
+typedef struct cap_ctr {
+    int64_t day; /* UTC day (wall ns / NS_PER_DAY) that `used` counts */
+    xr_i128 used;
+} cap_ctr;
 
 /* The order-store records one request writes with its ops (docs/ledger.md, "Order store"). */
 typedef struct aux_buf {
@@ -49,6 +59,8 @@ struct xr_eng_ledger {
     uint64_t next_seq;     /* the order store's next serial */
     xr_eng_order *backlog; /* recovered orders not yet handed to the router */
     uint32_t nbacklog, backlog_head;
+    cap_ctr *caps;                            /* [(cust_no - 1) * nassets + asset index] */
+    uint16_t cap_asset[XR_ENGINE_LIMITS_MAX]; /* registry id of each limit's asset */
 };
 
 /* ---- accounts ----------------------------------------------------------------------------- */
@@ -114,11 +126,94 @@ static xr_err create_system_accounts(xr_eng_ledger *l)
                 }
         }
     }
+    /* Each bank's quote P&L account per asset (firm quotes, docs/ledger.md). */
+    for (uint32_t b = 0; b < sh->cfg.nbanks; b++)
+        for (uint32_t a = 0; a < sh->nassets; a++) {
+            if (n == l->ops_max) {
+                if ((err = xr_ledger_execute(l->lg, l->ops, n, l->res)) != XR_OK)
+                    return err;
+                for (uint32_t i = 0; i < n; i++)
+                    if (l->res[i].err != XR_OK)
+                        return l->res[i].err;
+                n = 0;
+            }
+            uint16_t asset = sh->asset_ids[a];
+            op_create(op_new(l, &n),
+                      xr_eng_account_id(XR_ENG_ACCT_QUOTE_PNL, sh->cfg.banks[b].id, asset),
+                      xr_eng_asset(sh, asset), XR_LEDGER_KIND_SPREAD_REVENUE, sh->cfg.banks[b].id,
+                      XR_ENG_QUOTE_PNL_OWNER);
+        }
     if (n > 0 && (err = xr_ledger_execute(l->lg, l->ops, n, l->res)) == XR_OK)
         for (uint32_t i = 0; i < n; i++)
             if (l->res[i].err != XR_OK)
                 return l->res[i].err;
     return err;
+}
+
+/* ---- daily notional caps ------------------------------------------------------------------ */
+
+int64_t (*xr_eng_wall_clock)(void) = xr_clock_wall_ns;
+
+/* The counter of a customer in the order's quote asset, or NULL (a bad customer number). */
+static cap_ctr *cap_at(xr_eng_ledger *l, uint64_t cust_no, uint16_t asset)
+{
+    const xr_eng_shared *sh = l->sh;
+    if (cust_no == 0 || cust_no > sh->cfg.customers_max)
+        return NULL;
+    for (uint32_t a = 0; a < sh->nassets; a++)
+        if (sh->asset_ids[a] == asset)
+            return &l->caps[(cust_no - 1) * sh->nassets + a];
+    return NULL;
+}
+
+/* Adds `v` to the counter of the order's creation day (a counter of an older day starts
+ * again at 0: the UTC midnight reset; an amount of an older day than the counter's is
+ * dropped, it no longer counts). */
+static void cap_add(xr_eng_ledger *l, const xr_eng_order *o, xr_i128 v)
+{
+    cap_ctr *c = cap_at(l, o->cust_no, o->quote_asset);
+    int64_t day = o->created_ns / NS_PER_DAY;
+    if (c == NULL || day < c->day)
+        return;
+    if (day > c->day) {
+        c->day = day;
+        c->used = 0;
+    }
+    c->used += v;
+}
+
+/* The cap of (bank, tier) in `asset`: the (bank, tier) entry, else (bank, any tier); NULL
+ * when none is configured. */
+static const xr_engine_limit_config *cap_limit(const xr_eng_ledger *l, uint32_t bank, uint8_t tier,
+                                               uint16_t asset)
+{
+    const xr_engine_limit_config *any = NULL;
+    for (uint32_t i = 0; i < l->sh->cfg.nlimits; i++) {
+        const xr_engine_limit_config *c = &l->sh->cfg.limits[i];
+        if (c->bank_id != bank || l->cap_asset[i] != asset)
+            continue;
+        if (c->tier == tier)
+            return c;
+        if (c->tier == XR_ENGINE_ANY_TIER)
+            any = c;
+    }
+    return any;
+}
+
+/* Pre-trade: counts the order's notional, or refuses it with LIMIT_EXCEEDED when it would
+ * take the customer's day beyond the cap (nothing counted then). */
+static xr_err cap_take(xr_eng_ledger *l, const xr_eng_order *o)
+{
+    const xr_engine_limit_config *lim = cap_limit(l, o->cmd.bank_id, o->tier, o->quote_asset);
+    cap_ctr *c = cap_at(l, o->cust_no, o->quote_asset);
+    if (c == NULL)
+        return XR_ERR_INTERNAL;
+    int64_t day = o->created_ns / NS_PER_DAY;
+    xr_i128 used = day > c->day ? 0 : c->used;
+    if (lim != NULL && used + o->cap_notional.units > lim->daily_notional.units)
+        return XR_ERR_LIMIT_EXCEEDED;
+    cap_add(l, o, o->cap_notional.units);
+    return XR_OK;
 }
 
 /* ---- building ops --------------------------------------------------------------------------- */
@@ -137,26 +232,30 @@ static void transfer(xr_eng_ledger *l, uint32_t *n, xr_ledger_id id, uint64_t de
     op->amount = amount;
 }
 
-/* The booking of a filled order: one linked group (docs/ledger.md, "The legs of a trade"). */
-static void book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n)
+/* The booking of a filled order, or of a resting order's fills so far: one linked group
+ * (docs/ledger.md, "The legs of a trade") over the legs not booked before, ending with the
+ * group unless `linked_on` (an interim booking appends its new reservation). Returns the next
+ * free op index. */
+static uint32_t book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n, bool linked_on)
 {
     const uint32_t bank = o->cmd.bank_id;
     const xr_engine_key *key = &o->cmd.u.order.key;
     const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
     const uint16_t B = o->base_asset, Q = o->quote_asset;
-    uint32_t seq = 1, first = *n;
+    uint32_t seq = o->next_op > 0 ? o->next_op : 1, first = *n;
     xr_ledger_op *post = op_new(l, n);
     post->id = xr_eng_op_id(bank, key, seq++);
     post->kind = XR_LEDGER_OP_POST;
     post->flags = XR_LEDGER_OP_LINKED;
-    post->pending_id = o->reserve_id;
-    post->amount = buy ? o->quote : o->filled; /* what the customer gives; the rest is released */
+    post->pending_id = xr_eng_res_id(o);
+    post->amount = buy ? o->g_quote : o->g_filled; /* what the customer gives; the rest is
+                                                      released */
     uint64_t omni_b = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, B);
     uint64_t omni_q = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, Q);
     for (uint32_t i = 0; i < o->n_legs; i++) {
         const xr_eng_leg *g = &o->legs[i];
-        if (g->filled.units == 0)
-            continue;
+        if (g->filled.units == 0 || g->venue == XR_ENG_VENUE_INTERNAL || ((o->booked >> i) & 1u))
+            continue; /* an internal cross has no venue legs: the omnibus is the counterparty */
         uint64_t pos_b = xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, g->venue, B);
         uint64_t pos_q = xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, g->venue, Q);
         uint64_t fee_q = xr_eng_account_id(XR_LEDGER_KIND_FEES, g->venue, Q);
@@ -179,15 +278,23 @@ static void book_filled(xr_eng_ledger *l, const xr_eng_order *o, uint32_t *n)
         }
     }
     transfer(l, n, xr_eng_op_id(bank, key, seq++), omni_q,
-             xr_eng_account_id(XR_LEDGER_KIND_SPREAD_REVENUE, bank, Q), o->spread);
+             xr_eng_account_id(XR_LEDGER_KIND_SPREAD_REVENUE, bank, Q), o->g_spread);
+    /* Firm quotes and "spend X" buys: the house's price-move result (docs/ledger.md). */
+    uint64_t pnl_q = xr_eng_account_id(XR_ENG_ACCT_QUOTE_PNL, bank, Q);
+    if (o->pnl.units > 0)
+        transfer(l, n, xr_eng_op_id(bank, key, seq++), omni_q, pnl_q, o->pnl);
+    else if (o->pnl.units < 0)
+        transfer(l, n, xr_eng_op_id(bank, key, seq++), pnl_q, omni_q, (xr_amount){-o->pnl.units});
     if (buy)
         transfer(l, n, xr_eng_op_id(bank, key, seq++), omni_b, customer_acct(o->cust_no, B),
-                 o->filled);
+                 o->g_filled);
     else
         transfer(l, n, xr_eng_op_id(bank, key, seq++), omni_q, customer_acct(o->cust_no, Q),
-                 o->quote);
+                 o->g_quote);
     XR_ASSERT(*n - first <= OPS_PER_BOOK);
-    l->ops[*n - 1].flags = 0; /* the group ends here */
+    if (!linked_on)
+        l->ops[*n - 1].flags = 0; /* the group ends here */
+    return seq;
 }
 
 static int asset_of(const xr_eng_shared *sh, const char *code, uint16_t *id)
@@ -240,6 +347,7 @@ static uint32_t ops_needed(const xr_eng_ledger *l, const xr_eng_msg *m)
 {
     if (m->type == XR_ENG_M_ORDER)
         return m->u.order.phase == XR_ENG_PH_BOOK      ? OPS_PER_BOOK
+               : m->u.order.phase == XR_ENG_PH_PART    ? OPS_PER_BOOK + 1
                : m->u.order.phase == XR_ENG_PH_REROUTE ? 0
                                                        : 1;
     switch (m->u.req.cmd.kind) {
@@ -258,6 +366,7 @@ static uint32_t ops_needed(const xr_eng_ledger *l, const xr_eng_msg *m)
 static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
 {
     p->op0 = *n;
+    p->capped = 0;
     const xr_eng_shared *sh = l->sh;
     xr_eng_msg *m = &p->msg;
     if (m->type == XR_ENG_M_ORDER) {
@@ -265,6 +374,15 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
         const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
         if (o->phase == XR_ENG_PH_RESERVE) {
             uint16_t src = buy ? o->quote_asset : o->base_asset;
+            /* Pre-trade: the KYC tier's daily notional cap, counted in this batch (a later
+             * order of the same customer in the batch sees it). */
+            o->created_ns = xr_eng_wall_clock();
+            xr_err cerr = cap_take(l, o);
+            if (cerr != XR_OK) {
+                p->nops = 0;
+                return cerr;
+            }
+            p->capped = 1;
             o->reserve_id = xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key, 0);
             xr_ledger_op *op = op_new(l, n);
             op->id = o->reserve_id;
@@ -276,7 +394,6 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
             /* The order record is written in the same commit, only if the reservation is
              * new: a reservation never exists without its order, nor an order without it. */
             o->seq = l->next_seq++;
-            o->created_ns = xr_clock_wall_ns();
             o->status = XR_ENGINE_ORDER_OPEN; /* as stored: RESERVED (PENDING -> OPEN) */
             aux_order(l, p, o, p->op0, true);
             o->status = XR_ENGINE_ORDER_PENDING;
@@ -286,15 +403,39 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
              * reservation already covers them): an unconditional aux write. */
             if (o->n_legs > o->n_sent)
                 aux_order(l, p, o, XR_LEDGER_NO_INDEX, false);
+        } else if (o->phase == XR_ENG_PH_PART) {
+            /* Interim booking of a resting order (stage_router.c): its fills so far in one
+             * linked group whose post releases the rest of the reservation and whose last op
+             * reserves that rest again under the next op index; the record, with every leg
+             * now booked, in the same commit (only if the group applied). */
+            uint32_t next = book_filled(l, o, n, true);
+            xr_amount rest = o->reserve;
+            rest.units -= buy ? o->g_quote.units : o->g_filled.units;
+            XR_ASSERT(rest.units > 0 && next < UINT16_MAX);
+            uint16_t src = buy ? o->quote_asset : o->base_asset;
+            xr_ledger_op *op = op_new(l, n);
+            op->id = xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key, next);
+            op->kind = XR_LEDGER_OP_RESERVE;
+            op->debit_account_id = customer_acct(o->cust_no, src);
+            op->credit_account_id =
+                xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, o->cmd.bank_id, src);
+            op->amount = rest;
+            o->res_n = (uint16_t)next;
+            o->next_op = (uint16_t)(next + 1);
+            o->reserve = rest;
+            o->booked = (uint8_t)((1u << o->n_legs) - 1u);
+            o->booked_ns = xr_clock_wall_ns();
+            aux_order(l, p, o, p->op0, false);
         } else {
             XR_ASSERT(o->phase == XR_ENG_PH_BOOK);
-            if (o->filled.units == 0) {
+            if (o->g_filled.units == 0) {
                 xr_ledger_op *op = op_new(l, n);
-                op->id = xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key, 1);
+                op->id = xr_eng_op_id(o->cmd.bank_id, &o->cmd.u.order.key,
+                                      o->next_op > 0 ? o->next_op : 1);
                 op->kind = XR_LEDGER_OP_VOID;
-                op->pending_id = o->reserve_id;
+                op->pending_id = xr_eng_res_id(o);
             } else {
-                book_filled(l, o, n);
+                (void)book_filled(l, o, n, false);
             }
             /* The final order, written with its post group or void (only if they apply). */
             o->booked_ns = xr_clock_wall_ns();
@@ -514,6 +655,21 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
         xr_eng_order *o = &m->u.order;
         out = *m;
         xr_eng_order *oo = &out.u.order;
+        if (o->phase == XR_ENG_PH_PART) {
+            /* The router takes the booked state only when the group applied. */
+            if (err == XR_OK && res != NULL && res->replayed)
+                err = XR_ERR_INVALID_STATE; /* never: op ids are new for each booking */
+            oo->err = err;
+            if (err != XR_OK) {
+                xr_log_line ll;
+                xr_log_begin(&ll, XR_LOG_ERROR, "engine", "interim_booking_failed");
+                xr_log_u64(&ll, "bank", o->cmd.bank_id);
+                xr_log_err(&ll, err);
+                xr_log_end(&ll);
+            }
+            xr_eng_port_send(&l->to_router, &out);
+            return;
+        }
         if (o->phase == XR_ENG_PH_REROUTE) {
             /* New children only once their record is durable; if the commit failed they are
              * dropped (never sent) and the parent is booked with what it has. */
@@ -523,6 +679,9 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
             return;
         }
         if (o->phase == XR_ENG_PH_RESERVE) {
+            /* Counted at pre-trade; given back when the reservation did not happen now. */
+            if (p->capped && (err != XR_OK || res->replayed))
+                cap_add(l, o, -o->cap_notional.units);
             if (err == XR_OK && res->replayed) {
                 /* Reserved before a restart and no longer in the gateway's table: never route
                  * twice; the stored order's report when it is final and the same. */
@@ -552,6 +711,10 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
             xr_log_err(&ll, err);
             xr_log_end(&ll);
             oo->err = err;
+        } else if (o->phase == XR_ENG_PH_BOOK) {
+            /* Booked, finally: the day counts what filled instead of what was planned (once
+             * per order: an interim booking of a resting order does not adjust it). */
+            cap_add(l, o, o->notional.units - o->cap_notional.units);
         }
         oo->phase = XR_ENG_PH_DONE;
         xr_eng_port_send(&l->to_gw, &out);
@@ -673,8 +836,20 @@ xr_err xr_eng_ledger_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_e
     l->abuf = xr_eng_alloc(sizeof *l->abuf * PEND_MAX);
     l->aux = xr_eng_alloc(sizeof *l->aux * 2 * PEND_MAX);
     l->next_seq = 1;
-    if (l->pend == NULL || l->ops == NULL || l->res == NULL || l->abuf == NULL || l->aux == NULL)
+    l->caps =
+        xr_eng_alloc(sizeof *l->caps * sh->cfg.customers_max * (sh->nassets ? sh->nassets : 1));
+    if (l->pend == NULL || l->ops == NULL || l->res == NULL || l->abuf == NULL || l->aux == NULL ||
+        l->caps == NULL)
         return XR_ERR_NO_MEMORY;
+    if (sh->cfg.nlimits > XR_ENGINE_LIMITS_MAX)
+        return XR_ERR_INVALID_ARGUMENT;
+    for (uint32_t i = 0; i < sh->cfg.nlimits; i++) {
+        const xr_engine_limit_config *c = &sh->cfg.limits[i];
+        if (xr_eng_find_bank(sh, c->bank_id) < 0 || asset_of(sh, c->asset, &l->cap_asset[i]) != 0)
+            return XR_ERR_CONFIG;
+        if (c->daily_notional.units <= 0)
+            return XR_ERR_INVALID_ARGUMENT;
+    }
     if (xr_eng_port_init(&l->to_gw, r->ledger_gw, PEND_MAX) != XR_OK ||
         xr_eng_port_init(&l->to_router, r->ledger_router, PEND_MAX) != XR_OK)
         return XR_ERR_NO_MEMORY;
@@ -702,6 +877,7 @@ void xr_eng_ledger_destroy(xr_eng_ledger *l)
     xr_eng_free(l->abuf);
     xr_eng_free(l->aux);
     xr_eng_free(l->backlog);
+    xr_eng_free(l->caps);
     xr_eng_free(l);
 }
 
@@ -790,10 +966,15 @@ xr_err xr_eng_ledger_recover(xr_eng_ledger *l, xr_eng_gateway *g)
     if (c.n > 1)
         qsort(c.orders, c.n, sizeof *c.orders, by_seq);
     uint32_t open = 0;
+    const int64_t today = xr_eng_wall_clock() / NS_PER_DAY;
     for (uint32_t i = 0; i < c.n && err == XR_OK; i++) {
         xr_eng_order *o = &c.orders[i];
         if (o->seq >= l->next_seq)
             l->next_seq = o->seq + 1;
+        /* The daily counters from the store: today's orders, booked ones with what filled,
+         * open ones with what their reservation counted. */
+        if (o->created_ns / NS_PER_DAY == today)
+            cap_add(l, o, o->phase == XR_ENG_PH_DONE ? o->notional.units : o->cap_notional.units);
         if (o->phase != XR_ENG_PH_DONE) {
             o->recovered = 1;
             o->status = XR_ENGINE_ORDER_OPEN;

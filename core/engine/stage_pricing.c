@@ -9,7 +9,9 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/engine/engine_internal.h"
+#include "core/engine/market_data.h"
 #include "core/pricing/pricing.h"
+#include "core/router/ibook.h"
 
 _Static_assert(XR_ENG_LEGS_MAX == XR_PRICING_VENUES_MAX, "one leg per venue of a pair");
 _Static_assert(XR_ENG_MD_LEVELS * 2 <= XR_EV_BOOK_LEVELS_MAX, "a snapshot fits one book event");
@@ -22,7 +24,8 @@ typedef struct venue_pair {
     xr_book book;
     void *book_mem;
     xr_instrument inst;
-    bool added; /* registered with the pricer */
+    bool added;          /* registered with the pricer */
+    uint64_t updated_ns; /* the book's last update (best-execution record) */
 } venue_pair;
 
 struct xr_eng_pricing {
@@ -35,6 +38,16 @@ struct xr_eng_pricing {
     void *pricer_mem;
     uint32_t pricer_pair[XR_ENG_PAIRS_MAX]; /* engine pair -> pricer pair id */
     venue_pair *vp;                         /* [venue * npairs + pair] */
+    /* LIMIT orders (see "Limit orders and the internal book" below) */
+    xr_ibook *ib;            /* [npairs] */
+    void **ib_mem;           /* [npairs] */
+    xr_eng_order *rest;      /* [orders_max]: resting orders by the router's pool index */
+    uint8_t *rest_used;      /* [orders_max] */
+    uint32_t *rest_by_entry; /* [idempotency_max]: gateway entry -> pool index + 1 */
+    uint8_t *cancel_req;     /* [idempotency_max]: CANCEL seen while not resting */
+    xr_ibook_fill *fills;    /* [orders_max]: the crosses of one xr_ibook_submit */
+    uint32_t nfills;
+    xr_eng_mdata *mdata; /* trades and candles (TICKER, OHLC) */
 };
 
 static venue_pair *vp_at(xr_eng_pricing *p, uint32_t venue, uint32_t pair)
@@ -123,6 +136,7 @@ static void md_inst(xr_eng_pricing *p, const xr_eng_md_inst *mi)
 static void md_book(xr_eng_pricing *p, const xr_eng_md_book *mb, bool down, uint64_t now)
 {
     venue_pair *vp = vp_at(p, mb->venue, mb->pair);
+    vp->updated_ns = now;
     if (down) {
         xr_book_reset(&vp->book);
         return;
@@ -284,6 +298,48 @@ static xr_err bound_of(const xr_instrument *inst, uint8_t side, xr_price limit, 
     return err;
 }
 
+/* An order executing firm quote oc->quote_id: the same bank, customer, pair, side, amount
+ * side and amount as the quote request (else INVALID_ARGUMENT; an unknown id or another
+ * customer's quote: NOT_FOUND), then the pricer's execute (expiry, single use, slippage). On
+ * XR_OK `*q` is the quote as honoured and `*fill` the fresh walk of its base: the plan. */
+static xr_err execute_quote(xr_eng_pricing *p, const xr_eng_order *o, uint32_t pid, uint64_t now,
+                            xr_quote *q, xr_pricing_fill *fill)
+{
+    const xr_engine_order_cmd *oc = &o->cmd.u.order;
+    xr_err err = xr_pricing_quote_get(&p->pricer, oc->quote_id, o->cmd.bank_id, o->cust_no, q);
+    if (err != XR_OK)
+        return err;
+    if (q->pair != pid || q->side != oc->side || q->fixed != fixed_of(oc->side, oc->amount_side) ||
+        q->amount.units != oc->amount.units)
+        return XR_ERR_INVALID_ARGUMENT;
+    return xr_pricing_execute(&p->pricer, oc->quote_id, o->cmd.bank_id, o->cust_no, now, q, fill);
+}
+
+/* The best-execution record of a routing decision: every venue of the pair, its best bid and
+ * ask and the age of its book. */
+static void best_ex(xr_eng_pricing *p, xr_eng_order *o, uint32_t pair, uint64_t now)
+{
+    o->n_bx = 0;
+    o->decided_ns = xr_clock_wall_ns();
+    for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++) {
+        const venue_pair *vp = vp_at(p, v, pair);
+        if (!vp->added)
+            continue;
+        xr_engine_venue_price *x = &o->bx[o->n_bx++];
+        memset(x, 0, sizeof *x);
+        x->venue = (uint16_t)v;
+        x->usable =
+            xr_book_check(&vp->book, now) == XR_OK && vp->inst.status == XR_INSTRUMENT_TRADING;
+        x->age_ns = vp->updated_ns != 0 && now > vp->updated_ns ? now - vp->updated_ns : 0;
+        xr_book_level lv;
+        uint32_t n = 0;
+        if (xr_book_top(&vp->book, XR_SIDE_BUY, now, &lv, 1, &n) == XR_OK && n == 1)
+            x->bid = lv.price;
+        if (xr_book_top(&vp->book, XR_SIDE_SELL, now, &lv, 1, &n) == XR_OK && n == 1)
+            x->ask = lv.price;
+    }
+}
+
 static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
 {
     const xr_engine_order_cmd *oc = &o->cmd.u.order;
@@ -300,8 +356,13 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
                             .amount = oc->amount};
     xr_quote q;
     xr_pricing_fill fill;
-    if ((err = xr_pricing_price(&p->pricer, &req, now, &q, &fill)) != XR_OK)
+    if (oc->quote_id != 0)
+        err = execute_quote(p, o, pid, now, &q, &fill);
+    else
+        err = xr_pricing_price(&p->pricer, &req, now, &q, &fill);
+    if (err != XR_OK)
         return err;
+    best_ex(p, o, pair, now);
     const xr_eng_pair *ep = &p->sh->pairs[pair];
     o->pair = pair;
     o->base_asset = ep->base_asset;
@@ -310,6 +371,15 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     o->n_legs = fill.n_legs;
     o->n_sent = 0;
     o->excluded = 0;
+    /* The base the children fill: the amount itself for a base-side order, the walk's base
+     * for a quote-side one, the quote's base for a firm quote. */
+    o->base_qty = fill.base;
+    o->cap_notional = fill.notional;
+    o->q_quote.units = o->q_spread.units = 0;
+    if (oc->quote_id != 0) {
+        o->q_quote = q.quote;
+        o->q_spread = q.spread;
+    }
     const bool buy = oc->side == XR_ENGINE_BUY;
     for (uint32_t i = 0; i < fill.n_legs; i++) {
         const xr_pricing_leg *pl = &fill.legs[i];
@@ -334,7 +404,11 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++)
         if (vp_at(p, v, pair)->added && p->sh->cfg.venues[v].taker_fee_bps > o->fee_cap)
             o->fee_cap = p->sh->cfg.venues[v].taker_fee_bps;
-    if (buy) {
+    if (buy && oc->quote_id != 0) {
+        /* A firm quote: the customer pays the quoted amount, never more (docs/ledger.md,
+         * "Firm quotes"); what the venues cost beyond it is the house's. */
+        o->reserve = q.quote;
+    } else if (buy) {
         /* The most the order can cost, wherever its children go: the whole base amount at
          * the bound, the highest fee, plus one minor unit per child for each of the two
          * roundings up (notional, fee) and one for the fee's fraction, then the spread. Any
@@ -349,6 +423,10 @@ static xr_err plan(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
         if ((err = xr_amount_mul_ratio(spend, o->spread_bps, 10000, XR_ROUND_DOWN, &s)) != XR_OK ||
             (err = xr_amount_add(spend, s, &o->reserve)) != XR_OK)
             return err;
+        /* "Spend X all in": the customer is never charged more than X (the router caps the
+         * charge at the amount), so X is all that needs holding. */
+        if (oc->amount_side == XR_ENGINE_AMOUNT_QUOTE && oc->amount.units < o->reserve.units)
+            o->reserve = oc->amount;
     } else {
         o->reserve = fill.base;
     }
@@ -364,7 +442,7 @@ static void add_legs(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     const xr_engine_order_cmd *oc = &o->cmd.u.order;
     const bool buy = oc->side == XR_ENGINE_BUY;
     uint32_t pid = p->pricer_pair[o->pair];
-    xr_amount remain = oc->amount;
+    xr_amount remain = o->base_qty;
     for (uint32_t i = 0; i < o->n_legs; i++)
         remain.units -= o->legs[i].filled.units;
     if (pid == NO_PAIR || remain.units <= 0 || o->n_legs >= XR_ENG_LEGS_MAX)
@@ -412,8 +490,447 @@ static void add_legs(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
     }
 }
 
+/* ---- Limit orders and the internal book ------------------------------------------------------
+ *
+ * A LIMIT order's `limit` is the CUSTOMER's price: quote per base all in (venue fee and the
+ * bank's spread included), as the report's avg_price states it. On a venue with taker fee f
+ * and the order's spread s, a buy may pay the venue at most limit / ((1 + s)(1 + f)) (the
+ * child's IOC limit, rounded down to the venue's tick; a sell: at least limit / ((1 - s)(1 -
+ * f)), rounded up), so that the customer's price before the minor-unit roundings of
+ * docs/ledger.md stays within the limit.
+ *
+ * The internal book (core/router/ibook, one per pair) holds resting GTC/GTD orders at their
+ * venue-equivalent price net of spread only: buy floor(limit / (1 + s)), sell ceil(limit /
+ * (1 - s)). Two client orders cross there at the RESTING order's such price P: the buyer pays
+ * P(1 + s_buy), the seller receives P(1 - s_sell), each within its own limit, no venue fee,
+ * both spreads are revenue (docs/ledger.md, "Internal cross"). A resting order is checked
+ * against the consolidated best bid / ask whenever a venue book of its pair changes; when the
+ * market reaches it, the venues whose own child limit (fee included) still has depth get IOC
+ * children, and whatever comes back unfilled rests again (at the back of its price's queue).
+ * A resting order stays in the router's pool; this stage keeps its copy in `rest` (by the
+ * router's pool index) and the ibook's order id is that index + 1. */
+
+static bool limit_resting_kind(const xr_eng_order *o)
+{
+    const xr_engine_order_cmd *c = &o->cmd.u.order;
+    return c->tif == XR_ENGINE_TIF_DEFAULT || c->tif == XR_ENGINE_TIF_GTC ||
+           c->tif == XR_ENGINE_TIF_GTD;
+}
+
+static xr_i128 legs_filled(const xr_eng_order *o)
+{
+    xr_i128 t = 0;
+    for (uint32_t i = 0; i < o->n_legs; i++)
+        t += o->legs[i].filled.units;
+    return t;
+}
+
+/* The child's limit on a venue: see above. */
+static xr_err child_limit(const xr_instrument *inst, const xr_eng_order *o, uint16_t fee,
+                          xr_price *out)
+{
+    const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
+    xr_i128 s = o->spread_bps, tick = inst->tick.ticks > 0 ? inst->tick.ticks : 1, v;
+    xr_i128 den = buy ? (10000 + s) * (10000 + fee) : (10000 - s) * (10000 - fee);
+    if (den <= 0)
+        return XR_ERR_INVALID_ARGUMENT;
+    xr_err err = xr_i128_muldiv(o->cmd.u.order.limit.ticks, (xr_i128)100000000, den * tick,
+                                buy ? XR_ROUND_DOWN : XR_ROUND_UP, &v);
+    if (err == XR_OK)
+        err = xr_i128_mul(v, tick, &out->ticks);
+    return err;
+}
+
+/* The resting price in the internal book: see above. */
+static xr_err ibook_price(const xr_eng_order *o, xr_price *out)
+{
+    const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
+    xr_i128 s = o->spread_bps;
+    xr_err err = xr_i128_muldiv(o->cmd.u.order.limit.ticks, 10000, buy ? 10000 + s : 10000 - s,
+                                buy ? XR_ROUND_DOWN : XR_ROUND_UP, &out->ticks);
+    if (err == XR_OK && out->ticks <= 0)
+        err = XR_ERR_INVALID_ARGUMENT;
+    return err;
+}
+
+/* Adds IOC legs at each usable venue's child limit for what its book offers inside it, best
+ * venue (top of book net of fee) first, up to the order's remainder; venues in o->excluded
+ * are skipped. Returns the base quantity added. */
+static xr_i128 limit_legs(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
+{
+    const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
+    const uint32_t nv = p->sh->cfg.nvenues;
+    xr_i128 remain = o->cmd.u.order.amount.units - legs_filled(o);
+    for (uint32_t i = 0; i < o->n_legs; i++)
+        if (!o->legs[i].done) /* planned, not yet final: counts as taken */
+            remain -= o->legs[i].qty.units - o->legs[i].filled.units;
+    uint32_t order[XR_ENGINE_VENUES_MAX], n = 0;
+    xr_i128 avail[XR_ENGINE_VENUES_MAX], net[XR_ENGINE_VENUES_MAX];
+    xr_price lim[XR_ENGINE_VENUES_MAX];
+    for (uint32_t v = 0; v < nv; v++) {
+        venue_pair *vp = vp_at(p, v, o->pair);
+        uint16_t fee = p->sh->cfg.venues[v].taker_fee_bps;
+        xr_book_view view;
+        if (!vp->added || (o->excluded & (1u << v)) || vp->inst.status != XR_INSTRUMENT_TRADING ||
+            xr_book_read(&vp->book, buy ? XR_SIDE_SELL : XR_SIDE_BUY, now, &view) != XR_OK ||
+            view.n == 0 || child_limit(&vp->inst, o, fee, &lim[v]) != XR_OK || lim[v].ticks <= 0)
+            continue;
+        xr_i128 a = 0;
+        for (uint32_t i = 0; i < view.n; i++) {
+            const xr_book_level *lv = xr_book_view_at(&view, i);
+            if (buy ? lv->price.ticks > lim[v].ticks : lv->price.ticks < lim[v].ticks)
+                break;
+            a += lv->qty.units;
+        }
+        if (a <= 0)
+            continue;
+        avail[v] = a;
+        xr_i128 top = xr_book_view_at(&view, 0)->price.ticks;
+        net[v] = top * (buy ? 10000 + fee : 10000 - fee);
+        /* insertion by net top price, best first (ties: lower venue index first) */
+        uint32_t j = n++;
+        while (j > 0 && (buy ? net[order[j - 1]] > net[v] : net[order[j - 1]] < net[v])) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    xr_i128 added = 0;
+    for (uint32_t k = 0; k < n && remain > 0 && o->n_legs < XR_ENG_LEGS_MAX; k++) {
+        uint32_t v = order[k];
+        const venue_pair *vp = vp_at(p, v, o->pair);
+        xr_i128 q = avail[v] < remain ? avail[v] : remain;
+        xr_i128 step = vp->inst.lot_step.units > 0 ? vp->inst.lot_step.units : 1;
+        q -= q % step;
+        if (q <= 0 || xr_instrument_check_order(&vp->inst, lim[v], (xr_amount){q}) != XR_OK)
+            continue;
+        xr_eng_leg *l = &o->legs[o->n_legs++];
+        memset(l, 0, sizeof *l);
+        l->venue = (uint16_t)v;
+        l->fee_bps = p->sh->cfg.venues[v].taker_fee_bps;
+        l->qty.units = q;
+        l->limit = lim[v];
+        remain -= q;
+        added += q;
+    }
+    return added;
+}
+
+/* Pre-trade checks and plan of a LIMIT order (the MARKET path is plan()). */
+static xr_err plan_limit(xr_eng_pricing *p, xr_eng_order *o, uint64_t now)
+{
+    const xr_engine_order_cmd *oc = &o->cmd.u.order;
+    uint32_t pair, pid;
+    xr_err err = find_pair(p, oc->pair, &pair, &pid);
+    if (err != XR_OK)
+        return err;
+    if ((oc->side != XR_ENGINE_BUY && oc->side != XR_ENGINE_SELL) || oc->limit.ticks <= 0 ||
+        (oc->tif == XR_ENGINE_TIF_GTD && oc->expire_ns <= xr_clock_wall_ns()) ||
+        (oc->tif != XR_ENGINE_TIF_GTD && oc->expire_ns != 0))
+        return XR_ERR_INVALID_ARGUMENT;
+    if (oc->amount.units <= 0)
+        return XR_ERR_INVALID_AMOUNT;
+    if ((err = xr_pricing_get_spread(&p->pricer, o->cmd.bank_id, pid, o->tier, &o->spread_bps)) !=
+        XR_OK)
+        return err;
+    if (o->spread_bps >= 10000)
+        return XR_ERR_INVALID_ARGUMENT;
+    const xr_eng_pair *ep = &p->sh->pairs[pair];
+    o->pair = pair;
+    o->base_asset = ep->base_asset;
+    o->quote_asset = ep->quote_asset;
+    o->n_legs = o->n_sent = 0;
+    o->excluded = 0;
+    o->fee_cap = 0;
+    bool scaled = false;
+    for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++) {
+        const venue_pair *vp = vp_at(p, v, pair);
+        if (!vp->added)
+            continue;
+        if (!scaled) {
+            o->scale = vp->inst.scale;
+            scaled = true;
+        }
+        if (p->sh->cfg.venues[v].taker_fee_bps > o->fee_cap)
+            o->fee_cap = p->sh->cfg.venues[v].taker_fee_bps;
+        xr_i128 step = vp->inst.lot_step.units > 0 ? vp->inst.lot_step.units : 1;
+        if (oc->amount.units % step != 0)
+            return XR_ERR_INVALID_AMOUNT;
+    }
+    if (!scaled)
+        return XR_ERR_VENUE_UNAVAILABLE;
+    o->base_qty = oc->amount;
+    /* The daily cap counts the most the order can trade: the whole amount at its limit. */
+    if ((err = xr_notional(oc->amount, oc->limit, &o->scale, XR_ROUND_UP, &o->cap_notional)) !=
+        XR_OK)
+        return err;
+    o->bound = oc->limit;
+    best_ex(p, o, pair, now);
+    xr_i128 got = limit_legs(p, o, now);
+    if (oc->tif == XR_ENGINE_TIF_FOK && got < oc->amount.units)
+        return XR_ERR_INSUFFICIENT_LIQUIDITY; /* all or nothing: nothing is reserved */
+    if (oc->tif == XR_ENGINE_TIF_IOC && got == 0)
+        return XR_ERR_INSUFFICIENT_LIQUIDITY;
+    if (oc->side == XR_ENGINE_BUY) {
+        /* The whole amount at the customer's limit, which already includes fee and spread,
+         * plus two minor units per possible leg for each of the roundings up (notional, fee)
+         * and the spread's. */
+        if ((err = xr_notional(oc->amount, oc->limit, &o->scale, XR_ROUND_UP, &o->reserve)) !=
+            XR_OK)
+            return err;
+        o->reserve.units += 4 * XR_ENG_LEGS_MAX + 2;
+    } else {
+        o->reserve = oc->amount;
+    }
+    return XR_OK;
+}
+
+static void rest_take_out(xr_eng_pricing *p, xr_eng_order *o)
+{
+    uint32_t ref = o->route_ref;
+    if (p->rest_by_entry[o->gw_entry] == ref + 1)
+        p->rest_by_entry[o->gw_entry] = 0;
+    p->rest_used[ref] = 0;
+    xr_eng_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_ENG_M_ORDER;
+    m.u.order = *o;
+    m.u.order.phase = XR_ENG_PH_REROUTE;
+    xr_eng_port_send(&p->to_ledger, &m);
+}
+
+static void rest_fill_cb(void *ctx, const xr_ibook_fill *f)
+{
+    xr_eng_pricing *p = ctx;
+    XR_ASSERT(p->nfills < p->sh->cfg.orders_max);
+    p->fills[p->nfills++] = *f;
+}
+
+/* Records an internal cross of `qty` at `price` on `o`: one internal leg per taking out. */
+static void add_internal(xr_eng_order *o, xr_amount qty, xr_price price)
+{
+    xr_eng_leg *l = NULL;
+    for (uint32_t i = o->n_sent; i < o->n_legs; i++)
+        if (o->legs[i].venue == XR_ENG_VENUE_INTERNAL)
+            l = &o->legs[i];
+    if (l == NULL) {
+        XR_ASSERT(o->n_legs < XR_ENG_LEGS_MAX); /* an order rests only with a leg to spare */
+        l = &o->legs[o->n_legs++];
+        memset(l, 0, sizeof *l);
+        l->venue = XR_ENG_VENUE_INTERNAL;
+        l->done = l->done_seen = 1;
+        l->limit = price;
+    }
+    l->qty.units += qty.units;
+    l->filled.units += qty.units;
+    l->done_cum = l->filled;
+    l->quote_exact += qty.units * price.ticks; /* both below 2^113 (ibook, book ranges) */
+    /* The state table's PARTIAL_FILL / FULL_FILL rows from OPEN or PARTIALLY_FILLED, so the
+     * record written before the router sees the order shows it (the router applies the same
+     * event through core/router/order_state, which then changes nothing). */
+    o->status = legs_filled(o) >= o->cmd.u.order.amount.units ? XR_ENGINE_ORDER_FILLED
+                                                              : XR_ENGINE_ORDER_PARTIALLY_FILLED;
+}
+
+static void gw_open(xr_eng_pricing *p, const xr_eng_order *o)
+{
+    xr_eng_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_ENG_M_ORDER;
+    m.u.order = *o;
+    m.u.order.phase = XR_ENG_PH_OPEN;
+    m.u.order.filled.units = legs_filled(o);
+    xr_eng_port_send(&p->to_gw, &m);
+}
+
+/* Puts `in` (taken from the router, no new legs found) into the internal book; crosses with
+ * opposite resting orders happen here. */
+static void rest(xr_eng_pricing *p, xr_eng_order *in)
+{
+    const uint32_t ref = in->route_ref;
+    xr_ibook *ib = &p->ib[in->pair];
+    xr_ibook_order io = {
+        .id = (uint64_t)ref + 1,
+        .side = in->cmd.u.order.side == XR_ENGINE_BUY ? XR_IBOOK_BUY : XR_IBOOK_SELL,
+        .tif = in->cmd.u.order.tif == XR_ENGINE_TIF_GTD ? XR_IBOOK_GTD : XR_IBOOK_GTC,
+        .expire_ns =
+            in->cmd.u.order.tif == XR_ENGINE_TIF_GTD ? (uint64_t)in->cmd.u.order.expire_ns : 0};
+    io.qty.units = in->cmd.u.order.amount.units - legs_filled(in);
+    xr_ibook_result res;
+    xr_err err = ibook_price(in, &io.price);
+    p->nfills = 0;
+    if (err == XR_OK)
+        err = xr_ibook_submit(ib, &io, (uint64_t)xr_clock_wall_ns(), &res);
+    if (err != XR_OK) {
+        /* Cannot rest (the book is full, a price out of range): ended as cancelled, what
+         * filled is booked, with the reason. */
+        in->ending = XR_ENG_END_CANCEL;
+        in->err = err;
+        rest_take_out(p, in);
+        return;
+    }
+    xr_eng_order *o = &p->rest[ref];
+    *o = *in;
+    o->rested = 1;
+    o->excluded = 0; /* resting: when the market moves, every venue may be tried again */
+    p->rest_used[ref] = 1;
+    p->rest_by_entry[o->gw_entry] = ref + 1;
+    for (uint32_t i = 0; i < p->nfills; i++) {
+        const xr_ibook_fill *f = &p->fills[i];
+        xr_eng_order *mk = &p->rest[f->maker_id - 1];
+        XR_ASSERT(p->rest_used[f->maker_id - 1]);
+        add_internal(mk, f->qty, f->price);
+        add_internal(o, f->qty, f->price);
+        /* A maker with a remainder leaves the book too: its fill must be stored before it
+         * is booked, and it comes back through the router (at the back of its queue). */
+        if (f->maker_remaining.units > 0)
+            (void)xr_ibook_cancel(ib, f->maker_id, NULL);
+        rest_take_out(p, mk);
+    }
+    if (p->nfills > 0) {
+        if (res.outcome == XR_IBOOK_RESTING)
+            (void)xr_ibook_cancel(ib, io.id, NULL);
+        rest_take_out(p, o);
+        return;
+    }
+    gw_open(p, o);
+}
+
+/* A LIMIT order back from the router with every child final (the REROUTE path). */
+static void limit_reroute(xr_eng_pricing *p, const xr_eng_order *in, uint64_t now)
+{
+    xr_eng_order o = *in;
+    if (o.recovered) {
+        gw_open(p, &o); /* reconciliation of this order is done: the gateway counts it */
+        o.recovered = 0;
+    }
+    if (!limit_resting_kind(&o)) {
+        /* IOC / FOK failover inside the limit; nothing found: the router books and ends it */
+        if (p->pricer_pair[o.pair] != NO_PAIR)
+            (void)limit_legs(p, &o, now);
+        rest_take_out(p, &o);
+        return;
+    }
+    if (p->cancel_req[o.gw_entry]) {
+        o.ending = XR_ENG_END_CANCEL;
+    } else if (o.cmd.u.order.tif == XR_ENGINE_TIF_GTD &&
+               o.cmd.u.order.expire_ns <= xr_clock_wall_ns()) {
+        o.ending = XR_ENG_END_EXPIRED;
+    } else {
+        /* venues that just came back short are excluded for this at-once retry only */
+        if (p->pricer_pair[o.pair] != NO_PAIR && limit_legs(p, &o, now) > 0) {
+            best_ex(p, &o, o.pair, now);
+            rest_take_out(p, &o);
+            return;
+        }
+        rest(p, &o);
+        return;
+    }
+    rest_take_out(p, &o);
+}
+
+/* CANCEL: a resting order leaves the book now; any other order in flight is cancelled when
+ * it comes back from its venues (IOC children cannot be stopped; see engine.h, CANCEL). */
+static void limit_cancel(xr_eng_pricing *p, const xr_eng_req *r)
+{
+    uint32_t entry = r->gw_entry;
+    XR_ASSERT(entry < p->sh->cfg.idempotency_max);
+    uint32_t ref1 = p->rest_by_entry[entry];
+    if (ref1 == 0) {
+        p->cancel_req[entry] = 1;
+        return;
+    }
+    xr_eng_order *o = &p->rest[ref1 - 1];
+    (void)xr_ibook_cancel(&p->ib[o->pair], ref1, NULL);
+    o->ending = XR_ENG_END_CANCEL;
+    rest_take_out(p, o);
+}
+
+/* The consolidated market of `pair` moved: resting orders it now reaches are routed. */
+static void limit_market(xr_eng_pricing *p, uint32_t pair, uint64_t now)
+{
+    uint32_t pid = p->pricer_pair[pair];
+    xr_pricing_bbo bbo;
+    if (pid == NO_PAIR || xr_pricing_bbo_get(&p->pricer, pid, now, &bbo) != XR_OK)
+        return;
+    uint64_t ids[16];
+    size_t n = 0;
+    (void)xr_ibook_marketable(&p->ib[pair], bbo.bid.ticks > 0 ? &bbo.bid : NULL,
+                              bbo.ask.ticks > 0 ? &bbo.ask : NULL, ids, 16, &n);
+    for (size_t i = 0; i < n; i++) {
+        xr_eng_order *o = &p->rest[ids[i] - 1];
+        if (limit_legs(p, o, now) > 0) {
+            best_ex(p, o, pair, now);
+            (void)xr_ibook_cancel(&p->ib[pair], ids[i], NULL);
+            rest_take_out(p, o);
+        }
+    }
+}
+
+/* GTD orders past their expiry leave the book, to be booked EXPIRED. */
+static void limit_expire(xr_eng_pricing *p)
+{
+    int64_t wall = xr_clock_wall_ns();
+    for (uint32_t pair = 0; pair < p->sh->npairs; pair++) {
+        uint64_t ids[16];
+        size_t n = 0;
+        (void)xr_ibook_expire_due(&p->ib[pair], (uint64_t)wall, ids, 16, &n);
+        for (size_t i = 0; i < n; i++) {
+            xr_eng_order *o = &p->rest[ids[i] - 1];
+            o->ending = XR_ENG_END_EXPIRED;
+            rest_take_out(p, o);
+        }
+    }
+}
+
+static xr_err limit_create(xr_eng_pricing *p)
+{
+    const xr_engine_config *c = &p->sh->cfg;
+    uint32_t np = p->sh->npairs > 0 ? p->sh->npairs : 1;
+    p->ib = xr_eng_alloc(sizeof *p->ib * np);
+    p->ib_mem = xr_eng_alloc(sizeof *p->ib_mem * np);
+    p->rest = xr_eng_alloc(sizeof *p->rest * c->orders_max);
+    p->rest_used = xr_eng_alloc(c->orders_max);
+    p->rest_by_entry = xr_eng_alloc(sizeof *p->rest_by_entry * c->idempotency_max);
+    p->cancel_req = xr_eng_alloc(c->idempotency_max);
+    p->fills = xr_eng_alloc(sizeof *p->fills * c->orders_max);
+    if (p->ib == NULL || p->ib_mem == NULL || p->rest == NULL || p->rest_used == NULL ||
+        p->rest_by_entry == NULL || p->cancel_req == NULL || p->fills == NULL)
+        return XR_ERR_NO_MEMORY;
+    xr_ibook_config bc = {.orders_max = c->orders_max, .on_fill = rest_fill_cb, .ctx = p};
+    size_t len = xr_ibook_footprint(&bc);
+    if (len == 0)
+        return XR_ERR_INVALID_ARGUMENT;
+    for (uint32_t i = 0; i < p->sh->npairs; i++) {
+        if ((p->ib_mem[i] = xr_eng_alloc(len)) == NULL)
+            return XR_ERR_NO_MEMORY;
+        xr_err err = xr_ibook_init(&p->ib[i], p->ib_mem[i], len, &bc);
+        if (err != XR_OK)
+            return err;
+    }
+    return XR_OK;
+}
+
+static void limit_destroy(xr_eng_pricing *p)
+{
+    if (p->ib_mem != NULL)
+        for (uint32_t i = 0; i < p->sh->npairs; i++)
+            xr_eng_free(p->ib_mem[i]);
+    xr_eng_free(p->ib_mem);
+    xr_eng_free(p->ib);
+    xr_eng_free(p->rest);
+    xr_eng_free(p->rest_used);
+    xr_eng_free(p->rest_by_entry);
+    xr_eng_free(p->cancel_req);
+    xr_eng_free(p->fills);
+}
+
 static void reroute(xr_eng_pricing *p, const xr_eng_order *in, uint64_t now)
 {
+    if (in->cmd.u.order.type == XR_ENGINE_LIMIT) {
+        limit_reroute(p, in, now);
+        return;
+    }
     xr_eng_msg m;
     memset(&m, 0, sizeof m);
     m.type = XR_ENG_M_ORDER;
@@ -429,7 +946,8 @@ static void order(xr_eng_pricing *p, const xr_eng_order *in, uint64_t now)
     m.type = XR_ENG_M_ORDER;
     xr_eng_order *o = &m.u.order;
     *o = *in;
-    xr_err err = plan(p, o, now);
+    p->cancel_req[o->gw_entry] = 0; /* a new order in this gateway entry */
+    xr_err err = o->cmd.u.order.type == XR_ENGINE_LIMIT ? plan_limit(p, o, now) : plan(p, o, now);
     if (err != XR_OK) {
         o->phase = XR_ENG_PH_REJECTED;
         o->err = err;
@@ -440,11 +958,107 @@ static void order(xr_eng_pricing *p, const xr_eng_order *in, uint64_t now)
     xr_eng_port_send(&p->to_ledger, &m);
 }
 
+/* ---- TICKER, OHLC, PAIRS (core/engine/market_data.c) --------------------------------------- */
+
+/* The scales of `pair` from its first venue with known rules; false when there is none. */
+static bool pair_scale(xr_eng_pricing *p, uint32_t pair, xr_pair_scale *out)
+{
+    for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++)
+        if (vp_at(p, v, pair)->added) {
+            *out = vp_at(p, v, pair)->inst.scale;
+            return true;
+        }
+    return false;
+}
+
+static void ticker(xr_eng_pricing *p, const xr_eng_req *r, uint64_t now)
+{
+    const xr_engine_market_cmd *mc = &r->cmd.u.market;
+    xr_eng_msg m;
+    uint32_t pair, pid;
+    xr_err err = find_pair(p, mc->pair, &pair, &pid);
+    xr_book_level lv[2][1];
+    uint32_t n[2] = {0, 0};
+    if (err == XR_OK)
+        err = xr_pricing_depth(&p->pricer, pid, XR_SIDE_BUY, now, lv[0], 1, &n[0]);
+    if (err == XR_OK)
+        err = xr_pricing_depth(&p->pricer, pid, XR_SIDE_SELL, now, lv[1], 1, &n[1]);
+    xr_pair_scale sc;
+    if (err == XR_OK && !pair_scale(p, pair, &sc))
+        err = XR_ERR_VENUE_UNAVAILABLE;
+    if (err != XR_OK) {
+        xr_eng_reject(&m, &r->cmd, err);
+        xr_eng_port_send(&p->to_gw, &m);
+        return;
+    }
+    ev_header(&m, &r->cmd, XR_ENGINE_EV_TICKER);
+    xr_engine_ticker_ev *t = &m.u.ev.u.ticker;
+    memcpy(t->pair, p->sh->pairs[pair].name, sizeof t->pair);
+    t->base_scale = sc.base;
+    t->quote_scale = sc.quote;
+    t->price_scale = sc.price;
+    if (n[0] > 0) {
+        t->bid = lv[0][0].price;
+        t->bid_qty = lv[0][0].qty;
+    }
+    if (n[1] > 0) {
+        t->ask = lv[1][0].price;
+        t->ask_qty = lv[1][0].qty;
+    }
+    xr_eng_mdata_ticker(p->mdata, pair, xr_clock_wall_ns(), t);
+    xr_eng_port_send(&p->to_gw, &m);
+}
+
+static void ohlc(xr_eng_pricing *p, const xr_eng_req *r)
+{
+    const xr_engine_market_cmd *mc = &r->cmd.u.market;
+    xr_eng_msg m;
+    uint32_t pair, pid;
+    xr_err err = find_pair(p, mc->pair, &pair, &pid);
+    xr_pair_scale sc;
+    if (err == XR_OK && !pair_scale(p, pair, &sc))
+        err = XR_ERR_VENUE_UNAVAILABLE;
+    if (err == XR_OK) {
+        ev_header(&m, &r->cmd, XR_ENGINE_EV_OHLC);
+        xr_engine_ohlc_ev *o = &m.u.ev.u.ohlc;
+        memcpy(o->pair, p->sh->pairs[pair].name, sizeof o->pair);
+        o->base_scale = sc.base;
+        o->price_scale = sc.price;
+        err = xr_eng_mdata_ohlc(p->mdata, pair, mc->interval_s, mc->from_ns, mc->to_ns,
+                                xr_clock_wall_ns(), o);
+    }
+    if (err != XR_OK)
+        xr_eng_reject(&m, &r->cmd, err);
+    xr_eng_port_send(&p->to_gw, &m);
+}
+
+static void pairs(xr_eng_pricing *p, const xr_eng_req *r)
+{
+    xr_eng_msg m;
+    ev_header(&m, &r->cmd, XR_ENGINE_EV_PAIRS);
+    xr_engine_pairs_ev *pe = &m.u.ev.u.pairs;
+    uint32_t i = r->cmd.u.market.cursor;
+    if (i > p->sh->npairs) {
+        xr_eng_reject(&m, &r->cmd, XR_ERR_INVALID_ARGUMENT);
+        xr_eng_port_send(&p->to_gw, &m);
+        return;
+    }
+    for (; i < p->sh->npairs && pe->n < XR_ENGINE_PAIRS_MAX; i++) {
+        const xr_instrument *inst[XR_ENGINE_VENUES_MAX];
+        for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++)
+            inst[v] = vp_at(p, v, i)->added ? &vp_at(p, v, i)->inst : NULL;
+        xr_eng_mdata_pair_info(p->sh, i, inst, &pe->items[pe->n++]);
+    }
+    pe->next_cursor = i < p->sh->npairs ? i : 0;
+    xr_eng_port_send(&p->to_gw, &m);
+}
+
 xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
 {
     xr_eng_port_flush(&p->to_gw);
     xr_eng_port_flush(&p->to_ledger);
     uint64_t now = xr_clock_mono_ns();
+    uint64_t moved = 0; /* pairs whose books changed: resting LIMIT orders are checked */
     /* Market data first, so a request sees every book change that arrived before it. */
     for (uint32_t v = 0; v < p->sh->cfg.nvenues; v++) {
         const xr_eng_msg *m;
@@ -454,10 +1068,21 @@ xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
                 md_inst(p, &m->u.inst);
             else if (m->type == XR_ENG_M_MD_BOOK || m->type == XR_ENG_M_MD_DOWN)
                 md_book(p, &m->u.book, m->type == XR_ENG_M_MD_DOWN, now);
+            else if (m->type == XR_ENG_M_MD_TRADE)
+                (void)xr_eng_mdata_trade(p->mdata, &m->u.trade);
             else
                 return XR_ERR_INTERNAL;
+            if (m->type == XR_ENG_M_MD_BOOK)
+                moved |= 1ull << m->u.book.pair;
             xr_spsc_ring_release(p->md[v], 1);
         }
+    }
+    /* Resting orders: expiry, then the market reaching them (16 per pair and pass at most). */
+    if (xr_eng_port_room(&p->to_ledger, 32)) {
+        limit_expire(p);
+        for (uint32_t pair = 0; pair < p->sh->npairs && moved != 0; pair++)
+            if ((moved & (1ull << pair)) && xr_eng_port_room(&p->to_ledger, 16))
+                limit_market(p, pair, now);
     }
     for (;;) {
         if (!xr_eng_port_room(&p->to_gw, 1) || !xr_eng_port_room(&p->to_ledger, 1))
@@ -466,18 +1091,33 @@ xr_err xr_eng_pricing_poll(xr_eng_pricing *p, bool *work)
         if (m == NULL)
             break;
         *work = true;
-        if (m->type == XR_ENG_M_ORDER)
+        if (m->type == XR_ENG_M_ORDER && m->u.order.phase == XR_ENG_PH_REJECTED)
+            /* The ledger refused an order on a firm quote (funds, daily cap): nothing was
+             * booked, so its quote may be executed again. */
+            (void)xr_pricing_release(&p->pricer, m->u.order.cmd.u.order.quote_id,
+                                     m->u.order.cmd.bank_id, m->u.order.cust_no);
+        else if (m->type == XR_ENG_M_ORDER)
             order(p, &m->u.order, now);
         else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_QUOTE)
             quote(p, &m->u.req, now);
         else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_BOOK)
             book(p, &m->u.req, now);
+        else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_CANCEL)
+            limit_cancel(p, &m->u.req);
+        else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_TICKER)
+            ticker(p, &m->u.req, now);
+        else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_OHLC)
+            ohlc(p, &m->u.req);
+        else if (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_PAIRS)
+            pairs(p, &m->u.req);
         else
             return XR_ERR_INTERNAL;
         xr_spsc_ring_release(p->from_gw, 1);
     }
     for (;;) {
-        if (!xr_eng_port_room(&p->to_ledger, 1))
+        /* A resting order may cross every other resting order: room for all of them. */
+        if (!xr_eng_port_room(&p->to_ledger, p->sh->cfg.orders_max + 2) ||
+            !xr_eng_port_room(&p->to_gw, 2))
             break;
         const xr_eng_msg *m = xr_spsc_ring_peek(p->from_router);
         if (m == NULL)
@@ -509,7 +1149,11 @@ xr_err xr_eng_pricing_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_
                             .quotes_max = sh->cfg.quotes_max,
                             .quote_ttl_ns = sh->cfg.quote_ttl_ns,
                             .slippage_bps = sh->cfg.slippage_bps,
-                            .cross_halt_bps = 0};
+                            .cross_halt_bps = 0,
+                            /* Quote ids never repeat across restarts (quotes live in memory
+                             * only, so an id from before one must be NOT_FOUND, never a new
+                             * quote): they start at the wall clock in microseconds. */
+                            .first_quote_id = (uint64_t)xr_clock_wall_ns() / 1000u};
     size_t len = xr_pricing_footprint(&pc);
     if (len == 0)
         return XR_ERR_INVALID_ARGUMENT;
@@ -541,10 +1185,13 @@ xr_err xr_eng_pricing_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_
         if ((err = xr_book_init(&p->vp[i].book, p->vp[i].book_mem, blen, &bc)) != XR_OK)
             return err;
     }
+    if ((err = xr_eng_mdata_create(sh, &p->mdata)) != XR_OK)
+        return err;
     if (xr_eng_port_init(&p->to_gw, r->pricing_gw, XR_ENG_OUTBOX_SMALL) != XR_OK ||
-        xr_eng_port_init(&p->to_ledger, r->pricing_ledger, XR_ENG_OUTBOX_SMALL) != XR_OK)
+        xr_eng_port_init(&p->to_ledger, r->pricing_ledger,
+                         XR_ENG_OUTBOX_SMALL + sh->cfg.orders_max) != XR_OK)
         return XR_ERR_NO_MEMORY;
-    return XR_OK;
+    return limit_create(p);
 }
 
 void xr_eng_pricing_destroy(xr_eng_pricing *p)
@@ -556,6 +1203,8 @@ void xr_eng_pricing_destroy(xr_eng_pricing *p)
             xr_eng_free(p->vp[i].book_mem);
     xr_eng_free(p->vp);
     xr_eng_free(p->pricer_mem);
+    limit_destroy(p);
+    xr_eng_mdata_destroy(p->mdata);
     xr_eng_port_fini(&p->to_gw);
     xr_eng_port_fini(&p->to_ledger);
     xr_eng_free(p);

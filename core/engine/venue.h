@@ -22,7 +22,9 @@
  * The driver is the producer of `events` and `md` and the consumer of `cmds`; it never
  * blocks (a full ring is retried on the next poll from its own fixed-size queue).
  *
- * Threading: the driver's functions are called from the engine's schedule thread only.
+ * Threading: create and destroy are called from the threads calling xr_engine_open and
+ * xr_engine_close; poll from the thread that runs the venues stage (the caller of
+ * xr_engine_poll in the INLINE schedule, one engine thread in THREADS), never two at once.
  * Ownership: the driver owns its connections; the rings belong to the engine and outlive
  * the driver.
  */
@@ -56,6 +58,13 @@ typedef struct xr_eng_venue_driver {
      * XR_ERR_INTERNAL. */
     xr_err (*poll)(void *drv, bool *work);
     void (*destroy)(void *drv);
+    /* Optional, both or neither (NULL: the THREADS schedule then sleeps the venues' thread on
+     * a futex for at most cfg.io_wait_ns at a time). poll_wait: one pass like poll, except
+     * that when nothing is ready it blocks in the network wait for up to `timeout_ns`, until
+     * a completion arrives or `wake` is called. wake: makes a poll_wait running in another
+     * thread return soon (or the next one, if none runs); any thread may call it. */
+    xr_err (*poll_wait)(void *drv, uint64_t timeout_ns, bool *work);
+    void (*wake)(void *drv);
 } xr_eng_venue_driver;
 
 /* Opens an engine whose venues are run by `drv` (see xr_engine_open in xroute/engine.h,

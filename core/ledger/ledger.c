@@ -135,6 +135,7 @@ struct lg_batch {
     MDB_cursor *acc_cur, *op_cur;
     int64_t ts;
     uint32_t swept;
+    uint32_t aux_n;     /* auxiliary records written in this batch */
     lg_hasher *hasher;  /* NULL: hash inline */
     uint32_t published; /* entries handed to the hasher in this batch (0: none yet) */
     uint32_t miss_pos;  /* index position where the last op_get miss would be inserted */
@@ -1335,8 +1336,9 @@ static xr_err batch_commit(xr_ledger *lg)
 {
     lg_batch *b = lg->batch;
     if (b->op_new_n == 0 && b->op_upd_n == 0 && b->acc_dirty_n == 0 && b->entry_n == 0 &&
-        b->exp_n == 0 && b->swept == 0) {
-        /* Only replays and unstored failures: nothing to make durable. */
+        b->exp_n == 0 && b->swept == 0 && b->aux_n == 0) {
+        /* Only replays and unstored failures: nothing to make durable (auxiliary records
+         * written without any op, e.g. an order record's new children, are: aux_n). */
         batch_txn_end(b, 0);
         return XR_OK;
     }
@@ -1400,6 +1402,7 @@ static xr_err aux_write(xr_ledger *lg, const xr_ledger_result *results, size_t n
         int rc = mdb_put(lg->batch->txn, lg->db_aux, &k, &v, 0);
         if (rc != MDB_SUCCESS)
             return lg_mdb_err(rc);
+        lg->batch->aux_n++;
     }
     return XR_OK;
 }
@@ -1448,6 +1451,7 @@ static xr_err execute(xr_ledger *lg, const xr_ledger_op *ops, size_t n, xr_ledge
     b->next_seq = lg->entry_count + 1;
     b->logging = 0;
     b->swept = 0;
+    b->aux_n = 0;
     b->published = 0;
 
     xr_err err = sweep_expired(lg);

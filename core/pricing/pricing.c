@@ -127,7 +127,7 @@ xr_err xr_pricing_init(xr_pricing *p, void *mem, size_t len, const xr_pricing_co
     p->spread_mask = slots - 1u;
     for (uint32_t i = 0; i < slots; i++)
         p->spreads[i].tier = XR_PRICING_SPREAD_EMPTY;
-    p->next_quote_id = 1;
+    p->next_quote_id = cfg->first_quote_id != 0 ? cfg->first_quote_id : 1;
     return XR_OK;
 }
 

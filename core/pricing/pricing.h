@@ -118,6 +118,9 @@ typedef struct xr_pricing_config {
     uint64_t quote_ttl_ns;   /* a firm quote's time to live, > 0 */
     uint32_t slippage_bps;   /* allowed move of the executable amount at execution, < 10^4 */
     uint32_t cross_halt_bps; /* cross-venue crossing that halts a pair; 0 = never */
+    uint64_t first_quote_id; /* the first firm quote's id; 0 = 1. A pricer that must never
+                                hand out an id of an earlier pricer (a restart) starts above
+                                every id that one used (e.g. the wall clock in microseconds) */
 } xr_pricing_config;
 
 /* One venue of a pair. */
@@ -195,6 +198,8 @@ typedef struct xr_quote {
     xr_price price;            /* quote / base: buy rounded up, sell down (informative) */
     xr_price executable_price; /* executable / base, rounded likewise */
     uint64_t created_ns, expires_ns;
+    xr_amount amount; /* the request's fixed amount as asked (an order executing the quote must
+                         ask for the same) */
 } xr_quote;
 
 /* The pricer. Fields are private to core/pricing. */
@@ -311,6 +316,12 @@ xr_err xr_pricing_quote_get(const xr_pricing *p, uint64_t id, uint32_t bank, uin
  * and the walk's errors (halts, INSUFFICIENT_LIQUIDITY, BELOW_MIN_SIZE, OVERFLOW). */
 xr_err xr_pricing_execute(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t customer,
                           uint64_t now_ns, xr_quote *out, xr_pricing_fill *fill);
+
+/* Makes quote `id` of bank and customer usable again after xr_pricing_execute accepted it but
+ * its order was refused before anything was booked (funds, a daily cap): it can be executed
+ * again until it expires. XR_OK, XR_ERR_NOT_FOUND (as xr_pricing_quote_get),
+ * XR_ERR_INVALID_STATE (not executed). */
+xr_err xr_pricing_release(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t customer);
 
 #ifdef __cplusplus
 }

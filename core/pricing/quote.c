@@ -125,6 +125,7 @@ xr_err xr_pricing_price(const xr_pricing *p, const xr_quote_request *req, uint64
     out->side = req->side;
     out->tier = req->tier;
     out->fixed = req->fixed;
+    out->amount = req->amount;
     out->spread_bps = s;
     out->base = fill->base;
     out->notional = fill->notional;
@@ -234,5 +235,18 @@ xr_err xr_pricing_execute(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t cu
         return XR_ERR_SLIPPAGE_EXCEEDED;
     q->executed = true;
     *out = *q;
+    return XR_OK;
+}
+
+xr_err xr_pricing_release(xr_pricing *p, uint64_t id, uint32_t bank, uint64_t customer)
+{
+    XR_ASSERT(p != NULL);
+    xr_quote *q;
+    xr_err err = quote_find(p, id, bank, customer, &q);
+    if (err != XR_OK)
+        return err;
+    if (!q->executed)
+        return XR_ERR_INVALID_STATE;
+    q->executed = false;
     return XR_OK;
 }

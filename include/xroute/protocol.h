@@ -74,9 +74,7 @@ typedef enum xr_proto_type {
     XR_PROTO_TICKER = 0x2C,
     XR_PROTO_OHLC = 0x2D,
     XR_PROTO_PAIRS = 0x2E,
-    /* responses, engine -> bank, sequenced: XR_PROTO_EV_BASE + xr_engine_event_kind.
-     * 0x49 (TICKER), 0x4A (OHLC) and 0x4B (PAIRS) are reserved: engine.h defines no payload
-     * for them yet, so they are not valid on the wire in version 1. */
+    /* responses, engine -> bank, sequenced: XR_PROTO_EV_BASE + xr_engine_event_kind. */
     XR_PROTO_EV_CUSTOMER = 0x41,
     XR_PROTO_EV_FUNDING = 0x42,
     XR_PROTO_EV_QUOTE = 0x43,
@@ -86,7 +84,10 @@ typedef enum xr_proto_type {
     XR_PROTO_EV_BALANCES = 0x47,
     XR_PROTO_EV_BOOK = 0x48,
     XR_PROTO_EV_ORDER_LIST = 0x4C,
-    XR_PROTO_EV_ORDER = 0x4D
+    XR_PROTO_EV_ORDER = 0x4D,
+    XR_PROTO_EV_TICKER = 0x49,
+    XR_PROTO_EV_OHLC = 0x4A,
+    XR_PROTO_EV_PAIRS = 0x4B
 } xr_proto_type;
 
 /* Fixed sizes (whole frames, header included). Variable responses are a fixed part plus
@@ -105,6 +106,10 @@ typedef enum xr_proto_type {
 #define XR_PROTO_LEVEL_LEN          32  /* one BOOK level */
 #define XR_PROTO_SUMMARY_LEN        200 /* one ORDER_LIST item */
 #define XR_PROTO_CHILD_LEN          152 /* one ORDER child */
+#define XR_PROTO_PAIRS_REQ_LEN      48  /* PAIRS request: header + cursor */
+#define XR_PROTO_TICKER_LEN         176 /* EV_TICKER */
+#define XR_PROTO_CANDLE_LEN         96  /* one EV_OHLC candle */
+#define XR_PROTO_PAIR_INFO_LEN      104 /* one EV_PAIRS item */
 
 #define XR_PROTO_NONCE_LEN                  16
 #define XR_PROTO_MAC_LEN                    32

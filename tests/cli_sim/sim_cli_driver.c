@@ -193,7 +193,7 @@ int main(int argc, char **argv)
                            "--api-key",        "--api-secret",   "--balance",    "--account",
                            "--dup-client-ids", "--weight-limit", "--orders-10s", "--orders-1d",
                            "--ban-after",      "--ban-seconds",  "--fault",      "--log-level",
-                           "--version",        "--help"};
+                           "--version",        "--help",         "--convert"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         CHECK(strstr(out, flags[i]) != NULL, "--help does not mention %s", flags[i]);
     const char *kinds[] = {
@@ -210,6 +210,8 @@ int main(int argc, char **argv)
     const char *bad2[] = {bin, "--pair", "btc", NULL};
     const char *bad3[] = {bin, "--fault", "meteor", NULL};
     const char *bad4[] = {bin, "--seed", NULL};
+    const char *bad5[] = {bin, "--convert", "USD:USD", NULL};
+    CHECK(run(bad5, out, sizeof out) == 2, "--convert USD:USD");
     CHECK(run(bad1, out, sizeof out) == 2, "--bogus");
     CHECK(run(bad2, out, sizeof out) == 2, "--pair btc");
     CHECK(run(bad3, out, sizeof out) == 2, "--fault meteor");
@@ -220,7 +222,8 @@ int main(int argc, char **argv)
     const char *two[] = {bin, "--seed", "7", "--step-ms", "5", "--log-level", "info",
                    "--venue", "alpha:0", "--pairs", "BTCUSDT,AZNUSDT",
                    "--venue", "beta:0", "--taker-bps", "20", "--fault", "latency:ms=1",
-                   "--balance", "USDT=500", NULL};
+                   "--balance", "USDT=500", "--balance", "USD=100",
+                   "--convert", "USD:USDC:fee_bps=10,decimals=6", NULL};
     /* clang-format on */
     proc p;
     CHECK(spawn(&p, two), "spawn");
@@ -267,6 +270,20 @@ int main(int argc, char **argv)
                   strstr(resp, "\"takerCommission\":20") != NULL &&
                   strstr(resp, "{\"asset\":\"USDT\",\"free\":\"500.00000000\"") != NULL,
               "account: %s", resp);
+        /* Convert on beta (--convert): 10 USD at 1:1 less 10 bps is 9.99 USDC. */
+        snprintf(q, sizeof q, "fromAsset=USD&toAsset=USDC&fromAmount=10&timestamp=%lld",
+                 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        sign(q, sig);
+        snprintf(target, sizeof target, "/sapi/v1/convert/getQuote?%s&signature=%s", q, sig);
+        CHECK(http(ports[1], "POST", target, "X-MBX-APIKEY: " KEY "\r\n", NULL, resp,
+                   sizeof resp) == 200 &&
+                  strstr(resp, "\"quoteId\":\"") != NULL &&
+                  strstr(resp, "\"toAmount\":\"9.99000000\"") != NULL,
+              "convert quote: %s", resp);
+        CHECK(http(ports[0], "POST", target, "X-MBX-APIKEY: " KEY "\r\n", NULL, resp,
+                   sizeof resp) == 400 &&
+                  strstr(resp, "-1121") != NULL,
+              "alpha offers no conversion: %s", resp);
         CHECK(http(ports[1], "GET", "/api/v3/account?timestamp=1&signature=00",
                    "X-MBX-APIKEY: " KEY "\r\n", NULL, resp, sizeof resp) == 400 &&
                   strstr(resp, "-1022") != NULL,

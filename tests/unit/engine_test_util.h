@@ -1,6 +1,7 @@
 /*
  * Harness shared by the engine tests (unit.engine, unit.engine_recovery,
- * unit.engine_failover; included by test_engine*.c, not a test itself): two in-process
+ * unit.engine_failover; included by test_engine*.c, not a test itself; each also runs as
+ * unit.<m>.threads with XR_ENGINE_SCHEDULE=threads, see et_schedule_from_env): two in-process
  * simulated Binance-dialect venues on loopback with the books and fees of unit.engine, the
  * embedded engine over them, a read-only view of its ledger, submit/poll helpers, the
  * expected-balance checks and the rounding helpers of docs/ledger.md.
@@ -222,6 +223,20 @@ static inline xr_i128 notional_exact_e8(int64_t sat, int64_t usdt)
 
 /* ---- setup ---------------------------------------------------------------------------------- */
 
+/* The schedule under test, from the environment: XR_ENGINE_SCHEDULE=threads runs the stages
+ * on engine threads (ctest unit.<m>.threads sets it), unset or "inline" in the thread that
+ * polls (unit.<m>). Anything else fails the test. */
+static inline void et_schedule_from_env(xr_engine_config *c)
+{
+    const char *s = getenv("XR_ENGINE_SCHEDULE");
+    if (s == NULL || strcmp(s, "inline") == 0)
+        c->schedule = XR_ENGINE_SCHEDULE_INLINE;
+    else if (strcmp(s, "threads") == 0)
+        c->schedule = XR_ENGINE_SCHEDULE_THREADS;
+    else
+        fail_msg("XR_ENGINE_SCHEDULE=%s: expected inline or threads", s);
+}
+
 /* Makes the data directory from `dir_template` (a mkdtemp pattern) and starts the simulator
  * with the books of unit.engine; fills E.cfg for an engine over it (not opened). */
 static inline void et_sim_and_config(const char *dir_template)
@@ -287,6 +302,7 @@ static inline void et_sim_and_config(const char *dir_template)
         vc->npairs = 1;
         snprintf(vc->pairs[0], sizeof vc->pairs[0], "BTC/USDT");
     }
+    et_schedule_from_env(c);
     free(sc);
 }
 

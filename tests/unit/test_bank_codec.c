@@ -187,7 +187,9 @@ static void sample(uint8_t type, xr_bank_msg *m)
         c->u.list.cursor = 12345;
         break;
     case XR_PROTO_BALANCES:
+        break;
     case XR_PROTO_PAIRS:
+        c->u.market.cursor = 12;
         break;
     case XR_PROTO_CONVERT:
         set_key(&c->u.convert.key, "conv-00000000001");
@@ -317,6 +319,62 @@ static void sample(uint8_t type, xr_bank_msg *m)
         }
         break;
     }
+    case XR_PROTO_EV_TICKER: {
+        xr_engine_ticker_ev *t = &e->u.ticker;
+        strcpy(t->pair, "BTC/USDT");
+        t->base_scale = 8;
+        t->quote_scale = 6;
+        t->price_scale = 6;
+        t->trades_24h = 5;
+        t->bid = px(59950000000);
+        t->ask = px(60000000000);
+        t->bid_qty = amt(500000);
+        t->ask_qty = amt(1000000);
+        t->last = px(60200000000);
+        t->last_ns = 1767225600000000000;
+        t->volume_24h = amt(-big);
+        break;
+    }
+    case XR_PROTO_EV_OHLC: {
+        xr_engine_ohlc_ev *o = &e->u.ohlc;
+        strcpy(o->pair, "BTC/USDT");
+        o->base_scale = 8;
+        o->price_scale = 6;
+        o->n = 2;
+        o->interval_s = 300;
+        o->next_from_ns = 1767226200000000000;
+        for (int i = 0; i < 2; i++) {
+            xr_engine_candle *k = &o->items[i];
+            k->open_ns = 1767225600000000000 + i * 300000000000ll;
+            k->trades = 4u - (uint32_t)i;
+            k->open = px(60000000000 + i);
+            k->high = px(60100000000 + i);
+            k->low = px(59900000000 + i);
+            k->close = px(60050000000 + i);
+            k->volume = amt(360000 + i);
+        }
+        break;
+    }
+    case XR_PROTO_EV_PAIRS: {
+        xr_engine_pairs_ev *p = &e->u.pairs;
+        p->n = 2;
+        p->next_cursor = 14;
+        for (int i = 0; i < 2; i++) {
+            xr_engine_pair_info *it = &p->items[i];
+            strcpy(it->pair, i == 0 ? "BTC/USDT" : "ETH/USDT");
+            it->base_scale = i == 0 ? 8 : 18;
+            it->quote_scale = 6;
+            it->price_scale = 6;
+            it->trading = (uint8_t)(1 - i);
+            it->venues = 3;
+            it->venues_ready = i == 0 ? 3 : 2;
+            it->min_qty = amt(1000);
+            it->lot_step = amt(1000);
+            it->tick = px(10000);
+            it->min_notional = amt(5000000);
+        }
+        break;
+    }
     default:
         fail_msg("no sample for type 0x%02x", type);
     }
@@ -354,6 +412,9 @@ static const uint8_t all_types[] = {
     XR_PROTO_EV_BOOK,
     XR_PROTO_EV_ORDER_LIST,
     XR_PROTO_EV_ORDER,
+    XR_PROTO_EV_TICKER,
+    XR_PROTO_EV_OHLC,
+    XR_PROTO_EV_PAIRS,
 };
 
 #define NTYPES (sizeof all_types / sizeof all_types[0])
@@ -402,7 +463,7 @@ static const expect expects[] = {
     {XR_PROTO_BOOK, 72, {{40, 8, 0x544453552F435442ull}, {64, 4, 10}}},
     {XR_PROTO_TICKER, 64, {{40, 4, 0x2F485445}}},
     {XR_PROTO_OHLC, 88, {{64, 4, 3600}, {72, 8, 1000}, {80, 8, 2000}}},
-    {XR_PROTO_PAIRS, 40, {{36, 4, 0}}},
+    {XR_PROTO_PAIRS, 48, {{36, 4, 0}, {40, 4, 12}, {44, 4, 0}}},
     {XR_PROTO_EV_CUSTOMER, 48, {{8, 8, 0x0000010000000001ull}, {40, 1, 254}, {41, 1, 1}}},
     {XR_PROTO_EV_FUNDING, 72, {{40, 4, 0x4E5A41}, {52, 1, 2}, {53, 1, 1}, {56, 8, 100000}}},
     {XR_PROTO_EV_QUOTE, 192, {{40, 8, 31337}, {72, 4, 0x02060101}, {80, 4, 150}, {168, 8, 17242}}},
@@ -426,6 +487,21 @@ static const expect expects[] = {
       {220, 4, 150},
       {240, 8, 0x2D32312D372D7278ull},
       {240 + 152 + 40, 2, 1}}},
+    /* prices at scale 6: 59950 x 10^6 = 0xDF54C6780, 60200 x 10^6 = 0xE04331A00 */
+    {XR_PROTO_EV_TICKER,
+     176,
+     {{64, 4, 0x00060608}, {68, 4, 5}, {72, 8, 0xDF54C6780ull}, {136, 8, 0xE04331A00ull}}},
+    /* n 2 at 66, interval 300 at 68; item 1 at 176: open_ns + 3 x 10^11, trades 3 */
+    {XR_PROTO_EV_OHLC,
+     272,
+     {{64, 4, 0x00020608}, {68, 4, 300}, {176, 8, 1767225900000000000ull}, {184, 4, 3}}},
+    /* item 1 at 152: base_scale 18, trading 0, venues 3, ready 2, tick 10000 */
+    {XR_PROTO_EV_PAIRS,
+     256,
+     {{40, 8, 0x0000000E00000002ull},
+      {176, 4, 0x00060612},
+      {180, 8, 0x0000000200000003ull},
+      {224, 8, 10000}}},
 };
 
 static size_t encode_ok(const xr_bank_msg *m, uint8_t *buf)
@@ -495,7 +571,12 @@ static void test_round_trip_every_type(void **state)
     assert_int_equal(expects[29].len, 56 + 2 * XR_PROTO_SUMMARY_LEN);
     assert_int_equal(expects[30].len, 240 + 2 * XR_PROTO_CHILD_LEN);
     assert_string_equal(xr_bank_type_name(XR_PROTO_NEW_ORDER), "new_order");
-    assert_string_equal(xr_bank_type_name(0x49), "unknown");
+    assert_string_equal(xr_bank_type_name(0x49), "ticker");
+    assert_string_equal(xr_bank_type_name(0x4E), "unknown");
+    assert_int_equal(expects[20].len, XR_PROTO_PAIRS_REQ_LEN);
+    assert_int_equal(expects[31].len, XR_PROTO_TICKER_LEN);
+    assert_int_equal(expects[32].len, 80 + 2 * XR_PROTO_CANDLE_LEN);
+    assert_int_equal(expects[33].len, 48 + 2 * XR_PROTO_PAIR_INFO_LEN);
 }
 
 /* ---- docs/protocol.md hex examples ----------------------------------------------------------- */
@@ -678,6 +759,31 @@ static void test_doc_hex_examples(void **state)
     m.u.ack.seq = 42;
     len = encode_ok(&m, buf);
     check_doc("ack", buf, len);
+
+    /* The ticker example's bytes were written from the layout table by hand (a script
+     * outside the codec), so this checks the encoder against the document. */
+    memset(&m, 0, sizeof m);
+    app_ev(&m, XR_PROTO_EV_TICKER);
+    m.seq = 9;
+    m.u.ev.correlation_id = 7;
+    m.u.ev.customer_id = 42;
+    m.u.ev.bank_id = 1;
+    xr_engine_ticker_ev *t = &m.u.ev.u.ticker;
+    strcpy(t->pair, "BTC/USDT");
+    t->base_scale = 8;
+    t->quote_scale = 6;
+    t->price_scale = 6;
+    t->trades_24h = 5;
+    t->bid = px(59950000000);
+    t->ask = px(60000000000);
+    t->bid_qty = amt(500000);
+    t->ask_qty = amt(1000000);
+    t->last = px(60200000000);
+    t->last_ns = 1767225900000000000;
+    t->volume_24h = amt(390000);
+    len = encode_ok(&m, buf);
+    assert_int_equal(len, XR_PROTO_TICKER_LEN);
+    check_doc("ticker", buf, len);
 }
 
 /* ---- partial input -------------------------------------------------------------------------- */
@@ -739,7 +845,7 @@ static void test_malformed_header(void **state)
     expect_bad(XR_PROTO_HEARTBEAT, 0, 4, 0, 0);                      /* zero length */
     expect_bad(XR_PROTO_NEW_ORDER, 0, 4, XR_PROTO_FRAME_MAX + 1, 0); /* oversize */
     expect_bad(XR_PROTO_NEW_ORDER, 0, 4, 0xFFFFFFFF, 0);
-    static const uint8_t unknown[] = {0x00, 0x08, 0x20, 0x2F, 0x40, 0x49, 0x4A, 0x4B, 0x4E, 0xFF};
+    static const uint8_t unknown[] = {0x00, 0x08, 0x20, 0x2F, 0x40, 0x4E, 0x4F, 0xFF};
     for (size_t i = 0; i < sizeof unknown; i++)
         expect_bad(XR_PROTO_HEARTBEAT, 5, 1, unknown[i], 5);
     expect_bad(XR_PROTO_HEARTBEAT, 6, 1, 1, 6); /* reserved header bytes */
@@ -939,10 +1045,22 @@ static void test_encode_refusals(void **state)
         assert_int_equal(back.u.ev.u.reject.err, XR_ERR__COUNT + 7);
     }
 
-    memset(&m, 0, sizeof m);
-    m.type = 0x49; /* TICKER event: no payload defined in engine.h yet */
-    m.seq = 1;
-    m.u.ev.kind = XR_ENGINE_EV_TICKER;
+    /* Market data: an interval the engine does not build, more candles or pairs than an
+     * event holds, a venue ready that the pair does not list. */
+    sample(XR_PROTO_EV_OHLC, &m);
+    m.u.ev.u.ohlc.interval_s = 120;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_EV_OHLC, &m);
+    m.u.ev.u.ohlc.n = XR_ENGINE_OHLC_MAX + 1;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_EV_PAIRS, &m);
+    m.u.ev.u.pairs.n = XR_ENGINE_PAIRS_MAX + 1;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_EV_PAIRS, &m);
+    m.u.ev.u.pairs.items[1].venues_ready = 4;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_EV_PAIRS, &m);
+    m.u.ev.u.pairs.items[0].venues = 0x100;
     assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
 
     /* Text after the NUL inside the struct is not carried: the wire is NUL-padded. */

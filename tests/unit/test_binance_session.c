@@ -74,6 +74,7 @@ static void on_result(void *ctx, const xr_binance_result *r)
 
 typedef struct opts {
     bool tls;
+    bool convert; /* the simulator offers USD <-> USDC (10 bps) and the account has 1000 USD */
     uint32_t nsymbols;
     uint64_t request_timeout_ns;
 } opts;
@@ -95,6 +96,20 @@ static void env_start(env *e, opts o)
     xr_sim_venue_config_default(&sc->venues[0], "binance");
     sc->venues[0].port = 0;
     sc->venues[0].step_us = 0; /* the test steps the market */
+    if (o.convert) {
+        xr_sim_venue_config *v = &sc->venues[0];
+        char why0[128];
+        assert_int_equal(xr_sim_convert_parse("USD:USDC:fee_bps=10,decimals=6", &v->converts[0],
+                                              why0, sizeof why0),
+                         XR_OK);
+        assert_int_equal(xr_sim_convert_parse("USDC:USD:fee_bps=10,decimals=2", &v->converts[1],
+                                              why0, sizeof why0),
+                         XR_OK);
+        v->nconverts = 2;
+        xr_sim_account_config *a = &v->accounts[0];
+        snprintf(a->balances[a->nbalances].asset, sizeof a->balances[0].asset, "USD");
+        a->balances[a->nbalances++].amount = 1000 * XR_SIM_UNIT;
+    }
     if (o.tls) {
         snprintf(sc->venues[0].tls_cert, sizeof sc->venues[0].tls_cert, "%s",
                  DATA("server-rsa-chain.pem"));
@@ -674,13 +689,135 @@ static void test_unknown_tls(void **state)
     run_unknown(true);
 }
 
+/* ---- Convert ------------------------------------------------------------------------------ */
+
+static void sim_free_balance(env *e, const char *asset, xr_i128 *out)
+{
+    xr_sim_engine *eng = xr_sim_engine_of(e->sim, 0);
+    xr_i128 locked;
+    xr_sim_engine_balance(eng, 0, xr_sim_engine_find_asset(eng, asset), out, &locked);
+}
+
+/* Quote, accept, status through the session at the ledger's scales (USD/2, USDC/6): 100 USD
+ * at 1:1 less 10 bps is 99.9 USDC; 12.345678 USDC is 12.333332322 USD, 12.33 at USD's 2
+ * places. An accept whose answer is lost (503 after execution) ends UNKNOWN and the status
+ * query by the same quote id finds it settled; a refused accept leaves the quote usable; a
+ * used quote is refused; bad arguments are refused before anything is sent. */
+static void test_convert(void **state)
+{
+    (void)state;
+    env e;
+    env_start(&e, (opts){.convert = true});
+    pump(&e, is_ready, NULL);
+    const xr_amount usd100 = {10000};
+    assert_int_equal(xr_binance_session_convert_quote(e.s, "USD", "USDC", usd100, 2, 6, NULL),
+                     XR_OK);
+    wait_results(&e, 1);
+    xr_binance_result r = *last_result(&e);
+    assert_int_equal(r.op, XR_BINANCE_OP_CONVERT_QUOTE);
+    assert_int_equal(r.outcome, XR_BINANCE_CONFIRMED);
+    assert_true(r.quote_id[0] != '\0');
+    assert_string_equal(r.quote_id, r.quote.quote_id);
+    assert_true(r.quote.from_amount.units == 10000);
+    assert_true(r.quote.to_amount.units == 99900000);
+    assert_true(r.quote.ratio == (xr_i128)999 * 1000000000000000LL); /* 0.999 at 18 places */
+    char qid[XR_BINANCE_CONVERT_ID_MAX + 1];
+    memcpy(qid, r.quote_id, sizeof qid);
+
+    assert_int_equal(xr_binance_session_convert_accept(e.s, qid, NULL), XR_OK);
+    wait_results(&e, 2);
+    r = *last_result(&e);
+    assert_int_equal(r.outcome, XR_BINANCE_CONFIRMED);
+    assert_int_equal(r.order.status, XR_BINANCE_CONVERT_PROCESS);
+    assert_string_equal(r.quote_id, qid);
+    assert_true(r.order.order_id[0] != '\0');
+    char oid[XR_BINANCE_CONVERT_ID_MAX + 1];
+    memcpy(oid, r.order.order_id, sizeof oid);
+
+    assert_int_equal(xr_binance_session_convert_status(e.s, qid, 2, 6, NULL), XR_OK);
+    wait_results(&e, 3);
+    r = *last_result(&e);
+    assert_int_equal(r.outcome, XR_BINANCE_CONFIRMED);
+    assert_int_equal(r.order.status, XR_BINANCE_CONVERT_SUCCESS);
+    assert_string_equal(r.order.order_id, oid);
+    assert_string_equal(r.order.from_asset, "USD");
+    assert_string_equal(r.order.to_asset, "USDC");
+    assert_true(r.order.from_amount.units == 10000 && r.order.to_amount.units == 99900000);
+
+    /* A used quote is refused by the venue: nothing moves twice. */
+    assert_int_equal(xr_binance_session_convert_accept(e.s, qid, NULL), XR_OK);
+    wait_results(&e, 4);
+    r = *last_result(&e);
+    assert_int_equal(r.outcome, XR_BINANCE_REJECTED);
+    assert_int_equal(r.venue_code, -2013);
+
+    /* The other way; the accept's answer is lost after it executed. */
+    assert_int_equal(
+        xr_binance_session_convert_quote(e.s, "USDC", "USD", (xr_amount){12345678}, 6, 2, NULL),
+        XR_OK);
+    wait_results(&e, 5);
+    r = *last_result(&e);
+    assert_true(r.quote.to_amount.units == 1233);
+    memcpy(qid, r.quote_id, sizeof qid);
+    /* First refused (the quote stays usable), then executed with its answer lost. */
+    xr_sim_fault rej = {.kind = XR_SIM_FAULT_REJECT, .count = 1, .code = -2010};
+    snprintf(rej.msg, sizeof rej.msg, "Account has insufficient balance for requested action.");
+    assert_int_equal(xr_sim_apply_fault(e.sim, 0, &rej), XR_OK);
+    assert_int_equal(xr_binance_session_convert_accept(e.s, qid, NULL), XR_OK);
+    wait_results(&e, 6);
+    r = *last_result(&e);
+    assert_int_equal(r.outcome, XR_BINANCE_REJECTED);
+    assert_int_equal(r.venue_code, -2010);
+    xr_sim_fault f5 = {
+        .kind = XR_SIM_FAULT_HTTP_5XX, .count = 1, .status = 503, .after_exec = true};
+    assert_int_equal(xr_sim_apply_fault(e.sim, 0, &f5), XR_OK);
+    assert_int_equal(xr_binance_session_convert_accept(e.s, qid, NULL), XR_OK);
+    wait_results(&e, 7);
+    r = *last_result(&e);
+    assert_int_equal(r.outcome, XR_BINANCE_UNKNOWN);
+    assert_int_equal(r.http_status, 503);
+    assert_int_equal(xr_binance_session_convert_status(e.s, qid, 6, 2, NULL), XR_OK);
+    wait_results(&e, 8);
+    r = *last_result(&e);
+    assert_int_equal(r.outcome, XR_BINANCE_CONFIRMED);
+    assert_int_equal(r.order.status, XR_BINANCE_CONVERT_SUCCESS);
+    assert_true(r.order.from_amount.units == 12345678 && r.order.to_amount.units == 1233);
+    /* The simulator's balances (10^-8): USD 1000 - 100 + 12.33, USDC 99.9 - 12.345678. */
+    xr_i128 usd, usdc;
+    sim_free_balance(&e, "USD", &usd);
+    sim_free_balance(&e, "USDC", &usdc);
+    assert_true(usd == (xr_i128)91233000000);
+    assert_true(usdc == (xr_i128)8755432200);
+
+    /* More than the balance: a quote without an id. */
+    assert_int_equal(
+        xr_binance_session_convert_quote(e.s, "USD", "USDC", (xr_amount){500000}, 2, 6, NULL),
+        XR_OK);
+    wait_results(&e, 9);
+    r = *last_result(&e);
+    assert_int_equal(r.outcome, XR_BINANCE_CONFIRMED);
+    assert_string_equal(r.quote_id, "");
+    /* Refused locally, nothing sent. */
+    assert_int_equal(xr_binance_session_convert_quote(e.s, "USD", "USD", usd100, 2, 2, NULL),
+                     XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        xr_binance_session_convert_quote(e.s, "USD", "USDC", (xr_amount){0}, 2, 6, NULL),
+        XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xr_binance_session_convert_accept(e.s, NULL, NULL), XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xr_binance_session_convert_status(e.s, "", 2, 6, NULL),
+                     XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(e.nres, 9);
+    assert_string_equal(xr_binance_op_name(XR_BINANCE_OP_CONVERT_STATUS), "convert_status");
+    env_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_book_plain),    cmocka_unit_test(test_orders_plain),
         cmocka_unit_test(test_clock_and_429), cmocka_unit_test(test_unknown_plain),
         cmocka_unit_test(test_book_tls),      cmocka_unit_test(test_orders_tls),
-        cmocka_unit_test(test_unknown_tls),
+        cmocka_unit_test(test_unknown_tls),   cmocka_unit_test(test_convert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,14 +202,19 @@ static void test_idempotent_resend(void **state)
     assert_int_equal(ev.u.funding.replayed, 1);
 
     xr_engine_cmd lim = order_cmd(CUST_A, 30, XR_ENGINE_BUY, 1000000);
-    lim.u.order.type = XR_ENGINE_LIMIT;
-    lim.u.order.limit.ticks = 50000 * E.price_one;
+    lim.u.order.type = XR_ENGINE_LIMIT; /* without a limit price */
     ev = call(lim);
     assert_int_equal(ev.kind, XR_ENGINE_EV_REJECT);
-    assert_int_equal(ev.u.reject.err, XR_ERR_NOT_SUPPORTED);
+    assert_int_equal(ev.u.reject.err, XR_ERR_INVALID_ARGUMENT);
     xr_engine_cmd cancel = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
     ev = call(cancel);
-    assert_int_equal(ev.u.reject.err, XR_ERR_NOT_SUPPORTED);
+    assert_int_equal(ev.u.reject.err, XR_ERR_INVALID_ARGUMENT); /* all-zero key */
+    cancel.u.ref.key = key_of(99);
+    ev = call(cancel);
+    assert_int_equal(ev.u.reject.err, XR_ERR_NOT_FOUND);
+    cancel.u.ref.key = key_of(10); /* the buy: final already */
+    ev = call(cancel);
+    assert_int_equal(ev.u.reject.err, XR_ERR_INVALID_STATE);
     xr_engine_cmd unknown_bank = {.kind = XR_ENGINE_CMD_BALANCES, .bank_id = 99, .customer_id = 1};
     ev = call(unknown_bank);
     assert_int_equal(ev.u.reject.err, XR_ERR_UNAUTHORIZED);

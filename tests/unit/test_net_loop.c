@@ -9,12 +9,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "adapters/net/loop.h"
@@ -842,6 +844,68 @@ static void test_abort_while_connecting(void **state)
     xr_net_loop_destroy(l);
 }
 
+/* xr_net_loop_wake from another thread ends a blocking poll early; a wake before a poll
+ * makes it return at once; wakes coalesce; without a wake a poll runs to its timeout. */
+typedef struct waker {
+    xr_net_loop *l;
+    uint64_t delay_ns;
+    xr_err err;
+} waker;
+
+static void *wake_later(void *arg)
+{
+    waker *w = arg;
+    struct timespec ts = {0, (long)w->delay_ns};
+    nanosleep(&ts, NULL);
+    w->err = xr_net_loop_wake(w->l);
+    return NULL;
+}
+
+static void wake_case(uint32_t flags)
+{
+    xr_net_loop *l = make_loop(flags, 4);
+    uint32_t ev = 99;
+    uint64_t t0 = xr_clock_mono_ns();
+    assert_int_equal(xr_net_loop_poll(l, 40 * XR_NS_PER_MS, &ev), XR_OK);
+    assert_true(xr_clock_mono_ns() - t0 >= 35 * XR_NS_PER_MS);
+    assert_int_equal(ev, 0);
+
+    waker w = {l, 30 * XR_NS_PER_MS, XR_ERR_INTERNAL};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, wake_later, &w), 0);
+    t0 = xr_clock_mono_ns();
+    assert_int_equal(xr_net_loop_poll(l, 20 * XR_NS_PER_SEC, &ev), XR_OK);
+    uint64_t took = xr_clock_mono_ns() - t0;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(w.err, XR_OK);
+    assert_true(took >= 25 * XR_NS_PER_MS && took < 10 * XR_NS_PER_SEC);
+    assert_int_equal(ev, 1);
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(xr_net_loop_wake(l), XR_OK);
+    t0 = xr_clock_mono_ns();
+    assert_int_equal(xr_net_loop_poll(l, 20 * XR_NS_PER_SEC, &ev), XR_OK);
+    assert_true(xr_clock_mono_ns() - t0 < 10 * XR_NS_PER_SEC);
+    assert_int_equal(ev, 1);
+    t0 = xr_clock_mono_ns();
+    assert_int_equal(xr_net_loop_poll(l, 30 * XR_NS_PER_MS, &ev), XR_OK);
+    assert_true(xr_clock_mono_ns() - t0 >= 25 * XR_NS_PER_MS); /* the three were one */
+    assert_int_equal(ev, 0);
+    xr_net_loop_destroy(l);
+}
+
+static void test_wake(void **state)
+{
+    (void)state;
+    wake_case(0);
+}
+
+static void test_wake_single_issuer(void **state)
+{
+    (void)state;
+    wake_case(XR_NET_LOOP_SINGLE_ISSUER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -861,6 +925,8 @@ int main(void)
         cmocka_unit_test(test_listener_close_refuses),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_abort_while_connecting),
+        cmocka_unit_test(test_wake),
+        cmocka_unit_test(test_wake_single_issuer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -778,6 +778,16 @@ static void test_firm_quote_lifecycle(void **state)
     assert_int_equal(fl.n_legs, 3);
     assert_int_equal(xr_pricing_execute(&f.p, 1, 7, 42, 300, &e, &fl), XR_ERR_INVALID_STATE);
 
+    /* Released (its order was refused before booking): executable once more, only by its
+     * bank and customer, and only while executed. */
+    assert_int_equal(xr_pricing_release(&f.p, 1, 7, 43), XR_ERR_NOT_FOUND);
+    assert_int_equal(xr_pricing_release(&f.p, 9, 7, 42), XR_ERR_NOT_FOUND);
+    assert_int_equal(xr_pricing_release(&f.p, 1, 7, 42), XR_OK);
+    assert_int_equal(xr_pricing_release(&f.p, 1, 7, 42), XR_ERR_INVALID_STATE);
+    assert_int_equal(xr_pricing_execute(&f.p, 1, 7, 42, 300, &e, &fl), XR_OK);
+    assert_int_equal((int64_t)e.quote.units, 20342);
+    assert_int_equal(xr_pricing_execute(&f.p, 1, 7, 42, 300, &e, &fl), XR_ERR_INVALID_STATE);
+
     /* Expiry: at expires_ns exactly the quote is gone. */
     assert_int_equal(xr_pricing_quote(&f.p, &rq, 1000, &q, NULL), XR_OK);
     assert_int_equal(q.id, 2);

@@ -2271,6 +2271,181 @@ static void test_two_venues(void **state)
     env_stop(&e);
 }
 
+/* ---- Convert (/sapi/v1/convert/getQuote, acceptQuote, orderStatus) -------------------------- */
+
+static void conv_route(xr_sim_venue_config *v, const char *from, const char *to, uint8_t dec)
+{
+    xr_sim_convert_config *cv = &v->converts[v->nconverts++];
+    snprintf(cv->from, sizeof cv->from, "%s", from);
+    snprintf(cv->to, sizeof cv->to, "%s", to);
+    cv->rate = U; /* 1:1 */
+    cv->fee_bps = 10;
+    cv->to_decimals = dec;
+}
+
+static void expect_conv_balance(env *e, const char *asset, int64_t want)
+{
+    xr_i128 fr, lk;
+    xr_sim_engine_balance(e->e, 0, xr_sim_engine_find_asset(e->e, asset), &fr, &lk);
+    if (fr != want || lk != 0)
+        fail_msg("%s: free %lld, expected %lld", asset, (long long)fr, (long long)want);
+}
+
+/* Quote, accept, status by both ids; amounts worked out by hand: 1:1 less 10 bps is a ratio
+ * of 0.999 (inverse 1/0.999 = 1.001001001.. -> 1.00100100), 100 USD -> 99.9 USDC; 12.345678
+ * USDC -> 12.333332322 USD, down to USD's 2 places: 12.33. Refusals, the reject fault, a
+ * 503 after the accept executed (the balances moved: orderStatus says SUCCESS), expiry. */
+static void test_convert(void **state)
+{
+    (void)state;
+    /* The --convert spec. */
+    xr_sim_convert_config cc;
+    char why[200];
+    assert_int_equal(xr_sim_convert_parse("USD:PYUSD", &cc, why, sizeof why), XR_OK);
+    assert_string_equal(cc.from, "USD");
+    assert_string_equal(cc.to, "PYUSD");
+    assert_true(cc.rate == U && cc.fee_bps == 0 && cc.to_decimals == 8);
+    assert_int_equal(
+        xr_sim_convert_parse("USDC:USD:rate=0.9995,fee_bps=10,decimals=2", &cc, why, sizeof why),
+        XR_OK);
+    assert_true(cc.rate == 99950000 && cc.fee_bps == 10 && cc.to_decimals == 2);
+    static const char *const bad[] = {"USD",
+                                      "USD:USD",
+                                      "usd:USDC",
+                                      "USD:USDC:x=1",
+                                      "USD:USDC:rate=0",
+                                      "USD:USDC:fee_bps=10000",
+                                      "USD:USDC:decimals=9",
+                                      "USD:USDC:rate=1.000000001"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(xr_sim_convert_parse(bad[i], &cc, why, sizeof why),
+                         XR_ERR_INVALID_ARGUMENT);
+    xr_sim_config *cfg = test_config();
+    xr_sim_venue_config *v = &cfg->venues[0];
+    conv_route(v, "USD", "USDC", 6);
+    conv_route(v, "USDC", "USD", 2);
+    xr_sim_account_config *a = &v->accounts[0];
+    snprintf(a->balances[a->nbalances].asset, sizeof a->balances[0].asset, "USD");
+    a->balances[a->nbalances++].amount = 1000 * U;
+    env e;
+    env_start(&e, cfg, false);
+    hc *c = hc_open(&e);
+
+    if (api(c, "POST", "/sapi/v1/convert/getQuote", "fromAsset=USD&toAsset=USDC&fromAmount=100") !=
+        200)
+        fail_msg("getQuote: %d %s", c->status, c->body);
+    json_t *j = jparse(c->body);
+    char qid[32];
+    snprintf(qid, sizeof qid, "%s", jstr(j, "quoteId"));
+    assert_string_equal(jstr(j, "ratio"), "0.99900000");
+    assert_string_equal(jstr(j, "inverseRatio"), "1.00100100");
+    assert_string_equal(jstr(j, "toAmount"), "99.90000000");
+    assert_string_equal(jstr(j, "fromAmount"), "100.00000000");
+    long long valid = jint(j, "validTimestamp");
+    assert_true(llabs(valid - (now_ms() + 10000)) < 5000);
+    json_decref(j);
+    expect_conv_balance(&e, "USD", 1000 * U); /* a quote moves nothing */
+
+    char params[128];
+    snprintf(params, sizeof params, "quoteId=%s", qid);
+    assert_int_equal(api(c, "POST", "/sapi/v1/convert/acceptQuote", params), 200);
+    j = jparse(c->body);
+    char oid[32];
+    snprintf(oid, sizeof oid, "%s", jstr(j, "orderId")); /* a string here */
+    assert_string_equal(jstr(j, "orderStatus"), "PROCESS");
+    json_decref(j);
+    expect_conv_balance(&e, "USD", 900 * U);
+    expect_conv_balance(&e, "USDC", 999 * U / 10);
+    /* A quote is accepted once. */
+    assert_int_equal(api(c, "POST", "/sapi/v1/convert/acceptQuote", params), 400);
+    expect_error(c, 400, -2013, "Quote does not exist or has expired.");
+    expect_conv_balance(&e, "USD", 900 * U);
+
+    assert_int_equal(api(c, "GET", "/sapi/v1/convert/orderStatus", params), 200);
+    j = jparse(c->body);
+    char num[32];
+    snprintf(num, sizeof num, "%lld", jint(j, "orderId")); /* a number here */
+    assert_string_equal(num, oid);
+    assert_string_equal(jstr(j, "orderStatus"), "SUCCESS");
+    assert_string_equal(jstr(j, "fromAsset"), "USD");
+    assert_string_equal(jstr(j, "toAsset"), "USDC");
+    assert_string_equal(jstr(j, "fromAmount"), "100.00000000");
+    assert_string_equal(jstr(j, "toAmount"), "99.90000000");
+    json_decref(j);
+    snprintf(params, sizeof params, "orderId=%s", oid);
+    assert_int_equal(api(c, "GET", "/sapi/v1/convert/orderStatus", params), 200);
+    snprintf(params, sizeof params, "orderId=%s&quoteId=%s", oid, qid);
+    assert_int_equal(api(c, "GET", "/sapi/v1/convert/orderStatus", params), 400);
+    assert_int_equal(api(c, "GET", "/sapi/v1/convert/orderStatus", "quoteId=77"), 400);
+    expect_error(c, 400, -2013, "Order does not exist.");
+
+    /* The other way, rounded down to USD's 2 places. */
+    assert_int_equal(api(c, "POST", "/sapi/v1/convert/getQuote",
+                         "fromAsset=USDC&toAsset=USD&fromAmount=12.345678&validTime=30s"),
+                     200);
+    j = jparse(c->body);
+    assert_string_equal(jstr(j, "toAmount"), "12.33000000");
+    snprintf(params, sizeof params, "quoteId=%s", jstr(j, "quoteId"));
+    json_decref(j);
+    /* The reject fault refuses the accept and leaves the quote usable. */
+    xr_sim_fault f = {.kind = XR_SIM_FAULT_REJECT, .count = 1, .code = -2010};
+    snprintf(f.msg, sizeof f.msg, "Account has insufficient balance for requested action.");
+    assert_int_equal(xr_sim_apply_fault(e.sim, 0, &f), XR_OK);
+    assert_int_equal(api(c, "POST", "/sapi/v1/convert/acceptQuote", params), 400);
+    expect_error(c, 400, -2010, "Account has insufficient balance for requested action.");
+    expect_conv_balance(&e, "USDC", 999 * U / 10);
+    /* A 503 after the accept ran: the answer is lost, the balances moved, status says so. */
+    f = (xr_sim_fault){
+        .kind = XR_SIM_FAULT_HTTP_5XX, .count = 1, .status = 503, .after_exec = true};
+    assert_int_equal(xr_sim_apply_fault(e.sim, 0, &f), XR_OK);
+    assert_int_equal(api(c, "POST", "/sapi/v1/convert/acceptQuote", params), 503);
+    expect_conv_balance(&e, "USDC", 999 * U / 10 - 12345678 * (U / 1000000));
+    expect_conv_balance(&e, "USD", 900 * U + 1233 * (U / 100));
+    assert_int_equal(api(c, "GET", "/sapi/v1/convert/orderStatus", params), 200);
+    j = jparse(c->body);
+    assert_string_equal(jstr(j, "orderStatus"), "SUCCESS");
+    assert_string_equal(jstr(j, "toAmount"), "12.33000000");
+    json_decref(j);
+
+    /* Refusals. More than the balance: a quote without quoteId (Binance's rule). */
+    assert_int_equal(
+        api(c, "POST", "/sapi/v1/convert/getQuote", "fromAsset=USD&toAsset=USDC&fromAmount=5000"),
+        200);
+    j = jparse(c->body);
+    assert_null(json_object_get(j, "quoteId"));
+    json_decref(j);
+    assert_int_equal(
+        api(c, "POST", "/sapi/v1/convert/getQuote", "fromAsset=USD&toAsset=BTC&fromAmount=1"), 400);
+    expect_error(c, 400, -1121, "Invalid symbol.");
+    assert_int_equal(
+        api(c, "POST", "/sapi/v1/convert/getQuote", "fromAsset=USD&toAsset=USDC&toAmount=1"), 400);
+    expect_error(c, 400, -1106, "Parameter 'toAmount' sent when not required.");
+    assert_int_equal(api(c, "POST", "/sapi/v1/convert/getQuote", "fromAsset=USD&toAsset=USDC"),
+                     400);
+    assert_int_equal(api(c, "POST", "/sapi/v1/convert/getQuote",
+                         "fromAsset=USD&toAsset=USDC&fromAmount=1&validTime=5s"),
+                     400);
+    assert_int_equal(api_signed(c, "POST", "/sapi/v1/convert/getQuote",
+                                "fromAsset=USD&toAsset=USDC&fromAmount=1", KEY, "wrong", 0),
+                     400);
+
+    /* Expiry: quote, then the venue's clock jumps 20 s ahead. */
+    assert_int_equal(
+        api(c, "POST", "/sapi/v1/convert/getQuote", "fromAsset=USD&toAsset=USDC&fromAmount=1"),
+        200);
+    j = jparse(c->body);
+    snprintf(params, sizeof params, "quoteId=%s", jstr(j, "quoteId"));
+    json_decref(j);
+    f = (xr_sim_fault){.kind = XR_SIM_FAULT_CLOCK, .offset_ms = 20000};
+    assert_int_equal(xr_sim_apply_fault(e.sim, 0, &f), XR_OK);
+    assert_int_equal(
+        api_signed(c, "POST", "/sapi/v1/convert/acceptQuote", params, KEY, SECRET, 20000), 400);
+    expect_error(c, 400, -2013, "Quote does not exist or has expired.");
+    expect_conv_balance(&e, "USD", 900 * U + 1233 * (U / 100));
+    hc_free(c);
+    env_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2293,6 +2468,7 @@ int main(void)
         cmocka_unit_test(test_mock_dialect),
         cmocka_unit_test(test_control),
         cmocka_unit_test(test_two_venues),
+        cmocka_unit_test(test_convert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,8 @@ static void usage(FILE *out)
         "                          SYM:base=B,quote=Q,mid=M,tick=T,step=S[,min_qty=,max_qty=,\n"
         "                          min_notional=,max_notional=,min_price=,max_price=,\n"
         "                          level_qty=,depth=,gap=] (decimals exact, e.g. tick=0.01)\n"
+        "  --convert SPEC          offer a Convert route FROM:TO[:rate=R,fee_bps=N,decimals=D]\n"
+        "                          (/sapi/v1/convert/*; e.g. USD:USDC:fee_bps=10,decimals=6)\n"
         "  --seed N                market seed: the same seed gives the same book stream [1]\n"
         "  --step-ms MS            time between market steps; 0: steps only on POST /sim/step\n"
         "                          [20]\n"
@@ -208,6 +210,12 @@ static int venue_option(cli *c, const char *opt, const char *arg)
         if (xr_sim_pair_parse(arg, &v->pairs[v->npairs], why, sizeof why) != XR_OK)
             return fail(why, arg);
         v->npairs++;
+    } else if (strcmp(opt, "--convert") == 0) {
+        if (v->nconverts == XR_SIM_CONVERTS_MAX)
+            return fail("too many conversions at", arg);
+        if (xr_sim_convert_parse(arg, &v->converts[v->nconverts], why, sizeof why) != XR_OK)
+            return fail(why, arg);
+        v->nconverts++;
     } else if (strcmp(opt, "--seed") == 0) {
         if (!parse_u64(arg, UINT64_MAX, &n))
             return fail("bad seed", arg);

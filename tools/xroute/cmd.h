@@ -21,5 +21,8 @@ typedef struct xr_cli_command {
 int xr_cmd_version(int argc, char **argv);
 int xr_cmd_venue(int argc, char **argv);
 int xr_cmd_ledger(int argc, char **argv);
+/* customer, fund, defund, quote, buy, sell, convert, cancel, order, orders, balances, book,
+ * ticker, ohlc, pairs: the bank protocol over the client library (cmd_bank.c). */
+int xr_cmd_bank(int argc, char **argv);
 
 #endif /* XR_TOOLS_XROUTE_CMD_H */

@@ -11,6 +11,21 @@ static const xr_cli_command commands[] = {
     {"version", "print the version", xr_cmd_version},
     {"venue", "decode venue messages, sign venue requests", xr_cmd_venue},
     {"ledger", "verify the ledger; show balances, entries, transfers", xr_cmd_ledger},
+    {"customer", "register a customer or change its KYC tier", xr_cmd_bank},
+    {"fund", "move money from the bank into a customer's account", xr_cmd_bank},
+    {"defund", "move money from a customer's account back to the bank", xr_cmd_bank},
+    {"quote", "a firm quote for a buy or a sell", xr_cmd_bank},
+    {"buy", "buy for a customer (market or limit)", xr_cmd_bank},
+    {"sell", "sell for a customer (market or limit)", xr_cmd_bank},
+    {"convert", "convert between assets (USD <-> USDC, PYUSD)", xr_cmd_bank},
+    {"cancel", "cancel a resting order", xr_cmd_bank},
+    {"order", "one order with its best-execution record", xr_cmd_bank},
+    {"orders", "a customer's orders, filtered and paged", xr_cmd_bank},
+    {"balances", "a customer's balances", xr_cmd_bank},
+    {"book", "the consolidated order book of a pair", xr_cmd_bank},
+    {"ticker", "best bid, ask and last price of a pair", xr_cmd_bank},
+    {"ohlc", "candles of a pair", xr_cmd_bank},
+    {"pairs", "the tradable pairs", xr_cmd_bank},
 };
 
 static void usage(FILE *out)

@@ -57,6 +57,13 @@ typedef struct sess_req {
     char cid[XR_CLIENT_ORDER_ID_MAX + 1];
     uint64_t deadline_ns;   /* monotonic: give up if not sent by then; NEVER for internal */
     uint64_t not_before_ns; /* monotonic: do not send before */
+    /* Convert commands */
+    char from_asset[XR_ASSET_CODE_MAX + 1], to_asset[XR_ASSET_CODE_MAX + 1];
+    xr_amount amount;
+    uint8_t from_scale, to_scale;
+    char quote_id[XR_BINANCE_CONVERT_ID_MAX + 1];
+    xr_binance_convert_quote cquote; /* the parsed answer, handed to finish() */
+    xr_binance_convert_order corder;
 } sess_req;
 
 typedef struct sess_sym {
@@ -151,6 +158,9 @@ static void finish(xr_binance_session *s, sess_req *r, xr_binance_outcome outcom
     res.venue_code = venue_code;
     res.instrument = r->inst != NULL ? r->inst->id : XR_INSTRUMENT_NONE;
     memcpy(res.client_order_id, r->cid, sizeof res.client_order_id);
+    memcpy(res.quote_id, r->quote_id, sizeof res.quote_id);
+    res.quote = r->cquote;
+    res.order = r->corder;
     if (outcome == XR_BINANCE_UNKNOWN)
         s->stats.unknown_outcomes++;
     r->in_use = false;
@@ -164,10 +174,12 @@ static bool op_is_internal(uint8_t op)
            op == XR_BINANCE_OP_DEPTH || op == XR_BINANCE_OP_LISTEN_KEY;
 }
 
-/* New orders and cancels change the venue's state: their outcome can be unknown. */
+/* New orders, cancels and Convert accepts change the venue's state: their outcome can be
+ * unknown. */
 static bool op_mutates(uint8_t op)
 {
-    return op == XR_BINANCE_OP_ORDER_NEW || op == XR_BINANCE_OP_ORDER_CANCEL;
+    return op == XR_BINANCE_OP_ORDER_NEW || op == XR_BINANCE_OP_ORDER_CANCEL ||
+           op == XR_BINANCE_OP_CONVERT_ACCEPT;
 }
 
 /* ---- the request queue ------------------------------------------------------------------ */
@@ -367,6 +379,16 @@ static xr_err build_target(xr_binance_session *s, sess_req *r, xr_binance_reques
         break;
     case XR_BINANCE_OP_ACCOUNT:
         e = xr_binance_req_account(out, &s->auth, now_ms);
+        break;
+    case XR_BINANCE_OP_CONVERT_QUOTE:
+        e = xr_binance_req_convert_quote(out, &s->auth, now_ms, r->from_asset, r->to_asset,
+                                         r->amount, r->from_scale, NULL);
+        break;
+    case XR_BINANCE_OP_CONVERT_ACCEPT:
+        e = xr_binance_req_convert_accept(out, &s->auth, now_ms, r->quote_id);
+        break;
+    case XR_BINANCE_OP_CONVERT_STATUS:
+        e = xr_binance_req_convert_status(out, &s->auth, now_ms, r->quote_id);
         break;
     case XR_BINANCE_OP_NONE:
         break;
@@ -600,6 +622,30 @@ static void on_success(xr_binance_session *s, sess_req *r, const xr_http_message
                 finish(s, r, XR_BINANCE_UNKNOWN, e, m->status, 0);
             else
                 finish(s, r, XR_BINANCE_REJECTED, e, m->status, 0);
+            return;
+        }
+        finish(s, r, XR_BINANCE_CONFIRMED, XR_OK, m->status, 0);
+        return;
+    }
+    case XR_BINANCE_OP_CONVERT_QUOTE:
+    case XR_BINANCE_OP_CONVERT_ACCEPT:
+    case XR_BINANCE_OP_CONVERT_STATUS: {
+        xr_err e;
+        if (r->op == XR_BINANCE_OP_CONVERT_QUOTE) {
+            e = xr_binance_parse_convert_quote(body, blen, r->from_scale, r->to_scale, &r->cquote,
+                                               &de);
+            if (e == XR_OK)
+                memcpy(r->quote_id, r->cquote.quote_id, sizeof r->quote_id);
+        } else if (r->op == XR_BINANCE_OP_CONVERT_ACCEPT) {
+            e = xr_binance_parse_convert_accept(body, blen, &r->corder, &de);
+        } else {
+            e = xr_binance_parse_convert_status(body, blen, r->from_scale, r->to_scale, &r->corder,
+                                                &de);
+        }
+        if (e != XR_OK) {
+            s->stats.decode_errors++;
+            finish(s, r, op_mutates(r->op) ? XR_BINANCE_UNKNOWN : XR_BINANCE_REJECTED, e, m->status,
+                   0);
             return;
         }
         finish(s, r, XR_BINANCE_CONFIRMED, XR_OK, m->status, 0);
@@ -1393,11 +1439,91 @@ xr_err xr_binance_session_account(xr_binance_session *s, uint64_t *request_id)
     return command(s, XR_BINANCE_OP_ACCOUNT, NULL, NULL, NULL, request_id);
 }
 
+/* Queues a Convert command after building it once (a bad one is refused here, unsent). */
+static xr_err convert_command(xr_binance_session *s, sess_req *tmpl, uint64_t *request_id)
+{
+    if (s->state != XR_BINANCE_SESSION_READY || !s->has_key)
+        return XR_ERR_INVALID_STATE;
+    xr_binance_request probe;
+    const char *method = NULL;
+    xr_err e = build_target(s, tmpl, &probe, &method);
+    if (e != XR_OK)
+        return e;
+    sess_req *r = req_alloc(s, tmpl->op);
+    if (r == NULL)
+        return XR_ERR_NO_MEMORY;
+    uint64_t id = r->id;
+    *r = *tmpl;
+    r->id = id;
+    r->in_use = true;
+    r->deadline_ns = mono_now() + s->cfg.queue_deadline_ns;
+    queue_push(s, r, false);
+    if (request_id != NULL)
+        *request_id = r->id;
+    rest_kick(s);
+    return XR_OK;
+}
+
+static bool convert_id_copy(char dst[XR_BINANCE_CONVERT_ID_MAX + 1], const char *src)
+{
+    if (src == NULL || strlen(src) == 0 || strlen(src) > XR_BINANCE_CONVERT_ID_MAX)
+        return false;
+    memcpy(dst, src, strlen(src) + 1);
+    return true;
+}
+
+xr_err xr_binance_session_convert_quote(xr_binance_session *s, const char *from_asset,
+                                        const char *to_asset, xr_amount from_amount,
+                                        unsigned from_scale, unsigned to_scale,
+                                        uint64_t *request_id)
+{
+    sess_req t;
+    memset(&t, 0, sizeof t);
+    t.op = XR_BINANCE_OP_CONVERT_QUOTE;
+    if (from_asset == NULL || to_asset == NULL || strlen(from_asset) > XR_ASSET_CODE_MAX ||
+        strlen(to_asset) > XR_ASSET_CODE_MAX || from_scale > XR_SCALE_MAX ||
+        to_scale > XR_SCALE_MAX)
+        return XR_ERR_INVALID_ARGUMENT;
+    memcpy(t.from_asset, from_asset, strlen(from_asset) + 1);
+    memcpy(t.to_asset, to_asset, strlen(to_asset) + 1);
+    t.amount = from_amount;
+    t.from_scale = (uint8_t)from_scale;
+    t.to_scale = (uint8_t)to_scale;
+    return convert_command(s, &t, request_id);
+}
+
+xr_err xr_binance_session_convert_accept(xr_binance_session *s, const char *quote_id,
+                                         uint64_t *request_id)
+{
+    sess_req t;
+    memset(&t, 0, sizeof t);
+    t.op = XR_BINANCE_OP_CONVERT_ACCEPT;
+    if (!convert_id_copy(t.quote_id, quote_id))
+        return XR_ERR_INVALID_ARGUMENT;
+    return convert_command(s, &t, request_id);
+}
+
+xr_err xr_binance_session_convert_status(xr_binance_session *s, const char *quote_id,
+                                         unsigned from_scale, unsigned to_scale,
+                                         uint64_t *request_id)
+{
+    sess_req t;
+    memset(&t, 0, sizeof t);
+    t.op = XR_BINANCE_OP_CONVERT_STATUS;
+    if (!convert_id_copy(t.quote_id, quote_id) || from_scale > XR_SCALE_MAX ||
+        to_scale > XR_SCALE_MAX)
+        return XR_ERR_INVALID_ARGUMENT;
+    t.from_scale = (uint8_t)from_scale;
+    t.to_scale = (uint8_t)to_scale;
+    return convert_command(s, &t, request_id);
+}
+
 const char *xr_binance_op_name(xr_binance_op op)
 {
-    static const char *const names[] = {"none",        "time",      "exchange_info", "depth",
-                                        "listen_key",  "order_new", "order_query",   "order_cancel",
-                                        "open_orders", "account"};
+    static const char *const names[] = {
+        "none",          "time",           "exchange_info", "depth",       "listen_key",
+        "order_new",     "order_query",    "order_cancel",  "open_orders", "account",
+        "convert_quote", "convert_accept", "convert_status"};
     return (unsigned)op < sizeof names / sizeof names[0] ? names[op] : "unknown";
 }
 

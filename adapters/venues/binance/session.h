@@ -68,6 +68,7 @@
 
 #include "adapters/net/loop.h"
 #include "adapters/net/tls.h"
+#include "adapters/venues/binance/convert.h"
 #include "adapters/venues/binance/depth_sync.h"
 #include "adapters/venues/binance/ratelimit.h"
 #include "adapters/venues/binance/rest.h"
@@ -93,7 +94,10 @@ typedef enum xr_binance_op {
     XR_BINANCE_OP_ORDER_QUERY = 6,
     XR_BINANCE_OP_ORDER_CANCEL = 7,
     XR_BINANCE_OP_OPEN_ORDERS = 8,
-    XR_BINANCE_OP_ACCOUNT = 9
+    XR_BINANCE_OP_ACCOUNT = 9,
+    XR_BINANCE_OP_CONVERT_QUOTE = 10,  /* Convert getQuote: moves nothing */
+    XR_BINANCE_OP_CONVERT_ACCEPT = 11, /* Convert acceptQuote: can end UNKNOWN */
+    XR_BINANCE_OP_CONVERT_STATUS = 12  /* Convert orderStatus by quoteId */
 } xr_binance_op;
 
 typedef enum xr_binance_outcome {
@@ -112,6 +116,13 @@ typedef struct xr_binance_result {
     xr_err err;         /* XR_OK when CONFIRMED */
     uint32_t instrument;
     char client_order_id[XR_CLIENT_ORDER_ID_MAX + 1];
+    /* Convert commands: the quote id the command was about (ACCEPT, STATUS; QUOTE: the
+     * venue's new one, "" when it gave none), and on CONFIRMED the parsed answer: `quote`
+     * for CONVERT_QUOTE, `order` for CONVERT_ACCEPT (id, status, time) and CONVERT_STATUS
+     * (everything). */
+    char quote_id[XR_BINANCE_CONVERT_ID_MAX + 1];
+    xr_binance_convert_quote quote;
+    xr_binance_convert_order order;
 } xr_binance_result;
 
 typedef enum xr_binance_session_state {
@@ -231,6 +242,21 @@ xr_err xr_binance_session_order_cancel(xr_binance_session *s, const xr_instrumen
 xr_err xr_binance_session_open_orders(xr_binance_session *s, const xr_instrument *inst,
                                       uint64_t *request_id);
 xr_err xr_binance_session_account(xr_binance_session *s, uint64_t *request_id);
+
+/* Binance Convert (convert.h). Amounts at the caller's scales (`from_scale`, `to_scale`: the
+ * ledger's), which the answers are read at. A quote and a status query are reads (retried by
+ * the session after a transport failure or a 429); an accept is a mutation: it ends UNKNOWN
+ * when its answer is lost, and is resolved with convert_status by the same quote id, never
+ * by accepting again. XR_ERR_INVALID_ARGUMENT for bad assets, amounts or ids. */
+xr_err xr_binance_session_convert_quote(xr_binance_session *s, const char *from_asset,
+                                        const char *to_asset, xr_amount from_amount,
+                                        unsigned from_scale, unsigned to_scale,
+                                        uint64_t *request_id);
+xr_err xr_binance_session_convert_accept(xr_binance_session *s, const char *quote_id,
+                                         uint64_t *request_id);
+xr_err xr_binance_session_convert_status(xr_binance_session *s, const char *quote_id,
+                                         unsigned from_scale, unsigned to_scale,
+                                         uint64_t *request_id);
 
 const char *xr_binance_op_name(xr_binance_op op);
 const char *xr_binance_outcome_name(xr_binance_outcome o);
