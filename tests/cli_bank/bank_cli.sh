@@ -292,8 +292,9 @@ done
 # ---- xroute-bank brief -------------------------------------------------------------------------
 # The brief's own pair, USDT/AZN, is refused by this engine (a base asset below the venue's 8
 # decimals: stage_pricing.c to_ledger_scales, CONFIG), so the scenario runs on BTC/USDT: fund
-# 1,000 USDT, buy BTC for 100 USDT. Quote-side NEW_ORDER is not built yet, so xroute-bank buys
-# the base amount of a firm quote for 100 USDT: the most q (lots of 0.00001 BTC) at venue-a's
+# 1,000 USDT, buy BTC for 100 USDT: a NEW_ORDER with the amount on the quote side (on an engine
+# without those, xroute-bank buys the base amount of a firm quote for 100 USDT; the sizing
+# rule is the same): the most q (lots of 0.00001 BTC) at venue-a's
 # 60000 (0.005 BTC left there) with N + F <= B = floor(100 x 10^4 / 10150) = 98.522167:
 # q = 0.00164: N = 98.400000, F = ceil(98.4 x 10 / 10^4) = 0.098400, E = 98.498400
 # (0.00165 would make E = 99.099000), S = floor(98.4984 x 150 / 10^4) = 1.477476,
@@ -312,7 +313,10 @@ cat >"$WORK/accounts.py" <<'PY'
 import json, sys
 accts = json.load(open(sys.argv[1]))["accounts"]
 def one(kind, asset, balance=None):
+    # owner 0: the bank's own system accounts (a SPREAD_REVENUE with owner 1 is the engine's
+    # quote P&L, docs/ledger.md)
     xs = [a for a in accts if a["kind"] == kind and a["asset"] == asset and a["bank_id"] == 1
+          and (kind == "customer" or a["owner_id"] == 0)
           and (balance is None or a["balance"] == balance)]
     return xs[0]["id"] if len(xs) == 1 else 0
 # the brief's customer: 1000 - 99.975876 USDT and 0.00164 BTC (customer 42 holds other sums)
