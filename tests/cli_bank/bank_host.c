@@ -4,7 +4,7 @@
  * port: what the `xroute` bank commands and `xroute-bank` are tested against, with
  * expectations computed from the books below (tests/cli_bank/bank_cli.sh).
  *
- *   bank_host --dir DIR [--port N] [--deep]
+ *   bank_host --dir DIR [--port N] [--deep] [--spin]
  *
  * Writes DIR/credentials (bank_id, key_id, secret, connect: the form `xroute --credentials`
  * reads), keeps the ledger in DIR/ledger and the outbox in DIR/outbox, prints
@@ -18,7 +18,9 @@
  *                     USDT/AZN asks 1.7010 x 10000; bids 1.6940 x 10000
  * USDT/AZN is xrouted's default pair for the brief's "buy USDT for 100 AZN" (tick 0.0001 AZN,
  * lot 0.01 USDT, minimum 1 USDT and 1 AZN notional).
- * With --deep every level holds 1,000 times as much (the load generator's books).
+ * With --deep every level holds 1,000 times as much (the load generator's books). With --spin
+ * the serving loop never sleeps (xr_bank_server_run_once with timeout 0): the engine's venue
+ * sockets are served only between the server's waits, so this shows what those waits cost.
  * Bank 1, spread 150 bps, key 1, secret SECRET_HEX below (hex; the bytes are ASCII
  * "xroute-cli-test-secret-32-bytes.").
  */
@@ -151,6 +153,7 @@ int main(int argc, char **argv)
     const char *dir = NULL;
     unsigned port = 0;
     int64_t mult = 1;
+    uint64_t wait_ns = XR_NS_PER_MS;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -158,13 +161,15 @@ int main(int argc, char **argv)
             port = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--deep") == 0)
             mult = 1000;
+        else if (strcmp(argv[i], "--spin") == 0)
+            wait_ns = 0;
         else {
-            fprintf(stderr, "usage: bank_host --dir DIR [--port N] [--deep]\n");
+            fprintf(stderr, "usage: bank_host --dir DIR [--port N] [--deep] [--spin]\n");
             return 2;
         }
     }
     if (dir == NULL || port > 65535) {
-        fprintf(stderr, "usage: bank_host --dir DIR [--port N] [--deep]\n");
+        fprintf(stderr, "usage: bank_host --dir DIR [--port N] [--deep] [--spin]\n");
         return 2;
     }
     mkdir(dir, 0700);
@@ -282,7 +287,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     while (stop_signal == 0) {
-        if ((err = xr_bank_server_run_once(srv, XR_NS_PER_MS)) != XR_OK && err != XR_ERR_IO &&
+        if ((err = xr_bank_server_run_once(srv, wait_ns)) != XR_OK && err != XR_ERR_IO &&
             err != XR_ERR_STORAGE_FULL)
             break;
         err = XR_OK;
