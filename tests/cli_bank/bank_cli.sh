@@ -405,5 +405,36 @@ HOST_PID=
 [ $st -eq 0 ] && ok "bank_host exits 0 on SIGTERM" || bad "bank_host exits 0 on SIGTERM (got $st)"
 if grep -q "Sanitizer\|runtime error" "$WORK/host.err"; then bad "sanitizer report in bank_host's log"; else ok "no sanitizer report in bank_host's log"; fi
 
+# ---- the same over TLS: a second host with the test PKI (tests/data/tls) -------------------------
+TLS=$(cd "$(dirname "$0")/../data/tls" && pwd)
+"$HOST" --dir "$WORK/tls" --tls "$TLS/server-ec.pem" "$TLS/server-ec.key" >"$WORK/tls.out" 2>"$WORK/tls.err" &
+HOST_PID=$!
+i=0
+until grep -q '^ready port=' "$WORK/tls.out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -gt 200 ] || ! kill -0 "$HOST_PID" 2>/dev/null; then bad "TLS bank_host did not start"; cat "$WORK/tls.err"; break; fi
+    sleep 0.1
+done
+T="--credentials $WORK/tls/credentials --tls-ca $TLS/ca.pem --tls-name localhost"
+"$XR" customer 61 --json $T >"$WORK/out" 2>"$WORK/err" && ok "TLS: customer" || bad "TLS: customer"
+json 'd["created"]==True' "TLS: customer 61 registered"
+"$XR" fund 61 12.34 USDT --json $T >"$WORK/out" 2>"$WORK/err" && ok "TLS: fund" || bad "TLS: fund"
+"$XR" balances 61 --json $T >"$WORK/out" 2>"$WORK/err" && ok "TLS: balances" || bad "TLS: balances"
+json '{b["asset"]:b["balance"] for b in d["balances"]}["USDT"]=="12.340000"' "TLS: 12.340000 USDT"
+XROUTE_TLS_CA="$TLS/ca.pem" XROUTE_TLS_NAME=localhost "$XR" balances 61 --credentials "$WORK/tls/credentials" >"$WORK/out" 2>"$WORK/err" && ok "TLS from XROUTE_TLS_CA / XROUTE_TLS_NAME" || bad "TLS from XROUTE_TLS_CA / XROUTE_TLS_NAME"
+"$XR" balances 61 --credentials "$WORK/tls/credentials" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: IO: " "$WORK/err" && ok "plain TCP to the TLS port: exit 1, IO" || bad "plain TCP to the TLS port: exit 1, IO"
+"$XR" balances 61 --credentials "$WORK/tls/credentials" --tls-ca "$TLS/other-ca.pem" --tls-name localhost >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: UNAUTHORIZED: " "$WORK/err" && ok "an untrusted CA: exit 1, UNAUTHORIZED" || bad "an untrusted CA: exit 1, UNAUTHORIZED"
+"$XR" balances 61 --credentials "$WORK/tls/credentials" --tls-ca "$TLS/ca.pem" --tls-name example.com >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: UNAUTHORIZED: " "$WORK/err" && ok "a name the certificate does not carry: exit 1, UNAUTHORIZED" || bad "a name the certificate does not carry: exit 1, UNAUTHORIZED"
+"$XRB" brief $T --pair BTC/USDT --customer 62 >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 0 ] && grep -q "^== brief scenario: passed" "$WORK/out" && ok "TLS: xroute-bank brief passed" || bad "TLS: xroute-bank brief passed"
+kill -TERM "$HOST_PID"
+wait "$HOST_PID"
+st=$?
+HOST_PID=
+[ $st -eq 0 ] && ok "TLS bank_host exits 0 on SIGTERM" || bad "TLS bank_host exits 0 on SIGTERM (got $st)"
+
 echo "# $N checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -10,7 +10,9 @@
  * or --credentials FILE [XROUTE_CREDENTIALS] (`key = value` lines bank_id, key_id, secret,
  * connect, or the XROUTE_* names as in xrouted's <data_dir>/demo-bank.env, which is read from
  * ./var/xroute when nothing else names a bank); flags win over the file, the file over the
- * environment. Secrets are hex digits (xrouted's bank secrets are 32 random bytes).
+ * environment. Secrets are hex digits (xrouted's bank secrets are 32 random bytes). TLS:
+ * --tls-ca FILE [XROUTE_TLS_CA] and --tls-name NAME [XROUTE_TLS_NAME] (or tls_ca, tls_name in
+ * the file); without a trust anchor the session is plain TCP.
  *
  * Amounts are decimal text parsed exactly at the asset's scale (core/base/money: "100.5" AZN
  * is 10050 minor units; more decimals than the scale is INVALID_AMOUNT, never rounded).
@@ -68,6 +70,7 @@ typedef struct bank_opts {
     const char *secret;
     const char *credentials;
     const char *state;
+    const char *tls_ca, *tls_name;
     uint32_t timeout_ms;
     int json;
     /* per command */
@@ -209,6 +212,10 @@ static int parse_args(int argc, char **argv, unsigned allowed, bank_opts *o)
             o->credentials = v;
         } else if (strcmp(a, "--state") == 0) {
             o->state = v;
+        } else if (strcmp(a, "--tls-ca") == 0) {
+            o->tls_ca = v;
+        } else if (strcmp(a, "--tls-name") == 0) {
+            o->tls_name = v;
         } else if (strcmp(a, "--timeout-ms") == 0) {
             if (!parse_u32(v, 3600000, &o->timeout_ms) || o->timeout_ms == 0)
                 return usage_error(o->cmd, "--timeout-ms wants 1..3600000");
@@ -235,6 +242,7 @@ static int hexval(int c);
 
 typedef struct credentials {
     char connect[128];
+    char tls_ca[256], tls_name[256];
     char secret[256];
     uint64_t bank_id, key_id;
     int have_bank, have_key_id, have_secret;
@@ -283,6 +291,10 @@ static xr_err read_credentials(const char *path, credentials *c, char *why, size
             c->have_key_id = parse_u64(v, &c->key_id);
         } else if (strcmp(k, "secret") == 0 || strcmp(k, "XROUTE_BANK_SECRET") == 0) {
             c->have_secret = snprintf(c->secret, sizeof c->secret, "%s", v) < (int)sizeof c->secret;
+        } else if (strcmp(k, "tls_ca") == 0 || strcmp(k, "XROUTE_TLS_CA") == 0) {
+            snprintf(c->tls_ca, sizeof c->tls_ca, "%s", v);
+        } else if (strcmp(k, "tls_name") == 0 || strcmp(k, "XROUTE_TLS_NAME") == 0) {
+            snprintf(c->tls_name, sizeof c->tls_name, "%s", v);
         } else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0 ||
                    strcmp(k, "XROUTE_CONNECT") == 0) {
             snprintf(c->connect, sizeof c->connect, "%s", v);
@@ -307,6 +319,10 @@ static int bank_open(const bank_opts *o, xr_client **out)
         cr.have_key_id = parse_u64(env, &cr.key_id);
     if ((env = getenv("XROUTE_BANK_SECRET")) != NULL)
         cr.have_secret = snprintf(cr.secret, sizeof cr.secret, "%s", env) < (int)sizeof cr.secret;
+    if ((env = getenv("XROUTE_TLS_CA")) != NULL)
+        snprintf(cr.tls_ca, sizeof cr.tls_ca, "%s", env);
+    if ((env = getenv("XROUTE_TLS_NAME")) != NULL)
+        snprintf(cr.tls_name, sizeof cr.tls_name, "%s", env);
     const char *file = o->credentials ? o->credentials : getenv("XROUTE_CREDENTIALS");
     /* Nothing given at all: the demo bank of an xrouted started here on its embedded
      * defaults (docs/operations.md, "Demo bank"). */
@@ -320,6 +336,10 @@ static int bank_open(const bank_opts *o, xr_client **out)
     }
     if (o->connect)
         snprintf(cr.connect, sizeof cr.connect, "%s", o->connect);
+    if (o->tls_ca)
+        snprintf(cr.tls_ca, sizeof cr.tls_ca, "%s", o->tls_ca);
+    if (o->tls_name)
+        snprintf(cr.tls_name, sizeof cr.tls_name, "%s", o->tls_name);
     if (o->bank && !(cr.have_bank = parse_u64(o->bank, &cr.bank_id)))
         return usage_error(o->cmd, "--bank wants a bank id");
     if (o->key_id && !(cr.have_key_id = parse_u64(o->key_id, &cr.key_id)))
@@ -373,6 +393,10 @@ static int bank_open(const bank_opts *o, xr_client **out)
     cc.connect_timeout_ms = o->timeout_ms;
     cc.call_timeout_ms = o->timeout_ms;
     cc.reconnect = 0; /* one request per run: a lost session is reported, not retried */
+    /* TLS when a trust anchor is given: the server's chain must lead to it and name
+     * tls_name (default: the host) */
+    snprintf(cc.tls_ca_path, sizeof cc.tls_ca_path, "%s", cr.tls_ca);
+    snprintf(cc.tls_server_name, sizeof cc.tls_server_name, "%s", cr.tls_name);
     if (o->state)
         snprintf(cc.state_path, sizeof cc.state_path, "%s", o->state);
     xr_err err = xr_client_connect(&cc, out);
@@ -1580,6 +1604,10 @@ static int run_pairs(xr_client *cl, const bank_opts *o)
     "                        flags win over the file, the file over the environment\n"             \
     "  --state FILE          the bank's last processed response seq, kept across runs (the\n"      \
     "                        server replays what came after it; default: none)\n"                  \
+    "  --tls-ca FILE         TLS: PEM trust anchors (a CA, or the server's certificate)\n"         \
+    "                        [XROUTE_TLS_CA; none: plain TCP]\n"                                   \
+    "  --tls-name NAME       TLS: the DNS name the certificate must carry [XROUTE_TLS_NAME;\n"     \
+    "                        the host]\n"                                                          \
     "  --timeout-ms N        give up on an answer after N ms [10000]\n"                            \
     "  --json                one JSON object on stdout (amounts as exact strings)\n"               \
     "exit: 0 ok; 1 refused or failed (\"error: NAME: ...\" on stderr); 2 bad arguments\n"
