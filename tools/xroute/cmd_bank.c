@@ -677,6 +677,29 @@ static void split_pair(const char *pair, char base[XR_ASSET_CODE_MAX + 1],
     snprintf(quote, XR_ASSET_CODE_MAX + 1, "%s", slash + 1);
 }
 
+/* A string the server sent, escaped for a JSON string: the wire's text fields may hold any
+ * printable ASCII, '"' and '\\' included. Eight rotating buffers: valid for eight calls. */
+static const char *J(const char *s)
+{
+    static char bufs[8][2 * XR_CLIENT_PATH_MAX];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    size_t o = 0;
+    for (; *s != '\0' && o + 7 < sizeof bufs[0]; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            b[o++] = '\\';
+            b[o++] = (char)c;
+        } else if (c < 0x20 || c > 0x7e) {
+            o += (size_t)snprintf(b + o, sizeof bufs[0] - o, "\\u%04x", c);
+        } else {
+            b[o++] = (char)c;
+        }
+    }
+    b[o] = '\0';
+    return b;
+}
+
 /* The answer was a reject: its name, exit 1. */
 static int rejected(const bank_opts *o, const xr_engine_event *ev)
 {
@@ -712,12 +735,12 @@ static void report_json(const xr_engine_exec_report_ev *r)
            "\"ordered\":\"%s\",\"filled\":\"%s\",\"quote\":\"%s\",\"notional\":\"%s\","
            "\"fees\":\"%s\",\"spread\":\"%s\",\"avg_price\":\"%s\",\"booked\":\"%s\","
            "\"booked_ns\":%" PRId64,
-           k, r->pair, b, q, side_name(r->side), status_name(r->status), xr_err_name(r->err),
-           r->replayed ? "true" : "false", r->venues, amt(r->ordered, r->base_scale, a1),
-           amt(r->filled, r->base_scale, a2), amt(r->quote, r->quote_scale, a3),
-           amt(r->notional, r->quote_scale, a4), amt(r->fees, r->quote_scale, a5),
-           amt(r->spread, r->quote_scale, a6), px(r->avg_price, r->price_scale, a7),
-           when(r->booked_ns, t), r->booked_ns);
+           k, J(r->pair), J(b), J(q), side_name(r->side), status_name(r->status),
+           xr_err_name(r->err), r->replayed ? "true" : "false", r->venues,
+           amt(r->ordered, r->base_scale, a1), amt(r->filled, r->base_scale, a2),
+           amt(r->quote, r->quote_scale, a3), amt(r->notional, r->quote_scale, a4),
+           amt(r->fees, r->quote_scale, a5), amt(r->spread, r->quote_scale, a6),
+           px(r->avg_price, r->price_scale, a7), when(r->booked_ns, t), r->booked_ns);
 }
 
 static void report_human(const xr_engine_exec_report_ev *r)
@@ -825,7 +848,7 @@ static int run_funding(xr_client *cl, const bank_opts *o)
         printf("{\"ok\":true,\"op\":\"%s\",\"customer\":%" PRIu64
                ",\"key\":\"%s\",\"asset\":\"%s\","
                "\"scale\":%u,\"amount\":\"%s\",\"replayed\":%s}\n",
-               o->cmd, ev.customer_id, k, f->asset, f->scale, amt(f->amount, f->scale, a),
+               o->cmd, ev.customer_id, k, J(f->asset), f->scale, amt(f->amount, f->scale, a),
                f->replayed ? "true" : "false");
     else
         printf("%s customer %" PRIu64 ": %s %s%s\nkey %s\n",
@@ -899,9 +922,9 @@ static int run_quote(xr_client *cl, const bank_opts *o)
                "\"quote_asset\":\"%s\",\"notional\":\"%s\",\"fees\":\"%s\",\"spread\":\"%s\","
                "\"spread_bps\":%u,\"price\":\"%s\",\"price_scale\":%u,\"expires\":\"%s\","
                "\"expires_ns\":%" PRId64 "}\n",
-               x->quote_id, x->pair, side_name(x->side),
-               x->amount_side == XR_ENGINE_AMOUNT_QUOTE ? "quote" : "base", a1, b, a2, q, a3, a4,
-               a5, x->spread_bps, a6, x->price_scale, t, x->expires_ns);
+               x->quote_id, J(x->pair), side_name(x->side),
+               x->amount_side == XR_ENGINE_AMOUNT_QUOTE ? "quote" : "base", a1, J(b), a2, J(q), a3,
+               a4, a5, x->spread_bps, a6, x->price_scale, t, x->expires_ns);
         return XR_CLI_OK;
     }
     printf("quote     %" PRIu64 "  (firm until %s)\n", x->quote_id, t);
@@ -1064,8 +1087,8 @@ static int run_convert(xr_client *cl, const bank_opts *o)
     if (o->json)
         printf("{\"ok\":%s,\"key\":\"%s\",\"status\":\"%s\",\"err\":\"%s\",\"from_asset\":\"%s\","
                "\"to_asset\":\"%s\",\"from_amount\":\"%s\",\"to_amount\":\"%s\",\"fee\":\"%s\"}\n",
-               failed ? "false" : "true", k, status, xr_err_name(x->err), x->from_asset,
-               x->to_asset, a1, a2, a3);
+               failed ? "false" : "true", k, status, xr_err_name(x->err), J(x->from_asset),
+               J(x->to_asset), a1, a2, a3);
     else
         printf("conversion %s  %s%s%s\n%s %s -> %s %s (fee %s %s)\n", k, status, x->err ? "  " : "",
                x->err ? xr_err_name(x->err) : "", a1, x->from_asset, a2, x->to_asset, a3,
@@ -1126,7 +1149,7 @@ static void child_print(const xr_engine_child *ch, const xr_engine_exec_report_e
         printf("%s{\"client_order_id\":\"%s\",\"venue\":%u,\"fee_bps\":%u,\"done\":%s,"
                "\"err\":\"%s\",\"qty\":\"%s\",\"limit\":\"%s\",\"filled\":\"%s\","
                "\"notional\":\"%s\",\"fee\":\"%s\",\"venue_fee\":\"%s\",\"fee_in\":\"%s\"}",
-               first ? "" : ",", ch->client_order_id, ch->venue, ch->fee_bps,
+               first ? "" : ",", J(ch->client_order_id), ch->venue, ch->fee_bps,
                ch->done ? "true" : "false", xr_err_name(ch->err), a1, a2, a3, a4, a5, a6,
                ch->fee_in < 3 ? fee_in[ch->fee_in] : "?");
     else
@@ -1319,7 +1342,7 @@ static int run_balances(xr_client *cl, const bank_opts *o)
         if (o->json)
             printf("%s{\"asset\":\"%s\",\"scale\":%u,\"balance\":\"%s\",\"available\":\"%s\","
                    "\"reserved\":\"%s\"}",
-                   i ? "," : "", x->asset, x->scale, a1, a2, a3);
+                   i ? "," : "", J(x->asset), x->scale, a1, a2, a3);
         else
             printf("%-6s %24s %24s %24s\n", x->asset, a1, a2, a3);
     }
@@ -1358,7 +1381,7 @@ static int run_book(xr_client *cl, const bank_opts *o)
     char p[XR_DECIMAL_STR_MAX], q[XR_DECIMAL_STR_MAX];
     if (o->json) {
         printf("{\"ok\":true,\"pair\":\"%s\",\"base_scale\":%u,\"price_scale\":%u,\"bids\":[",
-               bk->pair, bk->base_scale, bk->price_scale);
+               J(bk->pair), bk->base_scale, bk->price_scale);
         for (unsigned i = 0; i < nb; i++)
             printf("%s[\"%s\",\"%s\"]", i ? "," : "", px(bk->bids[i].price, bk->price_scale, p),
                    amt(bk->bids[i].qty, bk->base_scale, q));
@@ -1446,7 +1469,7 @@ static int run_ticker(xr_client *cl, const bank_opts *o)
     if (o->json) {
         printf("{\"ok\":true,\"pair\":\"%s\",\"base_scale\":%u,\"price_scale\":%u,\"bid\":\"%s\","
                "\"bid_qty\":\"%s\",\"ask\":\"%s\",\"ask_qty\":\"%s\",\"last\":",
-               t->pair, t->base_scale, t->price_scale, a1, a2, a3, a4);
+               J(t->pair), t->base_scale, t->price_scale, a1, a2, a3, a4);
         t->last_ns ? printf("\"%s\",\"last_time\":\"%s\",\"last_ns\":%" PRId64, a5, ts, t->last_ns)
                    : printf("null,\"last_time\":null,\"last_ns\":null");
         printf(",\"volume_24h\":\"%s\",\"trades_24h\":%u}\n", a6, t->trades_24h);
@@ -1496,7 +1519,7 @@ static int run_ohlc(xr_client *cl, const bank_opts *o)
             if (o->json)
                 printf("{\"ok\":true,\"pair\":\"%s\",\"interval_s\":%u,\"base_scale\":%u,"
                        "\"price_scale\":%u,\"candles\":[",
-                       h->pair, h->interval_s, h->base_scale, h->price_scale);
+                       J(h->pair), h->interval_s, h->base_scale, h->price_scale);
             else
                 printf("%s every %u s\n%-27s %18s %18s %18s %18s %16s %7s\n", h->pair,
                        h->interval_s, "OPEN_TIME", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME",
@@ -1574,7 +1597,7 @@ static int run_pairs(xr_client *cl, const bank_opts *o)
                        "\"base_scale\":%u,\"quote_scale\":%u,\"price_scale\":%u,"
                        "\"min_qty\":\"%s\",\"lot_step\":\"%s\",\"tick\":\"%s\","
                        "\"min_notional\":\"%s\"}",
-                       shown ? "," : "", x->pair, x->trading ? "true" : "false", x->venues,
+                       shown ? "," : "", J(x->pair), x->trading ? "true" : "false", x->venues,
                        x->venues_ready, x->base_scale, x->quote_scale, x->price_scale, a1, a2, a3,
                        a4);
             else
