@@ -278,23 +278,52 @@ json '[o["key"] for o in d["orders"]]==["'$KB'"]' "orders --cursor: the next pag
 run 0 orders 42
 [ "$(grep -c "^[0-9a-f]\{32\} .* FILLED " "$WORK/out")" -eq 2 ] && ok "orders table: 2 rows" || bad "orders table: 2 rows"
 
+# ---- LIMIT, cancel, quote side (customer 43) -------------------------------------------------
+run 0 customer 43 --json
+run 0 fund 43 200 USDT --json
+L1=0000000000000000000000000000a001
+# 0.001 BTC at most 50000 all in: rests (the best ask is 60000)
+run 0 buy 43 BTC/USDT 0.001 --price 50000 --key $L1 --json
+json 'd["ok"] and d["status"]=="OPEN" and d["filled"]=="0.00000000" and d["quote"]=="0.000000"' "LIMIT buy at 50000 rests OPEN"
+# docs/ledger.md: a LIMIT buy reserves ceil(0.001 x 50000) = 50.000000 plus 34 minor units
+run 0 balances 43 --json
+json '{b["asset"]:(b["balance"],b["available"],b["reserved"]) for b in d["balances"]}["USDT"]==("200.000000","149.999966","50.000034")' "reserved 50.000034 USDT while it rests"
+run 0 orders 43 --status open --json
+json '[(o["key"],o["type"],o["status"]) for o in d["orders"]]==[("'$L1'","limit","OPEN")]' "orders --status open: the resting LIMIT"
+run 0 cancel 43 $L1 --json
+json 'd["ok"] and d["status"]=="CANCELLED" and d["filled"]=="0.00000000" and d["key"]=="'$L1'"' "cancel: CANCELLED, nothing filled"
+run 0 balances 43 --json
+json '{b["asset"]:(b["balance"],b["available"],b["reserved"]) for b in d["balances"]}["USDT"]==("200.000000","200.000000","0.000000")' "the cancel released the whole reservation"
+run 1 cancel 43 $L1
+err_is INVALID_STATE
+run 1 cancel 42 $KB --json
+err_is INVALID_STATE
+json 'd["ok"]==False and d["error"]=="INVALID_STATE"' "a filled order cannot be cancelled"
+run 2 buy 43 BTC/USDT 0.001 --price 50000.000000001
+err_is INVALID_AMOUNT
+# spend 100 USDT all in (the amount on the quote side): the most q of 0.00001 BTC with
+# N + F <= floor(100 x 10^4 / 10150) = 98.522167 at venue-a's 60000 (0.005 left there):
+# q = 0.00164, N = 98.400000, F = 0.098400, S = floor(98.4984 x 150 / 10^4) = 1.477476,
+# paid 99.975876 (see the brief below for the same arithmetic)
+run 0 buy 43 BTC/USDT 100 USDT --json
+json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.975876" and d["spread"]=="1.477476"' "buy for 100 USDT: 0.00164 BTC for 99.975876 USDT"
+
 # ---- what this engine does not do yet: refused by name, exit 1 -----------------------------
-for args in "cancel 42 $KB" "convert 42 10 USD USDC"; do
-    run 1 $args --json
-    if grep -q "^error: \(NOT_SUPPORTED\|INVALID_STATE\|UNKNOWN_ASSET\|NOT_FOUND\|INSUFFICIENT_FUNDS\): " "$WORK/err"; then
-        ok "$args: refused by name ($(sed -n 's/^error: \([A-Z_]*\):.*/\1/p' "$WORK/err"))"
-    else
-        bad "$args: refused by name"
-    fi
-    json 'd["ok"]==False' "$args: JSON says ok false"
-done
+run 1 convert 42 10 USD USDC --json
+if grep -q "^error: \(NOT_SUPPORTED\|INSUFFICIENT_FUNDS\): " "$WORK/err"; then
+    ok "convert: refused by name ($(sed -n 's/^error: \([A-Z_]*\):.*/\1/p' "$WORK/err"))"
+else
+    bad "convert: refused by name"
+fi
+json 'd["ok"]==False' "convert: JSON says ok false"
 
 # ---- xroute-bank brief -------------------------------------------------------------------------
 # The brief's own pair, USDT/AZN, is refused by this engine (a base asset below the venue's 8
 # decimals: stage_pricing.c to_ledger_scales, CONFIG), so the scenario runs on BTC/USDT: fund
-# 1,000 USDT, buy BTC for 100 USDT. Quote-side NEW_ORDER is not built yet, so xroute-bank buys
-# the base amount of a firm quote for 100 USDT: the most q (lots of 0.00001 BTC) at venue-a's
-# 60000 (0.005 BTC left there) with N + F <= B = floor(100 x 10^4 / 10150) = 98.522167:
+# 1,000 USDT, buy BTC for 100 USDT: a NEW_ORDER with the amount on the quote side (on an engine
+# without those, xroute-bank buys the base amount of a firm quote for 100 USDT; the sizing
+# rule is the same): the most q (lots of 0.00001 BTC) at venue-a's
+# 60000 (0.00336 BTC left there) with N + F <= B = floor(100 x 10^4 / 10150) = 98.522167:
 # q = 0.00164: N = 98.400000, F = ceil(98.4 x 10 / 10^4) = 0.098400, E = 98.498400
 # (0.00165 would make E = 99.099000), S = floor(98.4984 x 150 / 10^4) = 1.477476,
 # paid E + S = 99.975876 USDT.
@@ -311,13 +340,15 @@ BKEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' 
 cat >"$WORK/accounts.py" <<'PY'
 import json, sys
 accts = json.load(open(sys.argv[1]))["accounts"]
-def one(kind, asset, balance=None):
+def one(kind, asset, owner=0, balance=None):
+    # a customer's owner is the bank's customer id; the bank's own accounts have owner 0 (a
+    # SPREAD_REVENUE with owner 1 is the engine's quote P&L, docs/ledger.md)
     xs = [a for a in accts if a["kind"] == kind and a["asset"] == asset and a["bank_id"] == 1
-          and (balance is None or a["balance"] == balance)]
+          and a["owner_id"] == owner and (balance is None or a["balance"] == balance)]
     return xs[0]["id"] if len(xs) == 1 else 0
-# the brief's customer: 1000 - 99.975876 USDT and 0.00164 BTC (customer 42 holds other sums)
-print(one("customer", "USDT", "900.024124"), one("bank_omnibus", "USDT"),
-      one("customer", "BTC", "0.00164000"), one("bank_omnibus", "BTC"),
+# the brief's customer 7001: 1000 - 99.975876 USDT and 0.00164 BTC
+print(one("customer", "USDT", 7001, "900.024124"), one("bank_omnibus", "USDT"),
+      one("customer", "BTC", 7001, "0.00164000"), one("bank_omnibus", "BTC"),
       one("spread_revenue", "USDT"))
 PY
 python3 "$WORK/accounts.py" "$WORK/ledger.json" >"$WORK/accounts"
@@ -343,8 +374,9 @@ check([e["amount"] for e in ent[cu]] == ["-99.975876", "1000.000000"], "customer
 check(by_transfer(ou).get(ent[cu][0]["transfer"]) == "99.975876", "omnibus USDT credited 99.975876 by the same transfer")
 check([e["amount"] for e in ent[cb]] == ["0.00164000"], "customer BTC credited 0.00164000")
 check(by_transfer(ob).get(ent[cb][0]["transfer"]) == "-0.00164000", "omnibus BTC debited 0.00164000 by the same transfer")
-# spread revenue: 4.504500 (CLI buy), 1.795203 (CLI sell), then the brief's 1.477476
-check([e["amount"] for e in ent[rv]][:1] == ["1.477476"] and ent[rv][0]["balance_after"] == "7.777179", "spread revenue USDT credited 1.477476 (total 4.5045 + 1.795203 + 1.477476 = 7.777179)")
+# spread revenue: 4.504500 (42's buy), 1.795203 (42's sell), 1.477476 (43's buy for 100
+# USDT), then the brief's 1.477476
+check([e["amount"] for e in ent[rv]][:1] == ["1.477476"] and ent[rv][0]["balance_after"] == "9.254655", "spread revenue USDT credited 1.477476 (total 4.5045 + 1.795203 + 2 x 1.477476 = 9.254655)")
 sys.exit(0 if ok else 1)
 PY
 python3 "$WORK/legs.py" "$WORK" "$CUST_USDT" "$OMNI_USDT" "$CUST_BTC" "$OMNI_BTC" "$REV_USDT" >"$WORK/legs" 2>&1
@@ -361,7 +393,7 @@ json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.97
 "$XRB" load --credentials "$WORK/host/credentials" --rate 0 >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 2 ] && ok "xroute-bank load --rate 0: exit 2" || bad "xroute-bank load --rate 0: exit 2"
 # a short open-loop run: every order answered (filled), percentiles printed
-"$XRB" load --credentials "$WORK/host/credentials" --rate 50 --duration 1 --customers 2 --qty 0.0001 --json >"$WORK/out" 2>"$WORK/err"
+"$XRB" load --credentials "$WORK/host/credentials" --rate 50 --duration 1 --customers 2 --qty 0.001 --json >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 0 ] && ok "xroute-bank load: 50 orders answered" || bad "xroute-bank load: 50 orders answered"
 json 'd["sent"]==50 and d["answered"]==50 and d["filled"]==50 and d["rejects"]==0 and 0<d["p50_us"]<=d["p99_us"]<=d["max_us"]' "load: 50 sent, 50 filled, p50 <= p99 <= max"
 
@@ -372,6 +404,37 @@ st=$?
 HOST_PID=
 [ $st -eq 0 ] && ok "bank_host exits 0 on SIGTERM" || bad "bank_host exits 0 on SIGTERM (got $st)"
 if grep -q "Sanitizer\|runtime error" "$WORK/host.err"; then bad "sanitizer report in bank_host's log"; else ok "no sanitizer report in bank_host's log"; fi
+
+# ---- the same over TLS: a second host with the test PKI (tests/data/tls) -------------------------
+TLS=$(cd "$(dirname "$0")/../data/tls" && pwd)
+"$HOST" --dir "$WORK/tls" --tls "$TLS/server-ec.pem" "$TLS/server-ec.key" >"$WORK/tls.out" 2>"$WORK/tls.err" &
+HOST_PID=$!
+i=0
+until grep -q '^ready port=' "$WORK/tls.out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -gt 200 ] || ! kill -0 "$HOST_PID" 2>/dev/null; then bad "TLS bank_host did not start"; cat "$WORK/tls.err"; break; fi
+    sleep 0.1
+done
+T="--credentials $WORK/tls/credentials --tls-ca $TLS/ca.pem --tls-name localhost"
+"$XR" customer 61 --json $T >"$WORK/out" 2>"$WORK/err" && ok "TLS: customer" || bad "TLS: customer"
+json 'd["created"]==True' "TLS: customer 61 registered"
+"$XR" fund 61 12.34 USDT --json $T >"$WORK/out" 2>"$WORK/err" && ok "TLS: fund" || bad "TLS: fund"
+"$XR" balances 61 --json $T >"$WORK/out" 2>"$WORK/err" && ok "TLS: balances" || bad "TLS: balances"
+json '{b["asset"]:b["balance"] for b in d["balances"]}["USDT"]=="12.340000"' "TLS: 12.340000 USDT"
+XROUTE_TLS_CA="$TLS/ca.pem" XROUTE_TLS_NAME=localhost "$XR" balances 61 --credentials "$WORK/tls/credentials" >"$WORK/out" 2>"$WORK/err" && ok "TLS from XROUTE_TLS_CA / XROUTE_TLS_NAME" || bad "TLS from XROUTE_TLS_CA / XROUTE_TLS_NAME"
+"$XR" balances 61 --credentials "$WORK/tls/credentials" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: IO: " "$WORK/err" && ok "plain TCP to the TLS port: exit 1, IO" || bad "plain TCP to the TLS port: exit 1, IO"
+"$XR" balances 61 --credentials "$WORK/tls/credentials" --tls-ca "$TLS/other-ca.pem" --tls-name localhost >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: UNAUTHORIZED: " "$WORK/err" && ok "an untrusted CA: exit 1, UNAUTHORIZED" || bad "an untrusted CA: exit 1, UNAUTHORIZED"
+"$XR" balances 61 --credentials "$WORK/tls/credentials" --tls-ca "$TLS/ca.pem" --tls-name example.com >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: UNAUTHORIZED: " "$WORK/err" && ok "a name the certificate does not carry: exit 1, UNAUTHORIZED" || bad "a name the certificate does not carry: exit 1, UNAUTHORIZED"
+"$XRB" brief $T --pair BTC/USDT --customer 62 >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 0 ] && grep -q "^== brief scenario: passed" "$WORK/out" && ok "TLS: xroute-bank brief passed" || bad "TLS: xroute-bank brief passed"
+kill -TERM "$HOST_PID"
+wait "$HOST_PID"
+st=$?
+HOST_PID=
+[ $st -eq 0 ] && ok "TLS bank_host exits 0 on SIGTERM" || bad "TLS bank_host exits 0 on SIGTERM (got $st)"
 
 echo "# $N checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]

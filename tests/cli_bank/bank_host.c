@@ -4,7 +4,7 @@
  * port: what the `xroute` bank commands and `xroute-bank` are tested against, with
  * expectations computed from the books below (tests/cli_bank/bank_cli.sh).
  *
- *   bank_host --dir DIR [--port N] [--deep]
+ *   bank_host --dir DIR [--port N] [--deep] [--spin] [--tls CERT KEY]
  *
  * Writes DIR/credentials (bank_id, key_id, secret, connect: the form `xroute --credentials`
  * reads), keeps the ledger in DIR/ledger and the outbox in DIR/outbox, prints
@@ -18,7 +18,10 @@
  *                     USDT/AZN asks 1.7010 x 10000; bids 1.6940 x 10000
  * USDT/AZN is xrouted's default pair for the brief's "buy USDT for 100 AZN" (tick 0.0001 AZN,
  * lot 0.01 USDT, minimum 1 USDT and 1 AZN notional).
- * With --deep every level holds 1,000 times as much (the load generator's books).
+ * With --deep every level holds 1,000 times as much (the load generator's books). With --spin
+ * the serving loop never sleeps (xr_bank_server_run_once with timeout 0): the engine's venue
+ * sockets are served only between the server's waits, so this shows what those waits cost.
+ * With --tls the bank port speaks TLS (BearSSL) with that PEM certificate chain and key.
  * Bank 1, spread 150 bps, key 1, secret SECRET_HEX below (hex; the bytes are ASCII
  * "xroute-cli-test-secret-32-bytes.").
  */
@@ -151,6 +154,8 @@ int main(int argc, char **argv)
     const char *dir = NULL;
     unsigned port = 0;
     int64_t mult = 1;
+    uint64_t wait_ns = XR_NS_PER_MS;
+    const char *tls_cert = NULL, *tls_key = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -158,13 +163,20 @@ int main(int argc, char **argv)
             port = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--deep") == 0)
             mult = 1000;
-        else {
-            fprintf(stderr, "usage: bank_host --dir DIR [--port N] [--deep]\n");
+        else if (strcmp(argv[i], "--spin") == 0)
+            wait_ns = 0;
+        else if (strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+            tls_cert = argv[++i];
+            tls_key = argv[++i];
+        } else {
+            fprintf(stderr,
+                    "usage: bank_host --dir DIR [--port N] [--deep] [--spin] [--tls CERT KEY]\n");
             return 2;
         }
     }
     if (dir == NULL || port > 65535) {
-        fprintf(stderr, "usage: bank_host --dir DIR [--port N] [--deep]\n");
+        fprintf(stderr,
+                "usage: bank_host --dir DIR [--port N] [--deep] [--spin] [--tls CERT KEY]\n");
         return 2;
     }
     mkdir(dir, 0700);
@@ -251,6 +263,10 @@ int main(int argc, char **argv)
     xr_bank_server_config_default(&bc);
     bc.listen_port = (uint16_t)port;
     snprintf(bc.outbox_dir, sizeof bc.outbox_dir, "%s/outbox", dir);
+    if (tls_cert != NULL) {
+        snprintf(bc.tls_cert_path, sizeof bc.tls_cert_path, "%s", tls_cert);
+        snprintf(bc.tls_key_path, sizeof bc.tls_key_path, "%s", tls_key);
+    }
     bc.nkeys = 1;
     bc.keys[0].bank_id = 1;
     bc.keys[0].key_id = 1;
@@ -282,7 +298,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     while (stop_signal == 0) {
-        if ((err = xr_bank_server_run_once(srv, XR_NS_PER_MS)) != XR_OK && err != XR_ERR_IO &&
+        if ((err = xr_bank_server_run_once(srv, wait_ns)) != XR_OK && err != XR_ERR_IO &&
             err != XR_ERR_STORAGE_FULL)
             break;
         err = XR_OK;

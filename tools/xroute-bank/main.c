@@ -51,7 +51,7 @@
 
 typedef struct opts {
     const char *mode;
-    const char *connect, *bank, *key_id, *secret, *credentials;
+    const char *connect, *bank, *key_id, *secret, *credentials, *tls_ca, *tls_name;
     const char *pair;
     const char *qty;
     const char *out;
@@ -94,6 +94,8 @@ static void help(FILE *out)
             "  --secret HEX         [XROUTE_BANK_SECRET]\n"
             "  --credentials FILE   bank_id/key_id/secret/connect (or XROUTE_*) lines\n"
             "                       [XROUTE_CREDENTIALS; else var/xroute/demo-bank.env]\n"
+            "  --tls-ca FILE        TLS trust anchors [XROUTE_TLS_CA; none: plain TCP]\n"
+            "  --tls-name NAME      the certificate's DNS name [XROUTE_TLS_NAME; the host]\n"
             "exit: 0 every check passed; 1 a check or the session failed; 2 bad arguments\n");
 }
 
@@ -211,6 +213,12 @@ static int connect_bank(const opts *o, uint32_t call_timeout_ms, xr_client **out
     }
     cc.secret_len = (uint32_t)(slen / 2);
     cc.call_timeout_ms = call_timeout_ms;
+    const char *ca = o->tls_ca ? o->tls_ca : getenv("XROUTE_TLS_CA");
+    const char *name = o->tls_name ? o->tls_name : getenv("XROUTE_TLS_NAME");
+    if (ca != NULL)
+        snprintf(cc.tls_ca_path, sizeof cc.tls_ca_path, "%s", ca);
+    if (name != NULL)
+        snprintf(cc.tls_server_name, sizeof cc.tls_server_name, "%s", name);
     xr_err err = xr_client_connect(&cc, out);
     if (err != XR_OK) {
         fprintf(stderr, "error: %s: logon to %s:%" PRIu64 " as bank %" PRIu64 ": %s\n",
@@ -785,6 +793,10 @@ int main(int argc, char **argv)
             o.secret = v;
         else if (strcmp(a, "--credentials") == 0)
             o.credentials = v;
+        else if (strcmp(a, "--tls-ca") == 0)
+            o.tls_ca = v;
+        else if (strcmp(a, "--tls-name") == 0)
+            o.tls_name = v;
         else if (strcmp(a, "--pair") == 0)
             o.pair = v;
         else if (strcmp(a, "--qty") == 0 && strcmp(o.mode, "load") == 0)

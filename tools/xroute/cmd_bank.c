@@ -10,7 +10,9 @@
  * or --credentials FILE [XROUTE_CREDENTIALS] (`key = value` lines bank_id, key_id, secret,
  * connect, or the XROUTE_* names as in xrouted's <data_dir>/demo-bank.env, which is read from
  * ./var/xroute when nothing else names a bank); flags win over the file, the file over the
- * environment. Secrets are hex digits (xrouted's bank secrets are 32 random bytes).
+ * environment. Secrets are hex digits (xrouted's bank secrets are 32 random bytes). TLS:
+ * --tls-ca FILE [XROUTE_TLS_CA] and --tls-name NAME [XROUTE_TLS_NAME] (or tls_ca, tls_name in
+ * the file); without a trust anchor the session is plain TCP.
  *
  * Amounts are decimal text parsed exactly at the asset's scale (core/base/money: "100.5" AZN
  * is 10050 minor units; more decimals than the scale is INVALID_AMOUNT, never rounded).
@@ -68,6 +70,7 @@ typedef struct bank_opts {
     const char *secret;
     const char *credentials;
     const char *state;
+    const char *tls_ca, *tls_name;
     uint32_t timeout_ms;
     int json;
     /* per command */
@@ -209,6 +212,10 @@ static int parse_args(int argc, char **argv, unsigned allowed, bank_opts *o)
             o->credentials = v;
         } else if (strcmp(a, "--state") == 0) {
             o->state = v;
+        } else if (strcmp(a, "--tls-ca") == 0) {
+            o->tls_ca = v;
+        } else if (strcmp(a, "--tls-name") == 0) {
+            o->tls_name = v;
         } else if (strcmp(a, "--timeout-ms") == 0) {
             if (!parse_u32(v, 3600000, &o->timeout_ms) || o->timeout_ms == 0)
                 return usage_error(o->cmd, "--timeout-ms wants 1..3600000");
@@ -235,6 +242,7 @@ static int hexval(int c);
 
 typedef struct credentials {
     char connect[128];
+    char tls_ca[256], tls_name[256];
     char secret[256];
     uint64_t bank_id, key_id;
     int have_bank, have_key_id, have_secret;
@@ -283,6 +291,10 @@ static xr_err read_credentials(const char *path, credentials *c, char *why, size
             c->have_key_id = parse_u64(v, &c->key_id);
         } else if (strcmp(k, "secret") == 0 || strcmp(k, "XROUTE_BANK_SECRET") == 0) {
             c->have_secret = snprintf(c->secret, sizeof c->secret, "%s", v) < (int)sizeof c->secret;
+        } else if (strcmp(k, "tls_ca") == 0 || strcmp(k, "XROUTE_TLS_CA") == 0) {
+            snprintf(c->tls_ca, sizeof c->tls_ca, "%s", v);
+        } else if (strcmp(k, "tls_name") == 0 || strcmp(k, "XROUTE_TLS_NAME") == 0) {
+            snprintf(c->tls_name, sizeof c->tls_name, "%s", v);
         } else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0 ||
                    strcmp(k, "XROUTE_CONNECT") == 0) {
             snprintf(c->connect, sizeof c->connect, "%s", v);
@@ -307,6 +319,10 @@ static int bank_open(const bank_opts *o, xr_client **out)
         cr.have_key_id = parse_u64(env, &cr.key_id);
     if ((env = getenv("XROUTE_BANK_SECRET")) != NULL)
         cr.have_secret = snprintf(cr.secret, sizeof cr.secret, "%s", env) < (int)sizeof cr.secret;
+    if ((env = getenv("XROUTE_TLS_CA")) != NULL)
+        snprintf(cr.tls_ca, sizeof cr.tls_ca, "%s", env);
+    if ((env = getenv("XROUTE_TLS_NAME")) != NULL)
+        snprintf(cr.tls_name, sizeof cr.tls_name, "%s", env);
     const char *file = o->credentials ? o->credentials : getenv("XROUTE_CREDENTIALS");
     /* Nothing given at all: the demo bank of an xrouted started here on its embedded
      * defaults (docs/operations.md, "Demo bank"). */
@@ -320,6 +336,10 @@ static int bank_open(const bank_opts *o, xr_client **out)
     }
     if (o->connect)
         snprintf(cr.connect, sizeof cr.connect, "%s", o->connect);
+    if (o->tls_ca)
+        snprintf(cr.tls_ca, sizeof cr.tls_ca, "%s", o->tls_ca);
+    if (o->tls_name)
+        snprintf(cr.tls_name, sizeof cr.tls_name, "%s", o->tls_name);
     if (o->bank && !(cr.have_bank = parse_u64(o->bank, &cr.bank_id)))
         return usage_error(o->cmd, "--bank wants a bank id");
     if (o->key_id && !(cr.have_key_id = parse_u64(o->key_id, &cr.key_id)))
@@ -373,6 +393,10 @@ static int bank_open(const bank_opts *o, xr_client **out)
     cc.connect_timeout_ms = o->timeout_ms;
     cc.call_timeout_ms = o->timeout_ms;
     cc.reconnect = 0; /* one request per run: a lost session is reported, not retried */
+    /* TLS when a trust anchor is given: the server's chain must lead to it and name
+     * tls_name (default: the host) */
+    snprintf(cc.tls_ca_path, sizeof cc.tls_ca_path, "%s", cr.tls_ca);
+    snprintf(cc.tls_server_name, sizeof cc.tls_server_name, "%s", cr.tls_name);
     if (o->state)
         snprintf(cc.state_path, sizeof cc.state_path, "%s", o->state);
     xr_err err = xr_client_connect(&cc, out);
@@ -653,6 +677,29 @@ static void split_pair(const char *pair, char base[XR_ASSET_CODE_MAX + 1],
     snprintf(quote, XR_ASSET_CODE_MAX + 1, "%s", slash + 1);
 }
 
+/* A string the server sent, escaped for a JSON string: the wire's text fields may hold any
+ * printable ASCII, '"' and '\\' included. Eight rotating buffers: valid for eight calls. */
+static const char *J(const char *s)
+{
+    static char bufs[8][2 * XR_CLIENT_PATH_MAX];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    size_t o = 0;
+    for (; *s != '\0' && o + 7 < sizeof bufs[0]; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            b[o++] = '\\';
+            b[o++] = (char)c;
+        } else if (c < 0x20 || c > 0x7e) {
+            o += (size_t)snprintf(b + o, sizeof bufs[0] - o, "\\u%04x", c);
+        } else {
+            b[o++] = (char)c;
+        }
+    }
+    b[o] = '\0';
+    return b;
+}
+
 /* The answer was a reject: its name, exit 1. */
 static int rejected(const bank_opts *o, const xr_engine_event *ev)
 {
@@ -688,12 +735,12 @@ static void report_json(const xr_engine_exec_report_ev *r)
            "\"ordered\":\"%s\",\"filled\":\"%s\",\"quote\":\"%s\",\"notional\":\"%s\","
            "\"fees\":\"%s\",\"spread\":\"%s\",\"avg_price\":\"%s\",\"booked\":\"%s\","
            "\"booked_ns\":%" PRId64,
-           k, r->pair, b, q, side_name(r->side), status_name(r->status), xr_err_name(r->err),
-           r->replayed ? "true" : "false", r->venues, amt(r->ordered, r->base_scale, a1),
-           amt(r->filled, r->base_scale, a2), amt(r->quote, r->quote_scale, a3),
-           amt(r->notional, r->quote_scale, a4), amt(r->fees, r->quote_scale, a5),
-           amt(r->spread, r->quote_scale, a6), px(r->avg_price, r->price_scale, a7),
-           when(r->booked_ns, t), r->booked_ns);
+           k, J(r->pair), J(b), J(q), side_name(r->side), status_name(r->status),
+           xr_err_name(r->err), r->replayed ? "true" : "false", r->venues,
+           amt(r->ordered, r->base_scale, a1), amt(r->filled, r->base_scale, a2),
+           amt(r->quote, r->quote_scale, a3), amt(r->notional, r->quote_scale, a4),
+           amt(r->fees, r->quote_scale, a5), amt(r->spread, r->quote_scale, a6),
+           px(r->avg_price, r->price_scale, a7), when(r->booked_ns, t), r->booked_ns);
 }
 
 static void report_human(const xr_engine_exec_report_ev *r)
@@ -801,7 +848,7 @@ static int run_funding(xr_client *cl, const bank_opts *o)
         printf("{\"ok\":true,\"op\":\"%s\",\"customer\":%" PRIu64
                ",\"key\":\"%s\",\"asset\":\"%s\","
                "\"scale\":%u,\"amount\":\"%s\",\"replayed\":%s}\n",
-               o->cmd, ev.customer_id, k, f->asset, f->scale, amt(f->amount, f->scale, a),
+               o->cmd, ev.customer_id, k, J(f->asset), f->scale, amt(f->amount, f->scale, a),
                f->replayed ? "true" : "false");
     else
         printf("%s customer %" PRIu64 ": %s %s%s\nkey %s\n",
@@ -875,9 +922,9 @@ static int run_quote(xr_client *cl, const bank_opts *o)
                "\"quote_asset\":\"%s\",\"notional\":\"%s\",\"fees\":\"%s\",\"spread\":\"%s\","
                "\"spread_bps\":%u,\"price\":\"%s\",\"price_scale\":%u,\"expires\":\"%s\","
                "\"expires_ns\":%" PRId64 "}\n",
-               x->quote_id, x->pair, side_name(x->side),
-               x->amount_side == XR_ENGINE_AMOUNT_QUOTE ? "quote" : "base", a1, b, a2, q, a3, a4,
-               a5, x->spread_bps, a6, x->price_scale, t, x->expires_ns);
+               x->quote_id, J(x->pair), side_name(x->side),
+               x->amount_side == XR_ENGINE_AMOUNT_QUOTE ? "quote" : "base", a1, J(b), a2, J(q), a3,
+               a4, a5, x->spread_bps, a6, x->price_scale, t, x->expires_ns);
         return XR_CLI_OK;
     }
     printf("quote     %" PRIu64 "  (firm until %s)\n", x->quote_id, t);
@@ -1040,8 +1087,8 @@ static int run_convert(xr_client *cl, const bank_opts *o)
     if (o->json)
         printf("{\"ok\":%s,\"key\":\"%s\",\"status\":\"%s\",\"err\":\"%s\",\"from_asset\":\"%s\","
                "\"to_asset\":\"%s\",\"from_amount\":\"%s\",\"to_amount\":\"%s\",\"fee\":\"%s\"}\n",
-               failed ? "false" : "true", k, status, xr_err_name(x->err), x->from_asset,
-               x->to_asset, a1, a2, a3);
+               failed ? "false" : "true", k, status, xr_err_name(x->err), J(x->from_asset),
+               J(x->to_asset), a1, a2, a3);
     else
         printf("conversion %s  %s%s%s\n%s %s -> %s %s (fee %s %s)\n", k, status, x->err ? "  " : "",
                x->err ? xr_err_name(x->err) : "", a1, x->from_asset, a2, x->to_asset, a3,
@@ -1102,7 +1149,7 @@ static void child_print(const xr_engine_child *ch, const xr_engine_exec_report_e
         printf("%s{\"client_order_id\":\"%s\",\"venue\":%u,\"fee_bps\":%u,\"done\":%s,"
                "\"err\":\"%s\",\"qty\":\"%s\",\"limit\":\"%s\",\"filled\":\"%s\","
                "\"notional\":\"%s\",\"fee\":\"%s\",\"venue_fee\":\"%s\",\"fee_in\":\"%s\"}",
-               first ? "" : ",", ch->client_order_id, ch->venue, ch->fee_bps,
+               first ? "" : ",", J(ch->client_order_id), ch->venue, ch->fee_bps,
                ch->done ? "true" : "false", xr_err_name(ch->err), a1, a2, a3, a4, a5, a6,
                ch->fee_in < 3 ? fee_in[ch->fee_in] : "?");
     else
@@ -1295,7 +1342,7 @@ static int run_balances(xr_client *cl, const bank_opts *o)
         if (o->json)
             printf("%s{\"asset\":\"%s\",\"scale\":%u,\"balance\":\"%s\",\"available\":\"%s\","
                    "\"reserved\":\"%s\"}",
-                   i ? "," : "", x->asset, x->scale, a1, a2, a3);
+                   i ? "," : "", J(x->asset), x->scale, a1, a2, a3);
         else
             printf("%-6s %24s %24s %24s\n", x->asset, a1, a2, a3);
     }
@@ -1334,7 +1381,7 @@ static int run_book(xr_client *cl, const bank_opts *o)
     char p[XR_DECIMAL_STR_MAX], q[XR_DECIMAL_STR_MAX];
     if (o->json) {
         printf("{\"ok\":true,\"pair\":\"%s\",\"base_scale\":%u,\"price_scale\":%u,\"bids\":[",
-               bk->pair, bk->base_scale, bk->price_scale);
+               J(bk->pair), bk->base_scale, bk->price_scale);
         for (unsigned i = 0; i < nb; i++)
             printf("%s[\"%s\",\"%s\"]", i ? "," : "", px(bk->bids[i].price, bk->price_scale, p),
                    amt(bk->bids[i].qty, bk->base_scale, q));
@@ -1422,7 +1469,7 @@ static int run_ticker(xr_client *cl, const bank_opts *o)
     if (o->json) {
         printf("{\"ok\":true,\"pair\":\"%s\",\"base_scale\":%u,\"price_scale\":%u,\"bid\":\"%s\","
                "\"bid_qty\":\"%s\",\"ask\":\"%s\",\"ask_qty\":\"%s\",\"last\":",
-               t->pair, t->base_scale, t->price_scale, a1, a2, a3, a4);
+               J(t->pair), t->base_scale, t->price_scale, a1, a2, a3, a4);
         t->last_ns ? printf("\"%s\",\"last_time\":\"%s\",\"last_ns\":%" PRId64, a5, ts, t->last_ns)
                    : printf("null,\"last_time\":null,\"last_ns\":null");
         printf(",\"volume_24h\":\"%s\",\"trades_24h\":%u}\n", a6, t->trades_24h);
@@ -1472,7 +1519,7 @@ static int run_ohlc(xr_client *cl, const bank_opts *o)
             if (o->json)
                 printf("{\"ok\":true,\"pair\":\"%s\",\"interval_s\":%u,\"base_scale\":%u,"
                        "\"price_scale\":%u,\"candles\":[",
-                       h->pair, h->interval_s, h->base_scale, h->price_scale);
+                       J(h->pair), h->interval_s, h->base_scale, h->price_scale);
             else
                 printf("%s every %u s\n%-27s %18s %18s %18s %18s %16s %7s\n", h->pair,
                        h->interval_s, "OPEN_TIME", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME",
@@ -1550,7 +1597,7 @@ static int run_pairs(xr_client *cl, const bank_opts *o)
                        "\"base_scale\":%u,\"quote_scale\":%u,\"price_scale\":%u,"
                        "\"min_qty\":\"%s\",\"lot_step\":\"%s\",\"tick\":\"%s\","
                        "\"min_notional\":\"%s\"}",
-                       shown ? "," : "", x->pair, x->trading ? "true" : "false", x->venues,
+                       shown ? "," : "", J(x->pair), x->trading ? "true" : "false", x->venues,
                        x->venues_ready, x->base_scale, x->quote_scale, x->price_scale, a1, a2, a3,
                        a4);
             else
@@ -1580,6 +1627,10 @@ static int run_pairs(xr_client *cl, const bank_opts *o)
     "                        flags win over the file, the file over the environment\n"             \
     "  --state FILE          the bank's last processed response seq, kept across runs (the\n"      \
     "                        server replays what came after it; default: none)\n"                  \
+    "  --tls-ca FILE         TLS: PEM trust anchors (a CA, or the server's certificate)\n"         \
+    "                        [XROUTE_TLS_CA; none: plain TCP]\n"                                   \
+    "  --tls-name NAME       TLS: the DNS name the certificate must carry [XROUTE_TLS_NAME;\n"     \
+    "                        the host]\n"                                                          \
     "  --timeout-ms N        give up on an answer after N ms [10000]\n"                            \
     "  --json                one JSON object on stdout (amounts as exact strings)\n"               \
     "exit: 0 ok; 1 refused or failed (\"error: NAME: ...\" on stderr); 2 bad arguments\n"
