@@ -410,7 +410,11 @@ static void test_restart_quoted(void **state)
     reopen();
     ev[0] = resend_until_final(c);
     expect_report(&ev[0], 2, "USD", "USDC", 700, 0, 1);
-    assert_int_equal(ev[0].u.conversion.err, XR_ERR_VENUE_UNAVAILABLE);
+    /* In the threads schedule the engine may have stored the quote id before the close (the
+     * test stops it once the venue has quoted): then the venue is asked by that id and says
+     * it does not know an accepted conversion (NOT_FOUND). Either way nothing was accepted. */
+    assert_true(ev[0].u.conversion.err == XR_ERR_VENUE_UNAVAILABLE ||
+                ev[0].u.conversion.err == XR_ERR_NOT_FOUND);
     for (int i = 0; i < 50; i++)
         pump_once(); /* nothing more may happen at the venue */
     assert_int_equal(counters().convert_accepts, accepts0);
