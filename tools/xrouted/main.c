@@ -222,6 +222,16 @@ static void log_start(const daemon_state *d)
     xr_log_end(&l);
 }
 
+/* Copies NUL-terminated `src` into `dst` of `cap` bytes, truncating. (Not snprintf: the
+ * daemon's configuration and the engine's live in one struct, and gcc's -Wrestrict then
+ * cannot tell the fields apart.) */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memmove(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Engine configuration from the daemon's: limits, banks, venues with their credentials. */
 static int build_engine_config(daemon_state *d)
 {
@@ -232,7 +242,7 @@ static int build_engine_config(daemon_state *d)
         xrd_error(XR_ERR_CONFIG, "data_dir longer than %zu bytes", sizeof e->data_dir - 1);
         return -1;
     }
-    snprintf(e->data_dir, sizeof e->data_dir, "%s", c->data_dir);
+    copy_str(e->data_dir, sizeof e->data_dir, c->data_dir);
     e->ring_capacity = c->ring_capacity;
     e->customers_max = c->customers_max;
     e->orders_max = c->orders_max;
@@ -266,16 +276,16 @@ static int build_engine_config(daemon_state *d)
         for (uint32_t v = 0; v < c->sim_venues; v++) {
             const xrd_sim_venue *sv = &d->sim_venues[v];
             xr_engine_venue_config *vc = &e->venues[v];
-            snprintf(vc->name, sizeof vc->name, "%s", sv->name);
+            copy_str(vc->name, sizeof vc->name, sv->name);
             snprintf(vc->dialect, sizeof vc->dialect, "binance");
             snprintf(vc->ip, sizeof vc->ip, "127.0.0.1");
             vc->port = sv->port;
-            snprintf(vc->api_key, sizeof vc->api_key, "%s", sv->api_key);
-            snprintf(vc->secret, sizeof vc->secret, "%s", sv->secret);
+            copy_str(vc->api_key, sizeof vc->api_key, sv->api_key);
+            copy_str(vc->secret, sizeof vc->secret, sv->secret);
             vc->taker_fee_bps = sv->taker_fee_bps;
             vc->npairs = c->sim_npairs;
             for (uint32_t p = 0; p < c->sim_npairs; p++)
-                snprintf(vc->pairs[p], sizeof vc->pairs[p], "%s", c->sim_pairs[p]);
+                copy_str(vc->pairs[p], sizeof vc->pairs[p], c->sim_pairs[p]);
         }
         return 0;
     }
@@ -287,22 +297,22 @@ static int build_engine_config(daemon_state *d)
     for (uint32_t v = 0; v < c->nvenues; v++) {
         const xr_config_venue *cv = &c->venue[v];
         xr_engine_venue_config *vc = &e->venues[v];
-        snprintf(vc->name, sizeof vc->name, "%s", cv->name);
-        snprintf(vc->dialect, sizeof vc->dialect, "%s", cv->dialect);
+        copy_str(vc->name, sizeof vc->name, cv->name);
+        copy_str(vc->dialect, sizeof vc->dialect, cv->dialect);
         if (xr_config_parse_hostport(cv->address, vc->ip, sizeof vc->ip, &vc->port) != XR_OK) {
             xrd_error(XR_ERR_CONFIG, "venue.%s.address: not a numeric host:port", cv->name);
             return -1;
         }
         vc->ws_port = cv->ws_port;
-        snprintf(vc->host, sizeof vc->host, "%s", cv->host);
+        copy_str(vc->host, sizeof vc->host, cv->host);
         vc->taker_fee_bps = (uint16_t)cv->taker_fee_bps;
-        snprintf(vc->depth_stream, sizeof vc->depth_stream, "%s", cv->depth_stream);
+        copy_str(vc->depth_stream, sizeof vc->depth_stream, cv->depth_stream);
         if (xrd_venue_credentials(d->secrets, cv->name, 0, vc->api_key, sizeof vc->api_key,
                                   vc->secret, sizeof vc->secret) != XR_OK)
             return -1;
         vc->npairs = cv->npairs;
         for (uint32_t p = 0; p < cv->npairs; p++)
-            snprintf(vc->pairs[p], sizeof vc->pairs[p], "%s", cv->pairs[p]);
+            copy_str(vc->pairs[p], sizeof vc->pairs[p], cv->pairs[p]);
     }
     return 0;
 }
