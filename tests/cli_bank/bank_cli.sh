@@ -388,6 +388,22 @@ sed 's/^/     /' "$WORK/legs"
 run 0 order 7001 "$BKEY" --json
 json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.975876"' "xroute order shows the brief's order"
 
+# ---- an IOC LIMIT that fills in part (customer 44) ---------------------------------------------
+# venue-a's 60000 level has 0.00172 BTC left (0.01 - 0.005 - 0.00164 - 0.00164). A buy of 0.05
+# at most 61000 all in reaches it (60000 x 1.015 x 1.001 = 60963.9) but not venue-b's 60010
+# (x 1.015 x 1.002 = 61033.4): 0.00172 fills, the rest is cancelled.
+# N = 0.00172 x 60000 = 103.200000, F = 0.103200, E = 103.303200,
+# S = floor(103.3032 x 150 / 10^4) = 1.549548, paid 104.852748.
+run 0 customer 44 --json
+run 0 fund 44 4000 USDT --json
+run 0 buy 44 BTC/USDT 0.05 --price 61000 --tif ioc --json
+json 'd["ok"] and d["status"]=="CANCELLED" and d["filled"]=="0.00172000" and d["notional"]=="103.200000" and d["fees"]=="0.103200" and d["spread"]=="1.549548" and d["quote"]=="104.852748"' "IOC: 0.00172 of 0.05 filled, the rest CANCELLED, exit 0"
+run 0 balances 44 --json
+json '{b["asset"]:(b["balance"],b["reserved"]) for b in d["balances"]}["USDT"]==("3895.147252","0.000000")' "IOC: the reservation released but for the 104.852748 paid"
+# unmarketable IOC: nothing can fill inside 50000 all in
+run 1 buy 44 BTC/USDT 0.001 --price 50000 --tif ioc
+err_is INSUFFICIENT_LIQUIDITY
+
 "$XRB" brief --credentials "$WORK/host/credentials" --pair BTC/XYZ >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 2 ] && ok "xroute-bank brief on an unknown asset: exit 2" || bad "xroute-bank brief on an unknown asset: exit 2"
 "$XRB" load --credentials "$WORK/host/credentials" --rate 0 >"$WORK/out" 2>"$WORK/err"

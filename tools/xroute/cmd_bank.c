@@ -1018,8 +1018,12 @@ static int run_order(xr_client *cl, const bank_opts *o)
     if (ev.kind != XR_ENGINE_EV_EXEC_REPORT)
         return unexpected(o, &ev);
     const xr_engine_exec_report_ev *r = &ev.u.report;
-    int failed = r->status == XR_ENGINE_ORDER_FAILED || r->status == XR_ENGINE_ORDER_EXPIRED ||
-                 r->status == XR_ENGINE_ORDER_CANCELLED;
+    /* A failure: FAILED, or CANCELLED / EXPIRED with nothing filled (an IOC or GTD that
+     * filled in part reports its fills and exits 0). */
+    int failed =
+        r->status == XR_ENGINE_ORDER_FAILED ||
+        ((r->status == XR_ENGINE_ORDER_EXPIRED || r->status == XR_ENGINE_ORDER_CANCELLED) &&
+         r->filled.units == 0);
     if (o->json) {
         printf("{\"ok\":%s,\"customer\":%" PRIu64 ",", failed ? "false" : "true", ev.customer_id);
         if (failed)
@@ -1661,7 +1665,8 @@ static const bank_command bank_commands[] = {
      "pair's base (default) or quote asset (spend exactly that much, all in). --key: the\n"
      "idempotency key (default random, printed); the same key again returns the same report\n"
      "and executes nothing. --quote-id Q executes a firm quote. Prints the execution report;\n"
-     "exit 1 when the order FAILED (the report's error name on stderr).\n",
+     "exit 1 when the order FAILED, or was CANCELLED or EXPIRED with nothing filled (the\n"
+     "report's error name on stderr).\n",
      O_KEY | O_PRICE | O_TIF | O_EXPIRE | O_QUOTE_ID | O_SCALE, 3, 4, run_order, prep_order},
     {"sell", "sell CUSTOMER_ID PAIR AMOUNT [ASSET] [--key HEX] [--price P [--tif T]]",
      "A sell for the customer; options as for buy (AMOUNT in the quote asset: receive exactly\n"
