@@ -192,6 +192,14 @@ run 0 balances 42 --json
 # 1000 + 0.5 - 100.5 = 900
 json '[(b["asset"],b["balance"],b["available"],b["reserved"]) for b in d["balances"] if b["asset"]=="USDT"]==[("USDT","900.000000","900.000000","0.000000")]' "USDT balance 900.000000"
 
+# --state: the last processed seq survives the run; the next run logs on after it, and its one
+# new answer moves it by exactly one (nothing else talks to this host meanwhile).
+run 0 balances 42 --state "$WORK/state"
+S1=$(cat "$WORK/state" 2>/dev/null)
+run 0 balances 42 --state "$WORK/state"
+S2=$(cat "$WORK/state" 2>/dev/null)
+[ -n "$S1" ] && [ "$S1" -ge 1 ] && [ "$S2" -eq $((S1 + 1)) ] && ok "--state: seq $S1, then $S2" || bad "--state: seq '$S1', then '$S2'"
+
 # ---- quote -----------------------------------------------------------------------------------
 # buy 0.005 BTC: venue-a (60000 x 1.001 = 60060 net) beats b (60010 x 1.002 = 60130.02).
 # N = 0.005 x 60000 = 300.000000; F = ceil(300 x 10 / 10^4) = 0.300000; E = 300.300000;
