@@ -30,6 +30,16 @@
 
 #define CHILDREN_MAX 256u
 #define EVQ_MAX      256u
+#define CONV_MAX     64u /* conversions in flight per venue */
+
+/* A conversion at its venue: the command in flight, or a status query to (re)send. */
+typedef struct conv_rec {
+    bool used;
+    bool query_pending;  /* ask orderStatus (after an accept, an unknown outcome, PROCESS) */
+    uint64_t req_id;     /* the session command in flight */
+    uint64_t not_before; /* monotonic: the next status query */
+    xr_eng_conv c;
+} conv_rec;
 
 typedef struct child_rec {
     bool used, final_seen, result_seen;
@@ -58,10 +68,12 @@ typedef struct venue {
     xr_eng_msg *evq; /* child events the ring could not take yet */
     uint32_t evq_head, evq_n;
     bool work;
+    conv_rec *conv; /* CONV_MAX */
 } venue;
 
 struct drv {
     xr_net_loop *loop;
+    const xr_asset_registry *assets;
     uint32_t nv;
     venue v[XR_ENGINE_VENUES_MAX];
 };
@@ -193,9 +205,164 @@ static void on_event(void *ctx, const xr_event *ev)
     }
 }
 
+/* ---- conversions (core/engine/convert.c) ------------------------------------------------------
+ */
+
+static unsigned conv_scale(const venue *v, uint16_t asset)
+{
+    return v->d->assets->assets[asset].scale;
+}
+
+/* Hands the conversion back to the router (and frees its record). */
+static void conv_back(venue *v, conv_rec *cr)
+{
+    xr_eng_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_ENG_M_CONV;
+    m.u.conv = cr->c;
+    ev_push(v, &m);
+    cr->used = false;
+}
+
+static void conv_failed(venue *v, conv_rec *cr, xr_err err)
+{
+    cr->c.phase = XR_ENG_CV_RESULT;
+    cr->c.status = 2;
+    cr->c.err = err;
+    cr->c.to_amount.units = 0;
+    conv_back(v, cr);
+}
+
+static void conv_command(venue *v, const xr_eng_conv *c)
+{
+    conv_rec *cr = NULL;
+    for (uint32_t i = 0; i < CONV_MAX && cr == NULL; i++)
+        if (!v->conv[i].used)
+            cr = &v->conv[i];
+    conv_rec tmp;
+    if (cr == NULL) {
+        if (c->phase == XR_ENG_CV_QUERY) {
+            /* Cannot be failed by guessing: left to the next start-up's reconciliation. */
+            xr_log_line l;
+            xr_log_begin(&l, XR_LOG_ERROR, "engine", "conversion_query_dropped");
+            xr_log_end(&l);
+            return;
+        }
+        cr = &tmp; /* never sent: nothing moved */
+        memset(cr, 0, sizeof *cr);
+        cr->c = *c;
+        conv_failed(v, cr, XR_ERR_NO_MEMORY);
+        return;
+    }
+    memset(cr, 0, sizeof *cr);
+    cr->used = true;
+    cr->c = *c;
+    xr_err err = XR_OK;
+    const xr_engine_convert_cmd *cv = &c->cmd.u.convert;
+    if (c->phase == XR_ENG_CV_QUOTE)
+        err = xr_binance_session_convert_quote(v->s, cv->from_asset, cv->to_asset, cv->amount,
+                                               conv_scale(v, c->from_asset),
+                                               conv_scale(v, c->to_asset), &cr->req_id);
+    else if (c->phase == XR_ENG_CV_ACCEPT)
+        err = xr_binance_session_convert_accept(v->s, c->quote_id, &cr->req_id);
+    else
+        cr->query_pending = true; /* QUERY: sent by conv_run once the session is ready */
+    if (err != XR_OK) /* not sent: nothing moved (the session is not ready: venue down) */
+        conv_failed(v, cr, err == XR_ERR_INVALID_STATE ? XR_ERR_VENUE_UNAVAILABLE : err);
+}
+
+static void conv_result(venue *v, const xr_binance_result *r)
+{
+    conv_rec *cr = NULL;
+    for (uint32_t i = 0; i < CONV_MAX && cr == NULL; i++)
+        if (v->conv[i].used && !v->conv[i].query_pending && v->conv[i].req_id == r->request_id)
+            cr = &v->conv[i];
+    if (cr == NULL)
+        return;
+    xr_eng_conv *c = &cr->c;
+    const uint64_t now = xr_clock_mono_ns();
+    if (r->op == XR_BINANCE_OP_CONVERT_QUOTE) {
+        if (r->outcome != XR_BINANCE_CONFIRMED) {
+            conv_failed(v, cr, r->err != XR_OK ? r->err : XR_ERR_REJECTED);
+        } else if (r->quote_id[0] == '\0') {
+            conv_failed(v, cr, XR_ERR_INSUFFICIENT_FUNDS); /* the venue's balance is short */
+        } else {
+            c->phase = XR_ENG_CV_QUOTED; /* stored durably before the accept */
+            memcpy(c->quote_id, r->quote_id, sizeof c->quote_id);
+            conv_back(v, cr);
+        }
+        return;
+    }
+    if (r->op == XR_BINANCE_OP_CONVERT_ACCEPT) {
+        if (r->outcome == XR_BINANCE_REJECTED) {
+            conv_failed(v, cr, r->err != XR_OK ? r->err : XR_ERR_REJECTED); /* nothing moved */
+        } else if (r->outcome == XR_BINANCE_CONFIRMED &&
+                   r->order.status == XR_BINANCE_CONVERT_FAIL) {
+            conv_failed(v, cr, XR_ERR_REJECTED);
+        } else {
+            /* Accepted (PROCESS, ACCEPT_SUCCESS, SUCCESS) or unknown: the amounts and the
+             * outcome come from orderStatus by the same quote id, never from a second
+             * accept. */
+            cr->query_pending = true;
+        }
+        return;
+    }
+    /* orderStatus */
+    if (r->outcome == XR_BINANCE_CONFIRMED) {
+        const xr_binance_convert_order *o = &r->order;
+        if (o->status == XR_BINANCE_CONVERT_SUCCESS) {
+            if (o->from_amount.units != c->cmd.u.convert.amount.units) {
+                xr_log_line l;
+                xr_log_begin(&l, XR_LOG_ERROR, "engine", "conversion_amount_differs");
+                xr_log_str(&l, "quote", c->quote_id);
+                xr_log_end(&l);
+            }
+            c->phase = XR_ENG_CV_RESULT;
+            c->status = 1;
+            c->err = XR_OK;
+            c->to_amount = o->to_amount;
+            conv_back(v, cr);
+        } else if (o->status == XR_BINANCE_CONVERT_FAIL) {
+            conv_failed(v, cr, XR_ERR_REJECTED);
+        } else {
+            cr->query_pending = true; /* still processing: ask again shortly */
+            cr->not_before = now + 20 * XR_NS_PER_MS;
+        }
+    } else if (r->venue_code == -2013) {
+        conv_failed(v, cr, XR_ERR_NOT_FOUND); /* never accepted: nothing moved */
+    } else {
+        cr->query_pending = true; /* could not ask: ask again, never guess */
+        cr->not_before = now + XR_NS_PER_SEC;
+    }
+}
+
+/* Status queries wait until the session is READY (after a restart the venue may be down). */
+static void conv_run(venue *v)
+{
+    if (xr_binance_session_get_state(v->s) != XR_BINANCE_SESSION_READY)
+        return;
+    const uint64_t now = xr_clock_mono_ns();
+    for (uint32_t i = 0; i < CONV_MAX; i++) {
+        conv_rec *cr = &v->conv[i];
+        if (!cr->used || !cr->query_pending || now < cr->not_before)
+            continue;
+        if (xr_binance_session_convert_status(v->s, cr->c.quote_id, conv_scale(v, cr->c.from_asset),
+                                              conv_scale(v, cr->c.to_asset),
+                                              &cr->req_id) == XR_OK) {
+            cr->query_pending = false;
+            v->work = true;
+        }
+    }
+}
+
 static void on_result(void *ctx, const xr_binance_result *r)
 {
     venue *v = ctx;
+    if (r->op == XR_BINANCE_OP_CONVERT_QUOTE || r->op == XR_BINANCE_OP_CONVERT_ACCEPT ||
+        r->op == XR_BINANCE_OP_CONVERT_STATUS) {
+        conv_result(v, r);
+        return;
+    }
     if (r->op != XR_BINANCE_OP_ORDER_NEW && r->op != XR_BINANCE_OP_ORDER_QUERY)
         return;
     child_rec *c = child_find(v, r->client_order_id);
@@ -265,6 +432,11 @@ static void take_commands(venue *v)
     const xr_eng_msg *m;
     while ((m = xr_spsc_ring_peek(v->io.cmds)) != NULL) {
         v->work = true;
+        if (m->type == XR_ENG_M_CONV) {
+            conv_command(v, &m->u.conv);
+            xr_spsc_ring_release(v->io.cmds, 1);
+            continue;
+        }
         const xr_eng_child_cmd *cc = &m->u.child;
         child_rec *c = NULL;
         for (uint32_t i = 0; i < CHILDREN_MAX && c == NULL; i++)
@@ -370,6 +542,7 @@ static void drv_destroy(void *p)
     for (uint32_t i = 0; i < d->nv; i++) {
         xr_binance_session_destroy(d->v[i].s);
         free(d->v[i].evq);
+        free(d->v[i].conv);
     }
     xr_net_loop_destroy(d->loop);
     free(d);
@@ -383,6 +556,7 @@ static xr_err drv_pass(void *p, uint64_t timeout_ns, bool *work)
         evq_flush(&d->v[i]);
         take_commands(&d->v[i]);
         run_queries(&d->v[i]);
+        conv_run(&d->v[i]);
     }
     uint32_t n = 0;
     if (xr_net_loop_poll(d->loop, timeout_ns, &n) != XR_OK)
@@ -403,6 +577,7 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
     drv *d = calloc(1, sizeof *d);
     if (d == NULL)
         return XR_ERR_NO_MEMORY;
+    d->assets = assets;
     xr_net_loop_config lc;
     xr_net_loop_config_default(&lc);
     lc.max_conns = 4 * (cfg->nvenues + 1);
@@ -422,8 +597,9 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
         v->idx = (uint16_t)vi;
         v->io = io[vi];
         v->evq = calloc(EVQ_MAX, sizeof *v->evq);
+        v->conv = calloc(CONV_MAX, sizeof *v->conv);
         d->nv = vi + 1;
-        if (v->evq == NULL) {
+        if (v->evq == NULL || v->conv == NULL) {
             drv_destroy(d);
             return XR_ERR_NO_MEMORY;
         }

@@ -192,6 +192,41 @@ static xr_err send_msg(xr_client *c, const xr_bank_msg *m)
     return send_bytes(c, buf, len);
 }
 
+/* Moves what the TLS engine can give: kept ciphertext in, plaintext out into rx, records
+ * out to the socket. Sets *moved when plaintext or ciphertext moved. XR_ERR_IO when the
+ * engine failed or closed. */
+static xr_err tls_pump_in(xr_client *c, int *moved)
+{
+    for (;;) {
+        size_t used = 0;
+        xr_err e = xr_tls_feed(c->tls, c->cipher, c->cipher_len, &used);
+        memmove(c->cipher, c->cipher + used, c->cipher_len - used);
+        c->cipher_len -= used;
+        if (e != XR_OK) {
+            set_err(c, "tls", e);
+            return XR_ERR_IO;
+        }
+        if (tls_flush(c) != XR_OK)
+            return XR_ERR_IO;
+        size_t pn = 0, take = 0;
+        const uint8_t *pt = xr_tls_read(c->tls, &pn);
+        if (pt != NULL && pn > 0) {
+            take = RX_CAP - c->rx_len < pn ? RX_CAP - c->rx_len : pn;
+            memcpy(c->rx + c->rx_len, pt, take);
+            c->rx_len += take;
+            xr_tls_read_ack(c->tls, take);
+        }
+        if (used > 0 || take > 0)
+            *moved = 1;
+        if (xr_tls_is_closed(c->tls)) {
+            set_err(c, "tls closed", xr_tls_error(c->tls));
+            return XR_ERR_IO;
+        }
+        if ((used == 0 && take == 0) || c->rx_len == RX_CAP)
+            return XR_OK;
+    }
+}
+
 /* Reads what is available within wait_ms into rx (plaintext). XR_OK (maybe nothing),
  * XR_ERR_IO when the connection is gone. */
 static xr_err io_read(xr_client *c, int wait_ms)
@@ -200,14 +235,25 @@ static xr_err io_read(xr_client *c, int wait_ms)
         return XR_ERR_IO;
     if (c->rx_len == RX_CAP)
         return XR_OK; /* decode first */
+    if (c->tls_on && (c->cipher_len > 0 || xr_tls_is_ready(c->tls))) {
+        /* Ciphertext kept or plaintext decrypted earlier while rx was full: the socket may
+         * have nothing more to wake us, so take those first. */
+        int moved = 0;
+        if (tls_pump_in(c, &moved) != XR_OK)
+            return XR_ERR_IO;
+        if (moved)
+            return XR_OK;
+    }
     struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     int pr = poll(&pfd, 1, wait_ms);
     if (pr <= 0)
         return XR_OK;
     uint8_t *dst = c->tls_on ? c->cipher + c->cipher_len : c->rx + c->rx_len;
     size_t room = c->tls_on ? CIPHER_CAP - c->cipher_len : RX_CAP - c->rx_len;
-    ssize_t n = room > 0 ? recv(c->fd, dst, room, 0) : 0;
-    if (room > 0 && n == 0) {
+    if (room == 0)
+        return XR_OK;
+    ssize_t n = recv(c->fd, dst, room, 0);
+    if (n == 0) {
         set_err(c, "server closed the connection", XR_ERR_IO);
         return XR_ERR_IO;
     }
@@ -223,33 +269,8 @@ static xr_err io_read(xr_client *c, int wait_ms)
         return XR_OK;
     }
     c->cipher_len += (size_t)n;
-    for (;;) {
-        size_t used = 0;
-        xr_err e = xr_tls_feed(c->tls, c->cipher, c->cipher_len, &used);
-        memmove(c->cipher, c->cipher + used, c->cipher_len - used);
-        c->cipher_len -= used;
-        if (e != XR_OK) {
-            set_err(c, "tls", e);
-            return XR_ERR_IO;
-        }
-        if (tls_flush(c) != XR_OK)
-            return XR_ERR_IO;
-        size_t pn = 0;
-        const uint8_t *pt = xr_tls_read(c->tls, &pn);
-        size_t take = 0;
-        if (pt != NULL && pn > 0) {
-            take = RX_CAP - c->rx_len < pn ? RX_CAP - c->rx_len : pn;
-            memcpy(c->rx + c->rx_len, pt, take);
-            c->rx_len += take;
-            xr_tls_read_ack(c->tls, take);
-        }
-        if (xr_tls_is_closed(c->tls)) {
-            set_err(c, "tls closed", xr_tls_error(c->tls));
-            return XR_ERR_IO;
-        }
-        if ((used == 0 && take == 0) || c->rx_len == RX_CAP)
-            return XR_OK;
-    }
+    int moved = 0;
+    return tls_pump_in(c, &moved);
 }
 
 static xr_err tcp_connect(xr_client *c, uint64_t end_ns)

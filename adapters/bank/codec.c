@@ -432,7 +432,8 @@ static void ev_body(cur *c, xr_engine_event *m)
         xr_engine_conversion_ev *v = &m->u.conversion;
         key(c, &v->key);
         u8r(c, &v->status, 0, 2);
-        rsv(c, 3);
+        flag(c, &v->replayed);
+        rsv(c, 2);
         err32(c, &v->err);
         text(c, v->from_asset, sizeof v->from_asset);
         text(c, v->to_asset, sizeof v->to_asset);

@@ -65,6 +65,7 @@ typedef struct sess {
     uint8_t dead;    /* ended by heartbeat timeout */
     uint64_t opened_ns, last_rx_ns, last_tx_ns; /* monotonic */
     uint64_t send_next;                         /* next seq to send from the outbox */
+    uint64_t rp_next, rp_end; /* a REPLAY_REQUEST's resend: [rp_next, rp_end), before new ones */
     uint64_t acked;
     uint8_t rx[RX_CAP];
     size_t rx_len;
@@ -341,6 +342,7 @@ static void on_logon(sess *s, const xr_bank_msg *m, const uint8_t *frame)
     s->hb_ms = xr_bank_heartbeat_ms(lo->heartbeat_ms, srv->cfg.heartbeat_default_ms);
     s->flags = lo->flags & XR_BANK_LOGON_FLAGS_ALL;
     s->ackq_head = s->ackq_n = 0;
+    s->rp_next = s->rp_end = 0;
     s->send_next = lo->last_seq + 1;
     s->acked = lo->last_seq;
     srv->live[bi] = s;
@@ -404,11 +406,16 @@ static int on_frame(sess *s, const xr_bank_msg *m, const uint8_t *frame)
     case XR_PROTO_REPLAY_REQUEST:
         if (m->u.replay.after_seq >= xr_bank_outbox_durable_next(srv->outbox, s->bank_id)) {
             send_reject(s, XR_ERR_INVALID_ARGUMENT, m->type, 0, 0);
-        } else if (m->u.replay.after_seq + 1 < s->send_next) {
-            /* Rewind the cursor: everything from after_seq + 1 goes out again, in order, and
-             * the bank drops what it already has by seq. */
-            srv->stats.replayed += s->send_next - (m->u.replay.after_seq + 1);
-            s->send_next = m->u.replay.after_seq + 1;
+        } else {
+            /* Resend what this session already sent from after_seq + 1 on (at most
+             * max_count); what it has not sent yet follows from the live cursor anyway. A
+             * new request replaces one still running. */
+            uint64_t from = m->u.replay.after_seq + 1;
+            uint64_t to = s->send_next;
+            if (m->u.replay.max_count != 0 && to > from && to - from > m->u.replay.max_count)
+                to = from + m->u.replay.max_count;
+            s->rp_next = from < to ? from : 0;
+            s->rp_end = from < to ? to : 0;
         }
         return 1;
     default:
@@ -484,15 +491,22 @@ static size_t st_data(xr_net_stream *st, const uint8_t *data, size_t len, void *
         return len;
     s->last_rx_ns = xr_clock_mono_ns();
     s->srv->busy_until_ns = s->last_rx_ns + BUSY_NS;
-    if (s->stalled)
-        return 0; /* back-pressure: keep the bytes in the connection */
-    size_t take = RX_CAP - s->rx_len;
-    if (take > len)
-        take = len;
-    memcpy(s->rx + s->rx_len, data, take);
-    s->rx_len += take;
-    process_rx(s);
-    return take;
+    /* Take everything unless the engine pushes back: bytes left with the connection are
+     * offered again only when more arrive, and a bank waiting for its answers sends none. */
+    size_t used = 0;
+    while (used < len && !s->stalled && (s->state == S_LOGON || s->state == S_LIVE)) {
+        size_t take = RX_CAP - s->rx_len;
+        if (take > len - used)
+            take = len - used;
+        XR_ASSERT(take > 0); /* process_rx leaves less than one frame unless stalled */
+        memcpy(s->rx + s->rx_len, data + used, take);
+        s->rx_len += take;
+        used += take;
+        process_rx(s);
+    }
+    if (s->state != S_LOGON && s->state != S_LIVE)
+        return len;
+    return used; /* stalled: the rest stays with the paused connection */
 }
 
 static void st_open(xr_net_stream *st, void *user)
@@ -775,6 +789,24 @@ static xr_err poll_engine(xr_bank_server *srv)
 /* Sends the session what is durable for its bank, from its cursor on. */
 static void pump(xr_bank_server *srv, sess *s)
 {
+    /* A recovery request first: stored frames again, same bytes (their ACK deadlines, if
+     * any, run from their first send). */
+    while (s->rp_next < s->rp_end) {
+        const uint8_t *f = NULL;
+        size_t len = 0;
+        xr_err e = xr_bank_outbox_get(srv->outbox, s->bank_id, s->rp_next, &f, &len);
+        if (e != XR_OK) {
+            log_sess(s, XR_LOG_ERROR, "outbox_read", e);
+            refuse_and_close(s, XR_ERR_INTERNAL, 0, 0);
+            return;
+        }
+        if (tx_put(s, f, len, TX_RESERVE) != XR_OK) {
+            tx_flush(s);
+            return; /* the rest when the connection has taken this */
+        }
+        s->rp_next++;
+        srv->stats.replayed++;
+    }
     uint64_t end = xr_bank_outbox_durable_next(srv->outbox, s->bank_id);
     while (s->send_next < end) {
         const uint8_t *f = NULL;

@@ -29,7 +29,8 @@
  * Ownership: xr_bank_server_open copies the configuration (secrets included; they are wiped
  *   by xr_bank_server_close and never logged). The engine is borrowed: it must outlive the
  *   server. Every buffer, session slot and the outbox environment are allocated by
- *   xr_bank_server_open; nothing is allocated afterwards.
+ *   xr_bank_server_open; the server allocates nothing afterwards (LMDB may, for the
+ *   outbox's dirty pages in a commit, which it reuses once warm).
  * Errors:
  *   XR_OK
  *   XR_ERR_INVALID_ARGUMENT  NULL pointer; a configuration field outside its domain (bank id
@@ -105,7 +106,7 @@ typedef struct xr_bank_server_stats {
     uint64_t malformed;            /* SESSION_REJECT MALFORMED sent */
     uint64_t requests;             /* submitted to the engine */
     uint64_t responses;            /* sequenced and stored in the outbox */
-    uint64_t replayed;             /* responses sent again from the outbox */
+    uint64_t replayed;             /* responses resent for REPLAY_REQUESTs */
     uint64_t commits;              /* outbox write transactions (each one fsync) */
     uint64_t dead_peers;           /* sessions ended by heartbeat timeout */
     uint64_t cancel_on_disconnect; /* sessions ended uncleanly with the flag */

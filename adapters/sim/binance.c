@@ -1393,6 +1393,7 @@ static void h_convert_quote(sim_req *r)
         c->ratio = (int64_t)ratio;
         c->inverse = (int64_t)(E8 * E8 / ratio);
         c->valid_until_ms = r->now_ms + valid_ms;
+        v->c.convert_quotes++;
     }
     sim_buf b;
     sb_init(&b, v->sim->body, SIM_BODY_BYTES);
@@ -1454,6 +1455,7 @@ static void h_convert_accept(sim_req *r)
                   (c->quote_id % UINT64_C(1000000000));
     c->status = 1;
     c->create_ms = r->now_ms;
+    v->c.convert_accepts++;
     sim_buf b;
     sb_init(&b, v->sim->body, SIM_BODY_BYTES);
     sb_fmt(&b, "{\"orderId\":\"%llu\",\"createTime\":%lld,\"orderStatus\":\"%s\"}",

@@ -224,6 +224,8 @@ typedef struct xr_sim_counters {
     uint64_t depth_gaps;         /* depthUpdate messages dropped by the gap fault */
     uint64_t conns_refused;      /* connections reset while the venue was down */
     uint64_t steps;              /* market steps run */
+    uint64_t convert_quotes;     /* Convert quotes given (with a quoteId) */
+    uint64_t convert_accepts;    /* Convert quotes accepted (balances moved) */
 } xr_sim_counters;
 
 void xr_sim_get_counters(const xr_sim *sim, uint32_t venue, xr_sim_counters *out);

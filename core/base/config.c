@@ -434,6 +434,47 @@ static int seen_once(parse_state *st, uint16_t *mask, unsigned bit, const char *
     return 1;
 }
 
+/* `daily_notional[.TIER] = ASSET UNITS`: a KYC-tier daily notional cap of the bank (every
+ * tier without .TIER), in minor units of ASSET (docs/operations.md, docs/ledger.md). */
+static int on_bank_limit(parse_state *st, const char *section, const char *name, const char *value,
+                         xr_config_bank *b)
+{
+    uint64_t tier = XR_CONFIG_ANY_TIER;
+    if (name[14] != '\0' && (name[14] != '.' || !parse_u64(name + 15, &tier) || tier > 254)) {
+        set_error(st, section, name, "must be daily_notional or daily_notional.TIER, TIER 0..254");
+        return 0;
+    }
+    const char *sp = strchr(value, ' ');
+    uint64_t units;
+    if (sp == NULL || !asset_code_ok(value, (size_t)(sp - value))) {
+        set_error(st, section, name, "must be 'ASSET UNITS' (e.g. USDT 1500000000), not '%s'",
+                  value);
+        return 0;
+    }
+    while (*sp == ' ')
+        sp++;
+    if (!parse_u64(sp, &units) || units == 0 || units > (uint64_t)INT64_MAX) {
+        set_error(st, section, name, "UNITS must be an integer 1..%lld of minor units, not '%s'",
+                  (long long)INT64_MAX, sp);
+        return 0;
+    }
+    for (uint32_t k = 0; k < b->nlimits; k++)
+        if (b->limits[k].tier == tier) {
+            set_error(st, section, name, "key given twice (or continued on an indented line)");
+            return 0;
+        }
+    if (b->nlimits == XR_CONFIG_BANK_LIMITS_MAX) {
+        set_error(st, section, name, "more than %d daily_notional keys", XR_CONFIG_BANK_LIMITS_MAX);
+        return 0;
+    }
+    xr_config_limit *l = &b->limits[b->nlimits++];
+    memset(l, 0, sizeof *l);
+    l->tier = (uint8_t)tier;
+    memcpy(l->asset, value, (size_t)(strchr(value, ' ') - value));
+    l->daily.units = (xr_i128)units;
+    return 1;
+}
+
 static int on_bank(parse_state *st, const char *section, const char *name, const char *value)
 {
     uint64_t id;
@@ -488,6 +529,8 @@ static int on_bank(parse_state *st, const char *section, const char *name, const
             set_error(st, section, name, "must be yes or no, not '%s'", value);
             return 0;
         }
+    } else if (strncmp(name, "daily_notional", 14) == 0) {
+        return on_bank_limit(st, section, name, value, b);
     } else {
         set_error(st, section, name, "unknown key");
         return 0;
@@ -775,6 +818,14 @@ size_t xr_config_format(const xr_config *cfg, char *buf, size_t cap)
         const xr_config_bank *b = &cfg->banks[i];
         ok = put(buf, cap, &len, "\n[bank.%u]\nspread_bps = %u\nkey_id = %u\ndemo = %s\n", b->id,
                  b->spread_bps, b->key_id, b->demo ? "yes" : "no");
+        for (uint32_t k = 0; ok && k < b->nlimits; k++) {
+            const xr_config_limit *l = &b->limits[k];
+            char tier[8] = "";
+            if (l->tier != XR_CONFIG_ANY_TIER)
+                snprintf(tier, sizeof tier, ".%u", (unsigned)l->tier);
+            ok = put(buf, cap, &len, "daily_notional%s = %s %lld\n", tier, l->asset,
+                     (long long)l->daily.units);
+        }
     }
     for (uint32_t i = 0; ok && i < cfg->nvenues; i++) {
         const xr_config_venue *v = &cfg->venue[i];

@@ -37,6 +37,19 @@ extern "C" {
 #define XR_CONFIG_NAME_MAX       32 /* a venue's name and its NUL */
 #define XR_CONFIG_SIM_VENUES_MAX 4
 
+/* Daily notional caps per bank (x 8 banks = the engine's 32), and the every-tier wildcard
+ * (= XR_ENGINE_ANY_TIER). */
+#define XR_CONFIG_BANK_LIMITS_MAX 4
+#define XR_CONFIG_ANY_TIER        255
+
+/* A bank's KYC-tier daily notional cap (xr_engine_limit_config): `daily_notional = ASSET
+ * UNITS` (every tier) or `daily_notional.TIER = ASSET UNITS` in its [bank.ID] section. */
+typedef struct xr_config_limit {
+    uint8_t tier;                      /* 0..254, XR_CONFIG_ANY_TIER for the bank's default */
+    char asset[XR_ASSET_CODE_MAX + 1]; /* the quote asset it is counted in */
+    xr_amount daily;                   /* > 0, minor units of that asset */
+} xr_config_limit;
+
 /* [bank.ID]: one bank allowed to log on (docs/operations.md, "Banks"). Its logon secret is
  * not configuration: it lives in the encrypted secrets store as bank/ID/KEY_ID. */
 typedef struct xr_config_bank {
@@ -44,6 +57,8 @@ typedef struct xr_config_bank {
     uint32_t spread_bps; /* default spread for every pair and tier [150] */
     uint32_t key_id;     /* the API key id banks log on with [1] */
     uint8_t demo;        /* 1: generate a secret on first start and print the credentials */
+    uint32_t nlimits;    /* daily notional caps [none] */
+    xr_config_limit limits[XR_CONFIG_BANK_LIMITS_MAX];
 } xr_config_bank;
 
 /* [venue.NAME]: one real venue connection (used when [daemon] venues = configured). Its API

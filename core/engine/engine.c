@@ -33,12 +33,15 @@
 #define ENG_IDLE_MAX_NS (1000000ull)
 
 /* A thread that may block (an engine thread, or the caller in xr_engine_wait) and the rings it
- * consumes. `state` is its doorbell: ENG_AWAKE, or ENG_ASLEEP while it blocks on the futex. */
-enum { ENG_AWAKE = 0, ENG_ASLEEP = 1 };
+ * consumes. `state` is its doorbell: ENG_AWAKE, or ENG_ASLEEP while it blocks on the futex,
+ * or (the caller only) ENG_NOTIFY while it blocks in its own loop (xr_engine_arm_notify). */
+enum { ENG_AWAKE = 0, ENG_ASLEEP = 1, ENG_NOTIFY = 2 };
 typedef struct eng_sleeper {
     _Alignas(128) _Atomic uint32_t state;
     _Alignas(128) uint32_t nin; /* read-only after open */
     bool io; /* runs the venues and blocks in the driver's poll_wait, woken by its wake */
+    xr_engine_notify_fn notify; /* the caller's: xr_engine_set_notify */
+    void *notify_ctx;
     xr_spsc_ring *in[ENG_SLEEPER_IN];
 } eng_sleeper;
 
@@ -297,6 +300,21 @@ static xr_err shared_init(xr_eng_shared *sh, const xr_engine_config *cfg)
             sh->npairs++;
         }
     }
+    /* Conversions: "FROM/TO", both registry assets; they become engine assets (accounts). */
+    for (uint32_t v = 0; v < c->nvenues; v++) {
+        xr_engine_venue_config *vc = &c->venues[v];
+        if (vc->nconverts > XR_ENGINE_VENUE_CONVERTS_MAX)
+            return XR_ERR_CONFIG;
+        for (uint32_t i = 0; i < vc->nconverts; i++) {
+            char from[XR_ASSET_CODE_MAX + 1], to[XR_ASSET_CODE_MAX + 1];
+            uint16_t id;
+            vc->converts[i][XR_ENGINE_PAIR_NAME_MAX - 1] = '\0';
+            if (xr_pair_name_split(vc->converts[i], strlen(vc->converts[i]), from, to) != XR_OK ||
+                strcmp(from, to) == 0 || add_asset(sh, from, &id) != XR_OK ||
+                add_asset(sh, to, &id) != XR_OK)
+                return XR_ERR_CONFIG;
+        }
+    }
     for (uint32_t s = 0; s < c->nspreads; s++) {
         const xr_engine_spread_config *sp = &c->spreads[s];
         if (xr_eng_find_bank(sh, sp->bank_id) < 0 || sp->bps >= 10000 ||
@@ -357,12 +375,14 @@ static inline void cpu_relax(void)
 }
 
 /* Wake-ups. A thread with nothing to do spins for cfg.spin_ns, then announces that it sleeps
- * (state = ASLEEP), looks at its input rings once more and blocks on the futex of `state`. A
- * producer, after a pass that wrote something (or after submit), looks at the states of the
- * other threads and makes the futex call only for one that sleeps with input waiting: while
- * every thread is awake the doorbell costs a fence and one load of a line nobody writes. The
- * two fences pair up (C17 7.17.4): either the sleeper sees the message, or the producer sees
- * ASLEEP, so no wake-up is lost. */
+ * (state = ASLEEP), looks at its input rings once more and blocks: on the futex of `state`,
+ * or, for the thread of the venues, in the driver's poll_wait (the io_uring wait, which a
+ * network completion also ends). A producer, after a pass that wrote something (or after
+ * submit), looks at the states of the other threads and wakes only one that sleeps with input
+ * waiting (FUTEX_WAKE, or the driver's wake: an eventfd write; for a caller armed with
+ * xr_engine_arm_notify, its notifier): while every thread is awake the doorbell costs a
+ * fence and one load of a line nobody writes. The two fences pair up (C17 7.17.4): either
+ * the sleeper sees the message, or the producer sees it asleep, so no wake-up is lost. */
 static bool inputs_ready(const eng_sleeper *s)
 {
     for (uint32_t i = 0; i < s->nin; i++)
@@ -373,7 +393,11 @@ static bool inputs_ready(const eng_sleeper *s)
 
 static void eng_wake(xr_engine *e, eng_sleeper *s)
 {
-    if (atomic_exchange_explicit(&s->state, ENG_AWAKE, memory_order_relaxed) != ENG_ASLEEP)
+    /* Acquire: an ENG_NOTIFY was stored with release after notify was set. */
+    uint32_t was = atomic_exchange_explicit(&s->state, ENG_AWAKE, memory_order_acq_rel);
+    if (was == ENG_NOTIFY && s->notify != NULL)
+        s->notify(s->notify_ctx);
+    if (was != ENG_ASLEEP)
         return;
     if (s->io)
         e->drv->wake(e->venues);
@@ -389,7 +413,7 @@ static void ring_doorbells(xr_engine *e, uint32_t self)
     for (uint32_t i = 0; i <= ENG_CALLER; i++) {
         eng_sleeper *s = &e->sleeper[i];
         if (i != self && s->nin > 0 &&
-            atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP && inputs_ready(s))
+            atomic_load_explicit(&s->state, memory_order_relaxed) != ENG_AWAKE && inputs_ready(s))
             eng_wake(e, s);
     }
 }
@@ -670,7 +694,7 @@ xr_err xr_engine_submit(xr_engine *e, const xr_engine_cmd *cmd)
         /* The doorbell: a fence and a load; the futex call only if the gateway sleeps. */
         eng_sleeper *s = &e->sleeper[e->sh.cfg.stage_thread[XR_ENGINE_STAGE_GATEWAY]];
         atomic_thread_fence(memory_order_seq_cst);
-        if (atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP)
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) != ENG_AWAKE)
             eng_wake(e, s);
     }
     return XR_OK;
@@ -689,6 +713,9 @@ xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n)
             atomic_store_explicit(&e->failed, true, memory_order_relaxed);
             return XR_ERR_INTERNAL;
         }
+    } else {
+        /* Polling: the caller is not blocked in its loop (an armed notify is dropped). */
+        atomic_store_explicit(&e->sleeper[ENG_CALLER].state, ENG_AWAKE, memory_order_relaxed);
     }
     while (*n < cap) {
         const xr_eng_msg *m = xr_spsc_ring_peek(e->rings.egress);
@@ -702,7 +729,7 @@ xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n)
         /* Room in egress: a gateway that blocked on a full egress ring resumes. */
         eng_sleeper *s = &e->sleeper[e->sh.cfg.stage_thread[XR_ENGINE_STAGE_GATEWAY]];
         atomic_thread_fence(memory_order_seq_cst);
-        if (atomic_load_explicit(&s->state, memory_order_relaxed) == ENG_ASLEEP)
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) != ENG_AWAKE)
             eng_wake(e, s);
     }
     return XR_OK;
@@ -740,6 +767,42 @@ xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns)
             (void)eng_sleep(e, me, timeout_ns - spent, &none, &ignored);
         }
     }
+}
+
+xr_err xr_engine_set_notify(xr_engine *e, xr_engine_notify_fn fn, void *ctx)
+{
+    if (e == NULL)
+        return XR_ERR_INVALID_ARGUMENT;
+    if (!e->threads)
+        return XR_ERR_INVALID_STATE;
+    eng_sleeper *me = &e->sleeper[ENG_CALLER];
+    /* Not while armed (documented): an engine thread reads these only after taking an
+     * ENG_NOTIFY that xr_engine_arm_notify stored with release, after this. */
+    me->notify = fn;
+    me->notify_ctx = ctx;
+    return XR_OK;
+}
+
+xr_err xr_engine_arm_notify(xr_engine *e)
+{
+    if (e == NULL)
+        return XR_ERR_INVALID_ARGUMENT;
+    if (!e->threads)
+        return XR_ERR_INVALID_STATE;
+    eng_sleeper *me = &e->sleeper[ENG_CALLER];
+    if (me->notify == NULL)
+        return XR_ERR_INVALID_STATE;
+    if (atomic_load_explicit(&e->failed, memory_order_relaxed))
+        return XR_ERR_INTERNAL;
+    /* The same pairing as a sleeping thread's: announce, fence, look once more. */
+    atomic_store_explicit(&me->state, ENG_NOTIFY, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!xr_spsc_ring_empty(e->rings.egress) ||
+        atomic_load_explicit(&e->failed, memory_order_relaxed)) {
+        atomic_store_explicit(&me->state, ENG_AWAKE, memory_order_relaxed);
+        return XR_ERR_AGAIN;
+    }
+    return XR_OK;
 }
 
 const char *xr_engine_cmd_kind_name(xr_engine_cmd_kind kind)

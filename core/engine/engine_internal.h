@@ -55,6 +55,7 @@ typedef enum xr_eng_msg_type {
     XR_ENG_M_MD_BOOK = 8,   /* xr_eng_md_book: venue -> pricing, a book's top levels */
     XR_ENG_M_MD_DOWN = 9,   /* xr_eng_md_book (no levels): the venue book is not usable */
     XR_ENG_M_MD_TRADE = 10, /* xr_eng_md_trade: venue -> pricing, a public trade */
+    XR_ENG_M_CONV = 11,     /* xr_eng_conv: a conversion between ledger, router and venue */
 } xr_eng_msg_type;
 
 /* A command with what the gateway learnt about its customer. */
@@ -239,6 +240,36 @@ typedef struct xr_eng_md_trade {
     xr_amount qty;
 } xr_eng_md_trade;
 
+/* Where a conversion is (core/engine/convert.c; docs/ledger.md, "The legs of a trade"). */
+typedef enum xr_eng_conv_phase {
+    XR_ENG_CV_QUOTE = 1,  /* reserved durably: ledger -> router -> venue, get a quote */
+    XR_ENG_CV_QUOTED = 2, /* venue -> router -> ledger: store the quote id durably */
+    XR_ENG_CV_ACCEPT = 3, /* ledger -> router -> venue: accept it (the id is durable) */
+    XR_ENG_CV_QUERY = 4,  /* recovered: ledger -> router -> venue, ask its status by quote id */
+    XR_ENG_CV_RESULT = 5, /* -> ledger: COMPLETED (amounts) or FAILED (err): post or void */
+    XR_ENG_CV_DONE = 6,   /* booked (the stored record's final phase) */
+} xr_eng_conv_phase;
+
+#define XR_ENG_QUOTE_ID 33u /* the venue's quote id and its NUL */
+
+typedef struct xr_eng_conv {
+    xr_engine_cmd cmd; /* CONVERT as submitted */
+    uint64_t cust_no;
+    uint16_t from_asset, to_asset; /* registry ids */
+    uint16_t venue;
+    uint8_t phase;     /* xr_eng_conv_phase */
+    uint8_t status;    /* 0 PENDING, 1 COMPLETED, 2 FAILED (xr_engine_conversion_ev) */
+    uint8_t replayed;  /* answered from the stored record */
+    uint8_t recovered; /* reconciled after a restart: no command waits for it */
+    uint8_t reserved_[2];
+    xr_err err;
+    xr_ledger_id reserve_id;
+    xr_amount to_amount; /* what the venue delivered, at the to asset's scale */
+    xr_amount fee;       /* charged to the customer by xroute: 0 (the venue's is in its rate) */
+    char quote_id[XR_ENG_QUOTE_ID];
+    int64_t created_ns, booked_ns;
+} xr_eng_conv;
+
 typedef struct xr_eng_msg {
     uint32_t type; /* xr_eng_msg_type */
     uint32_t reserved;
@@ -251,6 +282,7 @@ typedef struct xr_eng_msg {
         xr_eng_md_inst inst;
         xr_eng_md_book book;
         xr_eng_md_trade trade;
+        xr_eng_conv conv;
     } u;
 } xr_eng_msg;
 
@@ -339,6 +371,25 @@ uint32_t xr_eng_order_encode(const xr_eng_order *o, uint8_t out[XR_ENG_REC_MAX])
  * XR_ERR_CORRUPT (bad length or version), XR_ERR_UNKNOWN_PAIR (no longer configured). */
 xr_err xr_eng_order_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len,
                            xr_eng_order *o);
+/* Conversion records (core/engine/convert.c): 'V' bank(u32 BE) key[16] -> record. */
+#define XR_ENG_KEY_CONV     'V'
+#define XR_ENG_CONV_REC_LEN 184u
+void xr_eng_conv_key(uint32_t bank, const xr_engine_key *key, uint8_t out[XR_ENG_ORDER_KEY_LEN]);
+void xr_eng_conv_encode(const xr_eng_conv *c, uint8_t out[XR_ENG_CONV_REC_LEN]);
+/* XR_OK, XR_ERR_CORRUPT (bad length, version or asset). */
+xr_err xr_eng_conv_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len, xr_eng_conv *c);
+/* Checks a CONVERT command against the configuration and fills c (assets, venue, amount).
+ * XR_OK, XR_ERR_INVALID_ARGUMENT (all-zero key, same asset twice), XR_ERR_UNKNOWN_ASSET (not
+ * an asset of the engine), XR_ERR_INVALID_AMOUNT (<= 0), XR_ERR_NOT_SUPPORTED (no venue
+ * offers the conversion). */
+xr_err xr_eng_conv_check(const xr_eng_shared *sh, const xr_eng_req *r, xr_eng_conv *c);
+/* Fills the conversion report of `c` answering its command. */
+void xr_eng_conv_report(const xr_eng_shared *sh, const xr_eng_conv *c, xr_engine_event *ev);
+/* Router: a conversion from the ledger goes to its venue (QUOTE, ACCEPT, QUERY) or back to
+ * the ledger (RESULT); one from a venue goes to the ledger. */
+void xr_eng_conv_route(const xr_eng_msg *m, bool from_ledger, xr_eng_port *to_venue,
+                       xr_eng_port *to_ledger);
+
 /* The public view of a stored order. */
 void xr_eng_order_view(const xr_eng_order *o, xr_engine_order_ev *out);
 void xr_eng_report_from_order(const xr_eng_order *o, xr_engine_exec_report_ev *r);

@@ -353,6 +353,7 @@ static void command(xr_eng_gateway *g, const xr_engine_cmd *cmd)
     case XR_ENGINE_CMD_NEW_ORDER:
     case XR_ENGINE_CMD_BALANCES:
     case XR_ENGINE_CMD_CANCEL:
+    case XR_ENGINE_CMD_CONVERT: /* checked and kept durably by the ledger stage */
         break;
     default:
         reject(g, cmd, XR_ERR_NOT_SUPPORTED);

@@ -61,6 +61,8 @@ struct xr_eng_ledger {
     uint32_t nbacklog, backlog_head;
     cap_ctr *caps;                            /* [(cust_no - 1) * nassets + asset index] */
     uint16_t cap_asset[XR_ENGINE_LIMITS_MAX]; /* registry id of each limit's asset */
+    xr_eng_conv *conv_backlog; /* recovered conversions not yet handed to the router */
+    uint32_t nconv_backlog, conv_backlog_head;
 };
 
 /* ---- accounts ----------------------------------------------------------------------------- */
@@ -342,9 +344,179 @@ static void aux_customer(xr_eng_ledger *l, pending *p, const xr_eng_req *r, uint
     aux_add(l, b->ckey, sizeof b->ckey, b->cval, sizeof b->cval, if_op);
 }
 
+/* ---- conversions (core/engine/convert.c) ----------------------------------------------------- */
+
+#define OPS_PER_CONV 4u /* post + 3 legs (docs/ledger.md, "Conversion") */
+
+static void aux_conv(xr_eng_ledger *l, pending *p, const xr_eng_conv *c, uint32_t if_op)
+{
+    aux_buf *b = &l->abuf[p - l->pend];
+    _Static_assert(XR_ENG_CONV_REC_LEN <= XR_ENG_REC_MAX, "a conversion record fits the buffer");
+    xr_eng_conv_encode(c, b->rec);
+    xr_eng_conv_key(c->cmd.bank_id, &c->cmd.u.convert.key, b->okey);
+    aux_add(l, b->okey, sizeof b->okey, b->rec, XR_ENG_CONV_REC_LEN, if_op);
+}
+
+/* A new CONVERT: checks, then the reservation of the from amount and the record (phase
+ * QUOTE), written only if the reservation is new. The pending message becomes the
+ * conversion. */
+static xr_err conv_build_new(xr_eng_ledger *l, pending *p, uint32_t *n)
+{
+    xr_eng_conv c;
+    xr_err err = xr_eng_conv_check(l->sh, &p->msg.u.req, &c);
+    if (err != XR_OK)
+        return err;
+    const uint32_t bank = c.cmd.bank_id;
+    c.reserve_id = xr_eng_op_id(bank, &c.cmd.u.convert.key, 0);
+    c.phase = XR_ENG_CV_QUOTE;
+    c.created_ns = xr_clock_wall_ns();
+    uint32_t at = *n;
+    xr_ledger_op *op = op_new(l, n);
+    op->id = c.reserve_id;
+    op->kind = XR_LEDGER_OP_RESERVE;
+    op->debit_account_id = customer_acct(c.cust_no, c.from_asset);
+    op->credit_account_id = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, c.from_asset);
+    op->amount = c.cmd.u.convert.amount;
+    aux_conv(l, p, &c, at);
+    memset(&p->msg, 0, sizeof p->msg);
+    p->msg.type = XR_ENG_M_CONV;
+    p->msg.u.conv = c;
+    return XR_OK;
+}
+
+/* A conversion back from its venue: the quote id (durable before the accept is sent), or
+ * the result, booked as one linked group (or voided) with the final record. */
+static void conv_build(xr_eng_ledger *l, pending *p, uint32_t *n)
+{
+    xr_eng_conv *c = &p->msg.u.conv;
+    const uint32_t bank = c->cmd.bank_id;
+    const xr_engine_key *key = &c->cmd.u.convert.key;
+    if (c->phase == XR_ENG_CV_QUOTED) {
+        c->phase = XR_ENG_CV_ACCEPT;
+        aux_conv(l, p, c, XR_LEDGER_NO_INDEX);
+        return;
+    }
+    XR_ASSERT(c->phase == XR_ENG_CV_RESULT);
+    uint32_t first = *n;
+    if (c->status == 1) {
+        const uint16_t F = c->from_asset, T = c->to_asset;
+        const xr_amount from = c->cmd.u.convert.amount;
+        uint64_t omni_f = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, F);
+        uint64_t omni_t = xr_eng_account_id(XR_LEDGER_KIND_BANK_OMNIBUS, bank, T);
+        xr_ledger_op *post = op_new(l, n);
+        post->id = xr_eng_op_id(bank, key, 1);
+        post->kind = XR_LEDGER_OP_POST;
+        post->flags = XR_LEDGER_OP_LINKED;
+        post->pending_id = c->reserve_id;
+        post->amount = from;
+        transfer(l, n, xr_eng_op_id(bank, key, 2), omni_f,
+                 xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, c->venue, F), from);
+        transfer(l, n, xr_eng_op_id(bank, key, 3),
+                 xr_eng_account_id(XR_LEDGER_KIND_VENUE_POSITION, c->venue, T), omni_t,
+                 c->to_amount);
+        transfer(l, n, xr_eng_op_id(bank, key, 4), omni_t, customer_acct(c->cust_no, T),
+                 c->to_amount);
+        XR_ASSERT(*n - first <= OPS_PER_CONV);
+        l->ops[*n - 1].flags = 0; /* the group ends here */
+    } else {
+        xr_ledger_op *op = op_new(l, n);
+        op->id = xr_eng_op_id(bank, key, 1);
+        op->kind = XR_LEDGER_OP_VOID;
+        op->pending_id = c->reserve_id;
+    }
+    c->phase = XR_ENG_CV_DONE;
+    c->booked_ns = xr_clock_wall_ns();
+    aux_conv(l, p, c, first);
+}
+
+/* Reads the stored conversion of (bank, key). XR_OK, XR_ERR_NOT_FOUND or a decode error. */
+static xr_err stored_conv(xr_eng_ledger *l, uint32_t bank, const xr_engine_key *key, xr_eng_conv *c)
+{
+    uint8_t k[XR_ENG_ORDER_KEY_LEN], rec[XR_ENG_CONV_REC_LEN];
+    uint32_t len = 0;
+    xr_eng_conv_key(bank, key, k);
+    xr_err err = xr_ledger_aux_get(l->lg, k, sizeof k, rec, sizeof rec, &len);
+    if (err != XR_OK)
+        return err;
+    return xr_eng_conv_decode(l->sh, rec, len, c);
+}
+
+static void conv_answer(xr_eng_ledger *l, pending *p, xr_err err)
+{
+    xr_eng_conv *c = &p->msg.u.conv;
+    xr_eng_msg out;
+    const xr_ledger_result *res = p->nops > 0 ? &l->res[p->op0] : NULL;
+    if (c->phase == XR_ENG_CV_QUOTE) { /* the reservation of a new CONVERT */
+        if (err == XR_OK && res->replayed) {
+            /* The key was used before: the stored result when it is the same conversion and
+             * final; still in flight: AGAIN. (Another content replays no reservation: the
+             * ledger refuses it as IDEMPOTENCY_CONFLICT.) */
+            xr_eng_conv st;
+            err = stored_conv(l, c->cmd.bank_id, &c->cmd.u.convert.key, &st);
+            if (err == XR_OK && (st.cmd.customer_id != c->cmd.customer_id ||
+                                 st.from_asset != c->from_asset || st.to_asset != c->to_asset ||
+                                 st.cmd.u.convert.amount.units != c->cmd.u.convert.amount.units))
+                err = XR_ERR_IDEMPOTENCY_CONFLICT;
+            else if (err == XR_OK && st.phase != XR_ENG_CV_DONE)
+                err = XR_ERR_AGAIN;
+            else if (err == XR_ERR_NOT_FOUND)
+                err = XR_ERR_IDEMPOTENCY_CONFLICT; /* the key belongs to an order or a fund */
+            if (err == XR_OK) {
+                st.cmd = c->cmd;
+                memset(&out, 0, sizeof out);
+                out.type = XR_ENG_M_EVT;
+                xr_eng_conv_report(l->sh, &st, &out.u.ev);
+                out.u.ev.u.conversion.replayed = 1;
+                xr_eng_port_send(&l->to_gw, &out);
+                return;
+            }
+        }
+        if (err != XR_OK) {
+            xr_eng_reject(&out, &c->cmd, err);
+            xr_eng_port_send(&l->to_gw, &out);
+            return;
+        }
+        out = p->msg; /* reserved durably: get a quote */
+        xr_eng_port_send(&l->to_router, &out);
+        return;
+    }
+    if (c->phase == XR_ENG_CV_ACCEPT) {
+        out = p->msg;
+        if (l->batch_err != XR_OK) {
+            /* The quote id is not durable: never accept it; nothing moved, void. */
+            out.u.conv.phase = XR_ENG_CV_RESULT;
+            out.u.conv.status = 2;
+            out.u.conv.err = l->batch_err;
+            out.u.conv.to_amount.units = 0;
+        }
+        xr_eng_port_send(&l->to_router, &out);
+        return;
+    }
+    XR_ASSERT(c->phase == XR_ENG_CV_DONE);
+    if (err != XR_OK) {
+        /* The venue converted and the booking failed: the reservation stays held and the
+         * record keeps its last phase, so the next start-up asks the venue again. */
+        xr_log_line ll;
+        xr_log_begin(&ll, XR_LOG_ERROR, "engine", "conversion_booking_failed");
+        xr_log_u64(&ll, "bank", c->cmd.bank_id);
+        xr_log_u64(&ll, "customer", c->cmd.customer_id);
+        xr_log_err(&ll, err);
+        xr_log_end(&ll);
+        c->err = err;
+    }
+    if (c->recovered)
+        return; /* reconciled after a restart: no command waits (resend the key to read it) */
+    memset(&out, 0, sizeof out);
+    out.type = XR_ENG_M_EVT;
+    xr_eng_conv_report(l->sh, c, &out.u.ev);
+    xr_eng_port_send(&l->to_gw, &out);
+}
+
 /* Ops a request needs (an upper bound), or 0 for none. */
 static uint32_t ops_needed(const xr_eng_ledger *l, const xr_eng_msg *m)
 {
+    if (m->type == XR_ENG_M_CONV)
+        return m->u.conv.phase == XR_ENG_CV_RESULT ? OPS_PER_CONV : 0;
     if (m->type == XR_ENG_M_ORDER)
         return m->u.order.phase == XR_ENG_PH_BOOK      ? OPS_PER_BOOK
                : m->u.order.phase == XR_ENG_PH_PART    ? OPS_PER_BOOK + 1
@@ -355,6 +527,7 @@ static uint32_t ops_needed(const xr_eng_ledger *l, const xr_eng_msg *m)
         return l->sh->nassets;
     case XR_ENGINE_CMD_FUND:
     case XR_ENGINE_CMD_DEFUND:
+    case XR_ENGINE_CMD_CONVERT:
         return 1;
     default:
         return 0;
@@ -369,6 +542,16 @@ static xr_err build(xr_eng_ledger *l, pending *p, uint32_t *n)
     p->capped = 0;
     const xr_eng_shared *sh = l->sh;
     xr_eng_msg *m = &p->msg;
+    if (m->type == XR_ENG_M_CONV ||
+        (m->type == XR_ENG_M_CMD && m->u.req.cmd.kind == XR_ENGINE_CMD_CONVERT)) {
+        xr_err err = XR_OK;
+        if (m->type == XR_ENG_M_CMD)
+            err = conv_build_new(l, p, n);
+        else
+            conv_build(l, p, n);
+        p->nops = *n - p->op0;
+        return err;
+    }
     if (m->type == XR_ENG_M_ORDER) {
         xr_eng_order *o = &m->u.order;
         const bool buy = o->cmd.u.order.side == XR_ENGINE_BUY;
@@ -651,6 +834,10 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
     xr_eng_msg *m = &p->msg;
     const xr_ledger_result *res = p->nops > 0 ? &l->res[p->op0] : NULL;
     xr_err err = pre != XR_OK ? pre : res != NULL ? res->err : XR_OK;
+    if (m->type == XR_ENG_M_CONV) {
+        conv_answer(l, p, err);
+        return;
+    }
     if (m->type == XR_ENG_M_ORDER) {
         xr_eng_order *o = &m->u.order;
         out = *m;
@@ -754,6 +941,10 @@ static void answer(xr_eng_ledger *l, pending *p, xr_err pre)
     case XR_ENGINE_CMD_LIST_ORDERS:
         answer_list(l, r);
         return;
+    case XR_ENGINE_CMD_CONVERT: /* refused by its checks (else it became XR_ENG_M_CONV) */
+        xr_eng_reject(&out, &r->cmd, err != XR_OK ? err : XR_ERR_INTERNAL);
+        xr_eng_port_send(&l->to_gw, &out);
+        return;
     default:
         xr_eng_reject(&out, &r->cmd, XR_ERR_INTERNAL);
         xr_eng_port_send(&l->to_gw, &out);
@@ -776,6 +967,15 @@ xr_err xr_eng_ledger_poll(xr_eng_ledger *l, bool *work)
         m.type = XR_ENG_M_ORDER;
         m.u.order = l->backlog[l->backlog_head++];
         l->nbacklog--;
+        xr_eng_port_send(&l->to_router, &m);
+        *work = true;
+    }
+    while (l->nconv_backlog > 0 && l->to_router.n == 0) {
+        xr_eng_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = XR_ENG_M_CONV;
+        m.u.conv = l->conv_backlog[l->conv_backlog_head++];
+        l->nconv_backlog--;
         xr_eng_port_send(&l->to_router, &m);
         *work = true;
     }
@@ -828,7 +1028,7 @@ xr_err xr_eng_ledger_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_e
     l->in[1] = r->pricing_ledger;
     l->in[2] = r->router_ledger;
     l->ops_max = sh->cfg.ledger_batch_max;
-    if (l->ops_max < OPS_PER_BOOK || l->ops_max < sh->nassets)
+    if (l->ops_max < OPS_PER_BOOK || l->ops_max < OPS_PER_CONV || l->ops_max < sh->nassets)
         return XR_ERR_INVALID_ARGUMENT;
     l->pend = xr_eng_alloc(sizeof *l->pend * PEND_MAX);
     l->ops = xr_eng_alloc(sizeof *l->ops * l->ops_max);
@@ -878,6 +1078,7 @@ void xr_eng_ledger_destroy(xr_eng_ledger *l)
     xr_eng_free(l->aux);
     xr_eng_free(l->backlog);
     xr_eng_free(l->caps);
+    xr_eng_free(l->conv_backlog);
     xr_eng_free(l);
 }
 
@@ -948,8 +1149,63 @@ static int by_seq(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+typedef struct conv_recover_ctx {
+    xr_eng_ledger *l;
+    uint32_t n, cap;
+    xr_err err;
+} conv_recover_ctx;
+
+/* A conversion not booked before the restart: with a stored quote id its venue is asked by
+ * that id (it may have been accepted); without one it was never accepted and is voided. */
+static int recover_conv(void *ctx, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                        uint32_t val_len)
+{
+    conv_recover_ctx *c = ctx;
+    xr_eng_conv cv;
+    (void)key;
+    (void)key_len;
+    if ((c->err = xr_eng_conv_decode(c->l->sh, val, val_len, &cv)) != XR_OK)
+        return 1;
+    if (cv.phase == XR_ENG_CV_DONE)
+        return 0;
+    if (c->n == c->cap) {
+        uint32_t cap = c->cap == 0 ? 16 : 2 * c->cap;
+        xr_eng_conv *a = xr_eng_alloc(sizeof *a * cap);
+        if (a == NULL) {
+            c->err = XR_ERR_NO_MEMORY;
+            return 1;
+        }
+        if (c->n > 0)
+            memcpy(a, c->l->conv_backlog, sizeof *a * c->n);
+        xr_eng_free(c->l->conv_backlog);
+        c->l->conv_backlog = a;
+        c->cap = cap;
+    }
+    cv.recovered = 1;
+    if (cv.quote_id[0] != '\0') {
+        cv.phase = XR_ENG_CV_QUERY;
+    } else {
+        cv.phase = XR_ENG_CV_RESULT;
+        cv.status = 2;
+        cv.err = XR_ERR_VENUE_UNAVAILABLE; /* interrupted before its quote was accepted */
+    }
+    c->l->conv_backlog[c->n++] = cv;
+    return 0;
+}
+
 xr_err xr_eng_ledger_recover(xr_eng_ledger *l, xr_eng_gateway *g)
 {
+    {
+        conv_recover_ctx cc = {.l = l};
+        const uint8_t vfrom[1] = {XR_ENG_KEY_CONV}, vto[1] = {XR_ENG_KEY_CONV + 1};
+        xr_err e = xr_ledger_aux_scan(l->lg, vfrom, 1, vto, 1, recover_conv, &cc);
+        if (e == XR_OK)
+            e = cc.err;
+        if (e != XR_OK)
+            return e;
+        l->nconv_backlog = cc.n;
+        l->conv_backlog_head = 0;
+    }
     recover_ctx c = {.l = l, .g = g};
     const uint8_t cfrom[1] = {XR_ENG_KEY_CUSTOMER}, cto[1] = {XR_ENG_KEY_CUSTOMER + 1};
     const uint8_t ofrom[1] = {XR_ENG_KEY_ORDER}, oto[1] = {XR_ENG_KEY_ORDER + 1};

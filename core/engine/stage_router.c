@@ -636,8 +636,11 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
             if (m == NULL)
                 break;
             *work = true;
-            xr_err err =
-                m->type == XR_ENG_M_CHILD_EV ? child_event(rt, &m->u.cev) : XR_ERR_INTERNAL;
+            xr_err err = XR_OK;
+            if (m->type == XR_ENG_M_CONV)
+                xr_eng_conv_route(m, false, rt->to_venue, &rt->to_ledger);
+            else
+                err = m->type == XR_ENG_M_CHILD_EV ? child_event(rt, &m->u.cev) : XR_ERR_INTERNAL;
             xr_spsc_ring_release(rt->from_venue[v], 1);
             if (err != XR_OK)
                 return XR_ERR_INTERNAL;
@@ -652,6 +655,12 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         const xr_eng_msg *m = xr_spsc_ring_peek(rt->from_ledger);
         if (m == NULL)
             break;
+        if (m->type == XR_ENG_M_CONV) { /* conversions: forwarded (core/engine/convert.c) */
+            *work = true;
+            xr_eng_conv_route(m, true, rt->to_venue, &rt->to_ledger);
+            xr_spsc_ring_release(rt->from_ledger, 1);
+            continue;
+        }
         if (m->type != XR_ENG_M_ORDER)
             return XR_ERR_INTERNAL;
         if (m->u.order.phase == XR_ENG_PH_PART) {

@@ -62,7 +62,8 @@
  * Ownership. xr_client_connect copies the configuration (the secret included; it is wiped
  *   by xr_client_close). Commands are copied when sent; events are written into the
  *   caller's structs. All memory is allocated by xr_client_connect (about 1 MiB: the
- *   receive queue of XR_CLIENT_QUEUE_MAX events); nothing is allocated afterwards.
+ *   receive queue of XR_CLIENT_QUEUE_MAX events); afterwards only a reconnect allocates
+ *   (name resolution, getaddrinfo), never a request or a response.
  *
  * Errors (every function returning xr_err):
  *   XR_OK

@@ -150,6 +150,17 @@
  *   BALANCES            (none besides the above)
  *   BOOK                XR_ERR_UNKNOWN_PAIR, XR_ERR_STALE, XR_ERR_VENUE_UNAVAILABLE,
  *                       XR_ERR_INVALID_STATE
+ *   CONVERT             XR_ERR_UNKNOWN_ASSET (an asset the engine does not have),
+ *                       XR_ERR_NOT_SUPPORTED (no configured venue offers from -> to),
+ *                       XR_ERR_INVALID_AMOUNT (<= 0), XR_ERR_INVALID_ARGUMENT (all-zero key,
+ *                       from = to), XR_ERR_INSUFFICIENT_FUNDS, XR_ERR_IDEMPOTENCY_CONFLICT
+ *                       (the key was used for other content, an order or a funding),
+ *                       XR_ERR_AGAIN (the same key is still in flight: resend later),
+ *                       XR_ERR_IO / XR_ERR_STORAGE_FULL
+ *   A conversion that was reserved and then did not complete is not a reject: its report has
+ *   status FAILED with the venue's reason (XR_ERR_REJECTED, XR_ERR_INSUFFICIENT_FUNDS when
+ *   the venue's own balance is short, XR_ERR_VENUE_UNAVAILABLE, XR_ERR_NOT_FOUND when the
+ *   venue never accepted it) and its reservation is voided.
  *   TICKER              as BOOK
  *   OHLC                XR_ERR_UNKNOWN_PAIR, XR_ERR_VENUE_UNAVAILABLE (no venue's rules yet),
  *                       XR_ERR_INVALID_ARGUMENT (interval not 60, 300, 900, 3600, 14400 or
@@ -244,11 +255,24 @@
  * asset, by bank and KYC tier, checked at pre-trade and counted durably from the order store
  * (it survives a restart; docs/ledger.md "Daily notional caps").
  *
+ * Conversions (CONVERT, e.g. USD -> USDC): the from amount is reserved durably with a
+ * stored record, then the venue that offers the conversion (xr_engine_venue_config.converts)
+ * is asked for a quote; its quote id is stored durably before the quote is accepted; the
+ * outcome is read from the venue's order status by that quote id (also when the accept's
+ * answer is lost: never by accepting again); SUCCESS books one linked group (customer from ->
+ * omnibus -> venue position, venue position to -> omnibus -> customer, docs/ledger.md),
+ * anything else voids the reservation; the answer is XR_ENGINE_EV_CONVERSION_REPORT after the
+ * booking is durable. The same key again returns the stored report (`replayed` = 1). At
+ * start-up a conversion in flight is asked for by its stored quote id and booked once, or
+ * voided when it never got as far as a stored quote id (no event; resend the key to read
+ * it). xroute charges no fee of its own (`fee` 0): the venue's is inside its rate.
+ *
  * Not yet supported in this version (rejected with XR_ERR_NOT_SUPPORTED, nothing changes):
- *   CONVERT; LIMIT orders with a quote id or with the amount fixed on the quote side; MARKET
- *   with time in force GTC/GTD/FOK. Supported: CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both
- *   amount sides), BALANCES, BOOK, TICKER, OHLC, PAIRS (trade data from the venues' @trade
- *   streams, kept in memory: after a restart candles start empty), ORDER_STATUS (with the
+ *   LIMIT orders with a quote id or with the amount fixed on the quote side; MARKET with time
+ *   in force GTC/GTD/FOK. Supported: CUSTOMER_UPSERT, FUND, DEFUND, QUOTE (both amount
+ *   sides), BALANCES, BOOK, TICKER, OHLC, PAIRS (trade data from the venues' @trade streams,
+ *   kept in memory: after a restart candles start empty), CONVERT (see Conversions),
+ *   ORDER_STATUS (with the
  *   best-execution record), LIST_ORDERS, CANCEL, NEW_ORDER MARKET (time in force IOC or the
  *   default), buy and sell, with the amount fixed in the base or the quote asset, on a firm
  *   quote or not, and LIMIT (IOC, FOK, GTC, GTD; see "LIMIT orders") with the amount fixed in
@@ -271,19 +295,20 @@ extern "C" {
 
 /* ---- limits ------------------------------------------------------------------------------ */
 
-#define XR_ENGINE_PAIR_NAME_MAX   24 /* "BASE/QUOTE" and its NUL */
-#define XR_ENGINE_VENUES_MAX      8
-#define XR_ENGINE_BANKS_MAX       8
-#define XR_ENGINE_SPREADS_MAX     64
-#define XR_ENGINE_VENUE_PAIRS_MAX 16
-#define XR_ENGINE_ASSETS_MAX      16 /* distinct assets over all configured pairs */
-#define XR_ENGINE_BOOK_LEVELS_MAX 20 /* levels per side in a BOOK event */
-#define XR_ENGINE_ANY_TIER        255
-#define XR_ENGINE_PATH_MAX        256
-#define XR_ENGINE_CHILDREN_MAX    8  /* child orders of one order, failover's included */
-#define XR_ENGINE_ORDER_LIST_MAX  6  /* orders per ORDER_LIST event */
-#define XR_ENGINE_CLIENT_ID_MAX   40 /* a child's client order id and its NUL */
-#define XR_ENGINE_LIMITS_MAX      32 /* daily notional caps (bank x tier) */
+#define XR_ENGINE_PAIR_NAME_MAX      24 /* "BASE/QUOTE" and its NUL */
+#define XR_ENGINE_VENUES_MAX         8
+#define XR_ENGINE_BANKS_MAX          8
+#define XR_ENGINE_SPREADS_MAX        64
+#define XR_ENGINE_VENUE_PAIRS_MAX    16
+#define XR_ENGINE_ASSETS_MAX         16 /* distinct assets over all configured pairs */
+#define XR_ENGINE_BOOK_LEVELS_MAX    20 /* levels per side in a BOOK event */
+#define XR_ENGINE_ANY_TIER           255
+#define XR_ENGINE_PATH_MAX           256
+#define XR_ENGINE_CHILDREN_MAX       8  /* child orders of one order, failover's included */
+#define XR_ENGINE_ORDER_LIST_MAX     6  /* orders per ORDER_LIST event */
+#define XR_ENGINE_CLIENT_ID_MAX      40 /* a child's client order id and its NUL */
+#define XR_ENGINE_LIMITS_MAX         32 /* daily notional caps (bank x tier) */
+#define XR_ENGINE_VENUE_CONVERTS_MAX 4  /* conversions one venue offers */
 
 /* ---- configuration ----------------------------------------------------------------------- */
 
@@ -301,6 +326,9 @@ typedef struct xr_engine_venue_config {
     char depth_stream[24];  /* binance: diff-depth stream suffix; "" = "@depth@100ms" */
     uint32_t npairs;
     char pairs[XR_ENGINE_VENUE_PAIRS_MAX][XR_ENGINE_PAIR_NAME_MAX]; /* canonical "BTC/USDT" */
+    uint32_t nconverts; /* conversions this venue's Convert endpoint offers, one direction each:
+                           "USD/USDC" converts USD into USDC (both assets in the registry) */
+    char converts[XR_ENGINE_VENUE_CONVERTS_MAX][XR_ENGINE_PAIR_NAME_MAX];
 } xr_engine_venue_config;
 
 typedef struct xr_engine_bank_config {
@@ -393,7 +421,7 @@ typedef enum xr_engine_cmd_kind {
     XR_ENGINE_CMD_ORDER_STATUS = 7, /* -> XR_ENGINE_EV_ORDER */
     XR_ENGINE_CMD_LIST_ORDERS = 8,  /* -> XR_ENGINE_EV_ORDER_LIST */
     XR_ENGINE_CMD_BALANCES = 9,
-    XR_ENGINE_CMD_CONVERT = 10, /* not yet supported */
+    XR_ENGINE_CMD_CONVERT = 10, /* -> XR_ENGINE_EV_CONVERSION_REPORT */
     XR_ENGINE_CMD_BOOK = 11,    /* consolidated depth */
     XR_ENGINE_CMD_TICKER = 12,  /* -> XR_ENGINE_EV_TICKER */
     XR_ENGINE_CMD_OHLC = 13,    /* -> XR_ENGINE_EV_OHLC */
@@ -646,11 +674,14 @@ typedef struct xr_engine_order_list_ev {
 
 typedef struct xr_engine_conversion_ev {
     xr_engine_key key;
-    uint8_t status; /* 0 PENDING, 1 COMPLETED, 2 FAILED */
-    xr_err err;
+    uint8_t status; /* 0 PENDING, 1 COMPLETED, 2 FAILED (final in this version) */
+    xr_err err;     /* FAILED: why; else XR_OK */
     char from_asset[XR_ASSET_CODE_MAX + 1];
     char to_asset[XR_ASSET_CODE_MAX + 1];
-    xr_amount from_amount, to_amount, fee;
+    xr_amount from_amount; /* asked, minor units of from_asset (taken when COMPLETED) */
+    xr_amount to_amount;   /* delivered, minor units of to_asset; 0 unless COMPLETED */
+    xr_amount fee;         /* charged by xroute: 0 (the venue's fee is inside its rate) */
+    uint8_t replayed;      /* 1: the key was used before; this is the stored result */
 } xr_engine_conversion_ev;
 
 typedef struct xr_engine_balance {
@@ -800,6 +831,23 @@ xr_err xr_engine_poll(xr_engine *e, xr_engine_event *out, size_t cap, size_t *n)
  * passed. Call it from the thread that polls. XR_OK (poll now); XR_ERR_TIMEOUT (nothing
  * yet); XR_ERR_INTERNAL (a stage failed); XR_ERR_INVALID_ARGUMENT (NULL). */
 xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns);
+
+/* THREADS: for a host that blocks in its own event loop (a bank server on io_uring) instead of
+ * in xr_engine_wait. `fn(ctx)` is called from an engine thread when an event becomes ready
+ * (or the engine fails) while the host is armed, at most once per xr_engine_arm_notify; it
+ * must be quick, must not call into the engine, and must wake the host's loop (e.g.
+ * xr_net_loop_wake, or an eventfd write). Set it (or clear it with NULL) while not armed:
+ * right after open, or after a poll. XR_OK; XR_ERR_INVALID_ARGUMENT (NULL engine);
+ * XR_ERR_INVALID_STATE (INLINE: no engine thread would call it). */
+typedef void (*xr_engine_notify_fn)(void *ctx);
+xr_err xr_engine_set_notify(xr_engine *e, xr_engine_notify_fn fn, void *ctx);
+
+/* THREADS: call right before blocking in the host's loop. XR_OK: block; the notifier runs
+ * when an event is ready. XR_ERR_AGAIN: events are ready already: poll instead of blocking.
+ * xr_engine_poll disarms (a notifier not yet called is then not called). Also
+ * XR_ERR_INVALID_ARGUMENT (NULL); XR_ERR_INVALID_STATE (INLINE, or no notifier set);
+ * XR_ERR_INTERNAL (the engine failed). */
+xr_err xr_engine_arm_notify(xr_engine *e);
 
 /* Stable lower-case names ("new_order", "exec_report"); "unknown" outside the enums. */
 const char *xr_engine_cmd_kind_name(xr_engine_cmd_kind kind);

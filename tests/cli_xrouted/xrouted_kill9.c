@@ -726,6 +726,12 @@ int main(int argc, char **argv)
         int status;
         reap(&status);
     }
+    /* The run must have exercised what it claims to: kills with orders in flight, and (with
+     * external venues) fills that moved a venue's holdings. */
+    if (failures == 0 && kills >= 5 && inflight_at_kills == 0)
+        FAIL("no order was in flight at any of %u kills", kills);
+    if (failures == 0 && venue_tool != NULL && venue_btc_booked[0] + venue_btc_booked[1] == 0)
+        FAIL("no fill at the external venues");
     if (venue_pid > 0) {
         kill(venue_pid, SIGTERM);
         waitpid(venue_pid, NULL, 0);

@@ -252,6 +252,7 @@ static void sample(uint8_t type, xr_bank_msg *m)
         v->from_amount = amt(2500000);
         v->to_amount = amt(2499000);
         v->fee = amt(1000);
+        v->replayed = 1;
         break;
     }
     case XR_PROTO_EV_REJECT:
@@ -472,7 +473,7 @@ static const expect expects[] = {
      {{80, 4, 0x02010502}, {88, 4, 2}, {128, 8, -5ll}, {208, 8, 1767225600123456789ull}}},
     {XR_PROTO_EV_CONVERSION_REPORT,
      136,
-     {{56, 1, 2}, {60, 4, 32}, {88, 8, 2500000}, {120, 8, 1000}}},
+     {{56, 2, 0x0102}, {60, 4, 32}, {88, 8, 2500000}, {120, 8, 1000}}},
     {XR_PROTO_EV_REJECT, 48, {{40, 4, 1}, {44, 1, 5}}},
     {XR_PROTO_EV_BALANCES, 176, {{40, 4, 2}, {48, 4, 0x4E5A41}, {60, 1, 2}, {124, 1, 6}}},
     {XR_PROTO_EV_BOOK,
@@ -965,7 +966,8 @@ static void test_malformed_reserved_and_text(void **state)
     expect_bad(XR_PROTO_EV_QUOTE, 84, 1, 1, 84);
     expect_bad(XR_PROTO_EV_EXEC_REPORT, 87, 1, 1, 87);
     expect_bad(XR_PROTO_EV_EXEC_REPORT, 92, 1, 1, 92);
-    expect_bad(XR_PROTO_EV_CONVERSION_REPORT, 57, 1, 1, 57);
+    expect_bad(XR_PROTO_EV_CONVERSION_REPORT, 58, 1, 1, 58);
+    expect_bad(XR_PROTO_EV_CONVERSION_REPORT, 57, 1, 2, 57); /* replayed is 0 or 1 */
     expect_bad(XR_PROTO_EV_REJECT, 47, 1, 1, 47);
     expect_bad(XR_PROTO_EV_BALANCES, 44, 1, 1, 44);
     expect_bad(XR_PROTO_EV_BALANCES, 48 + 13, 1, 1, 48 + 13);

@@ -412,11 +412,21 @@ static void test_session_refusals(void **state)
     assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
     assert_int_equal(m.u.reject.err, XR_ERR_INVALID_ARGUMENT);
     assert_int_equal(m.u.reject.ref_type, XR_PROTO_REPLAY_REQUEST);
-    /* still serving: a request is answered with the next seq */
+    /* still serving: a request is answered with the next seq, also when it comes at the end
+     * of one write larger than the server's receive buffer (1100 heartbeats first) and the
+     * bank then waits in silence */
+    static uint8_t big[1100 * 16 + 40];
+    for (int i = 0; i < 1100; i++) {
+        uint8_t hb[16] = {16, 0, 0, 0, 1, XR_PROTO_HEARTBEAT};
+        memcpy(big + 16 * i, hb, 16);
+    }
     xr_bank_msg q = request(XR_ENGINE_CMD_BALANCES, BANK, 808, 123456);
-    raw_send_msg(&R1, &q);
+    size_t qlen = 0;
+    assert_int_equal(xr_bank_encode(&q, big + 1100 * 16, 40, &qlen), XR_OK);
+    raw_send(&R1, big, sizeof big);
     assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
     assert_int_equal(m.type, XR_PROTO_EV_REJECT);
+    assert_int_equal(m.u.ev.correlation_id, 808);
     assert_int_equal(m.seq, next);
     raw_logout(&R1);
 
@@ -1349,7 +1359,28 @@ static void test_restart_replay(void **state)
     assert_int_equal(m.type, XR_PROTO_EV_CUSTOMER);
     assert_int_equal(m.u.ev.u.customer.created, 0);
     assert_int_equal(m.u.ev.u.customer.kyc_tier, 2);
-    /* REPLAY_REQUEST after first - 1 within the session: the same bytes again */
+    /* REPLAY_REQUEST after first - 1 with max_count 1: exactly the first one again */
+    memset(&m, 0, sizeof m);
+    m.type = XR_PROTO_REPLAY_REQUEST;
+    m.u.replay.after_seq = first - 1;
+    m.u.replay.max_count = 1;
+    raw_send_msg(&R1, &m);
+    {
+        uint8_t f[XR_PROTO_FRAME_MAX];
+        size_t l = 0;
+        int k;
+        while ((k = raw_next(&R1, &m, f, &l, 3000)) == 1 && m.type == XR_PROTO_HEARTBEAT)
+            ;
+        assert_int_equal(k, 1);
+        assert_int_equal(l, l1[0]);
+        assert_memory_equal(f, f1[0], l);
+        uint64_t quiet_end = xr_clock_mono_ns() + 300 * XR_NS_PER_MS;
+        while (xr_clock_mono_ns() < quiet_end) {
+            k = raw_next(&R1, &m, NULL, NULL, 20);
+            assert_true(k == 0 || (k == 1 && m.type == XR_PROTO_HEARTBEAT));
+        }
+    }
+    /* REPLAY_REQUEST after first - 1 (max_count 0: all): the same bytes again */
     memset(&m, 0, sizeof m);
     m.type = XR_PROTO_REPLAY_REQUEST;
     m.u.replay.after_seq = first - 1;
@@ -1530,6 +1561,45 @@ static void test_drain(void **state)
     server_start(0);
 }
 
+/* Many answers in flight at once (more than the client's receive buffer holds), through
+ * the non-blocking form: submit 300, then poll them all. */
+static void job_many(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    uint64_t first_corr = 0;
+    for (int i = 0; i < 300; i++) {
+        xr_engine_cmd b;
+        memset(&b, 0, sizeof b);
+        b.kind = XR_ENGINE_CMD_BALANCES;
+        b.customer_id = CUST_C;
+        uint64_t corr = 0;
+        JCHECK(j, xr_client_submit(c, &b, &corr) == XR_OK);
+        if (i == 0)
+            first_corr = corr;
+        JCHECK(j, corr == first_corr + (uint64_t)i);
+    }
+    static xr_engine_event evs[300];
+    static uint64_t seqs[300];
+    size_t got = 0;
+    uint64_t end = xr_clock_mono_ns() + 20 * XR_NS_PER_SEC;
+    while (got < 300 && xr_clock_mono_ns() < end) {
+        size_t n = 0;
+        xr_client_poll(c, evs + got, seqs + got, 300 - got, &n, 20);
+        got += n;
+    }
+    j->u[0] = got;
+    for (size_t i = 0; i < got; i++) {
+        JCHECK(j, evs[i].kind == XR_ENGINE_EV_BALANCES);
+        JCHECK(j, i == 0 || seqs[i] == seqs[i - 1] + 1);
+    }
+    j->u[1] = got > 0 ? seqs[0] : 0;
+    xr_client_close(c);
+}
+
 /* ---- TLS --------------------------------------------------------------------------------------
  */
 
@@ -1572,6 +1642,19 @@ static void test_tls(void **state)
     }
     assert_int_equal(r.got[0].correlation_id, r.u[1]);
     assert_int_equal(r.got[2].correlation_id, r.u[3]);
+
+    /* 300 answers in flight over TLS: all arrive, in seq order */
+    static job many;
+    memset(&many, 0, sizeof many);
+    many.fn = job_many;
+    client_cfg(&many.cfg, BANK);
+    many.cfg.last_seq = xr_bank_server_next_seq(S, BANK) - 1;
+    snprintf(many.cfg.tls_ca_path, sizeof many.cfg.tls_ca_path, "%s", TLS_CA);
+    snprintf(many.cfg.tls_server_name, sizeof many.cfg.tls_server_name, "localhost");
+    uint64_t many_first = xr_bank_server_next_seq(S, BANK);
+    run_job(&many);
+    assert_int_equal(many.u[0], 300);
+    assert_int_equal(many.u[1], many_first);
 
     /* a client that does not trust the server's CA does not get a session */
     static job k;

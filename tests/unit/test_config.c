@@ -256,6 +256,60 @@ static void test_format_round_trip(void **state)
     assert_int_equal(xr_config_format(&cfg, tiny, sizeof tiny), 0);
 }
 
+/* [bank.ID] daily_notional[.TIER] = ASSET UNITS: the engine's daily notional caps. */
+static void test_bank_daily_notional(void **state)
+{
+    (void)state;
+    xr_config cfg;
+    xr_config_init_default(&cfg);
+    xr_config_error err;
+    const char *text = "[bank.7]\ndaily_notional = USDT 1560000000\n"
+                       "daily_notional.2 = USDT  1500000000\ndaily_notional.0 = BTC 5000000\n";
+    assert_int_equal(xr_config_load_string(&cfg, text, "caps.ini", &err), XR_OK);
+    assert_int_equal(cfg.nbanks, 1);
+    const xr_config_bank *b = &cfg.banks[0];
+    assert_int_equal(b->nlimits, 3);
+    assert_int_equal(b->limits[0].tier, XR_CONFIG_ANY_TIER);
+    assert_string_equal(b->limits[0].asset, "USDT");
+    assert_true(b->limits[0].daily.units == 1560000000);
+    assert_int_equal(b->limits[1].tier, 2);
+    assert_true(b->limits[1].daily.units == 1500000000);
+    assert_int_equal(b->limits[2].tier, 0);
+    assert_string_equal(b->limits[2].asset, "BTC");
+    assert_true(b->limits[2].daily.units == 5000000);
+    char out[8192];
+    assert_true(xr_config_format(&cfg, out, sizeof out) > 0);
+    assert_non_null(strstr(out, "daily_notional = USDT 1560000000\ndaily_notional.2 = USDT "
+                                "1500000000\ndaily_notional.0 = BTC 5000000\n"));
+    xr_config again;
+    xr_config_init_default(&again);
+    assert_int_equal(xr_config_load_string(&again, out, "formatted", &err), XR_OK);
+    assert_memory_equal(&again, &cfg, sizeof cfg);
+
+    static const char *const bad[] = {
+        "[bank.7]\ndaily_notional.255 = USDT 1\n", /* the wildcard is spelt without .TIER */
+        "[bank.7]\ndaily_notional.x = USDT 1\n",   /* not a tier */
+        "[bank.7]\ndaily_notionals = USDT 1\n",    /* not the key */
+        "[bank.7]\ndaily_notional = USDT 0\n",     /* no cap of zero */
+        "[bank.7]\ndaily_notional = USDT -5\n",    /* nor negative */
+        "[bank.7]\ndaily_notional = USDT 1.5\n",   /* minor units: an integer */
+        "[bank.7]\ndaily_notional = usdt 1\n",     /* an asset code */
+        "[bank.7]\ndaily_notional = 1500\n",       /* the asset is required */
+        "[bank.7]\ndaily_notional.1 = USDT 1\ndaily_notional.1 = USDT 2\n", /* twice */
+        "[bank.7]\ndaily_notional.1 = USDT 1\ndaily_notional.2 = USDT 1\n"
+        "daily_notional.3 = USDT 1\ndaily_notional.4 = USDT 1\ndaily_notional.5 = USDT 1\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        xr_config c2;
+        xr_config_init_default(&c2);
+        xr_config before = c2;
+        if (xr_config_load_string(&c2, bad[i], "bad.ini", &err) != XR_ERR_CONFIG)
+            fail_msg("case %zu accepted", i);
+        assert_non_null(strstr(err.key, "bank.7.daily_notional"));
+        assert_memory_equal(&c2, &before, sizeof c2); /* nothing applied */
+    }
+}
+
 static void test_hostport(void **state)
 {
     (void)state;
@@ -287,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_long_line_is_refused),
         cmocka_unit_test(test_file_load_and_errors),
         cmocka_unit_test(test_format_round_trip),
+        cmocka_unit_test(test_bank_daily_notional),
         cmocka_unit_test(test_hostport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,13 +15,12 @@
 
 #include "core/engine/engine_internal.h" /* xr_eng_wall_clock: crossing a UTC midnight */
 
-#define TTL_S      3 /* the firm quotes' lifetime in this group */
-#define CAP_TIER   2
-#define CAP_T2     (USDT(1500) * 1000000) /* tier 2: 1,500 USDT a day */
-#define CAP_ANY    (USDT(1560) * 1000000) /* every other tier of the bank: 1,560 USDT */
-#define CAP_T1     (USDT(1000000) * 1000000)
-#define PNL_OWNER  1 /* the quote P&L account: SPREAD_REVENUE kind, owner 1 */
-#define BOOK_DEPTH 10
+#define TTL_S     3 /* the firm quotes' lifetime in this group */
+#define CAP_TIER  2
+#define CAP_T2    (USDT(1500) * 1000000) /* tier 2: 1,500 USDT a day */
+#define CAP_ANY   (USDT(1560) * 1000000) /* every other tier of the bank: 1,560 USDT */
+#define CAP_T1    (USDT(1000000) * 1000000)
+#define PNL_OWNER 1 /* the quote P&L account: SPREAD_REVENUE kind, owner 1 */
 
 static xr_i128 pnl; /* expected balance of the bank's quote P&L account, USDT/6 */
 

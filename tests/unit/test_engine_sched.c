@@ -9,7 +9,11 @@
 #include "engine_test_util.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/engine/venue.h"
 
@@ -335,6 +339,162 @@ static void test_wakeups_not_timeouts(void **state)
     close_engine();
 }
 
+/* CPU time (user + system, in clock ticks) used so far by this process's threads named
+ * `name`. */
+static uint64_t thread_cpu_ticks(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    uint64_t sum = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = "", line[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fgets(comm, sizeof comm, f) == NULL)
+            comm[0] = '\0';
+        fclose(f);
+        comm[strcspn(comm, "\n")] = '\0';
+        if (strcmp(comm, name) != 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_non_null(fgets(line, sizeof line, f));
+        fclose(f);
+        /* Fields after the parenthesised name: state is field 3, utime 14, stime 15. */
+        const char *p = strrchr(line, ')');
+        assert_non_null(p);
+        unsigned long long ut = 0, st = 0;
+        assert_int_equal(
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
+        sum += ut + st;
+    }
+    closedir(d);
+    return sum;
+}
+
+/* The default THREADS engine, idle (venues connected, books synced, no command), backs off:
+ * over one second its two threads use a small fraction of a core, not the whole core a
+ * spinning thread would (2 cores must be shared with the bank's own threads). */
+static void test_idle_backs_off(void **state)
+{
+    (void)state;
+    xr_engine_config c = E.cfg;
+    c.schedule = XR_ENGINE_SCHEDULE_THREADS;
+    assert_int_equal(xr_engine_open(&c, &E.eng), XR_OK);
+    et_wait_book(4, false);
+    long hz = sysconf(_SC_CLK_TCK);
+    assert_true(hz > 0);
+    struct timespec settle = {0, 100000000};
+    nanosleep(&settle, NULL);
+    uint64_t e0 = thread_cpu_ticks("xr-eng0"), l0 = thread_cpu_ticks("xr-ledger1");
+    uint64_t t0 = xr_clock_mono_ns();
+    struct timespec idle = {1, 0};
+    nanosleep(&idle, NULL);
+    uint64_t wall = xr_clock_mono_ns() - t0;
+    uint64_t e1 = thread_cpu_ticks("xr-eng0"), l1 = thread_cpu_ticks("xr-ledger1");
+    double eng = (double)(e1 - e0) / (double)hz, led = (double)(l1 - l0) / (double)hz;
+    double secs = (double)wall / 1e9;
+    print_message("idle for %.2f s: xr-eng0 used %.3f s of CPU, xr-ledger1 %.3f s\n", secs, eng,
+                  led);
+    assert_true(eng < 0.15 * secs);
+    assert_true(led < 0.15 * secs);
+    close_engine();
+}
+
+/* A host that blocks in its own loop: xr_engine_arm_notify, then the notifier (here: an
+ * eventfd the test blocks on, as a host's loop would) runs once when an answer is ready;
+ * not armed, or disarmed by a poll, it does not run. */
+static _Atomic int notified;
+static int notify_fd = -1;
+
+static void on_ready(void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&notified, 1);
+    uint64_t one = 1;
+    assert_true(write(notify_fd, &one, sizeof one) == (ssize_t)sizeof one);
+}
+
+static void submit_book(void)
+{
+    xr_engine_cmd q = {.kind = XR_ENGINE_CMD_BOOK, .bank_id = BANK, .correlation_id = ++E.corr};
+    snprintf(q.u.market.pair, sizeof q.u.market.pair, "BTC/USDT");
+    q.u.market.depth = 1;
+    assert_int_equal(xr_engine_submit(E.eng, &q), XR_OK);
+}
+
+static void poll_one_book(void)
+{
+    xr_engine_event ev[2];
+    size_t n = 0;
+    assert_int_equal(xr_engine_poll(E.eng, ev, 2, &n), XR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].kind, XR_ENGINE_EV_BOOK);
+    assert_true(ev[0].correlation_id == E.corr);
+}
+
+static void test_notify(void **state)
+{
+    (void)state;
+    xr_engine_config c = E.cfg;
+    c.schedule = XR_ENGINE_SCHEDULE_INLINE;
+    assert_int_equal(xr_engine_open(&c, &E.eng), XR_OK);
+    assert_int_equal(xr_engine_set_notify(E.eng, on_ready, NULL), XR_ERR_INVALID_STATE);
+    assert_int_equal(xr_engine_arm_notify(E.eng), XR_ERR_INVALID_STATE);
+    close_engine();
+
+    c.schedule = XR_ENGINE_SCHEDULE_THREADS;
+    assert_int_equal(xr_engine_open(&c, &E.eng), XR_OK);
+    et_wait_book(4, false);
+    assert_int_equal(xr_engine_set_notify(NULL, on_ready, NULL), XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xr_engine_arm_notify(NULL), XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(xr_engine_arm_notify(E.eng), XR_ERR_INVALID_STATE); /* no notifier */
+    notify_fd = eventfd(0, EFD_CLOEXEC);
+    assert_true(notify_fd >= 0);
+    atomic_store(&notified, 0);
+    assert_int_equal(xr_engine_set_notify(E.eng, on_ready, NULL), XR_OK);
+
+    /* Armed, nothing happens: no call. Then an answer: one call, and the host wakes. */
+    assert_int_equal(xr_engine_arm_notify(E.eng), XR_OK);
+    struct timespec ms20 = {0, 20000000};
+    nanosleep(&ms20, NULL);
+    assert_int_equal(atomic_load(&notified), 0);
+    submit_book();
+    struct pollfd pfd = {.fd = notify_fd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    uint64_t cnt = 0;
+    assert_true(read(notify_fd, &cnt, sizeof cnt) == (ssize_t)sizeof cnt);
+    assert_true(cnt == 1);
+    assert_int_equal(atomic_load(&notified), 1);
+    poll_one_book();
+
+    /* An answer already waiting: arming says AGAIN (poll instead of blocking). */
+    submit_book();
+    assert_int_equal(xr_engine_wait(E.eng, 10 * XR_NS_PER_SEC), XR_OK);
+    assert_int_equal(xr_engine_arm_notify(E.eng), XR_ERR_AGAIN);
+    poll_one_book();
+
+    /* Disarmed by a poll: the next answer calls nobody. */
+    assert_int_equal(xr_engine_arm_notify(E.eng), XR_OK);
+    xr_engine_event ev[1];
+    size_t n = 9;
+    assert_int_equal(xr_engine_poll(E.eng, ev, 1, &n), XR_OK);
+    assert_int_equal(n, 0);
+    submit_book();
+    assert_int_equal(xr_engine_wait(E.eng, 10 * XR_NS_PER_SEC), XR_OK);
+    poll_one_book();
+    assert_int_equal(atomic_load(&notified), 1);
+    close_engine();
+    close(notify_fd);
+    notify_fd = -1;
+}
+
 /* ---- back-pressure and failure ------------------------------------------------------------ */
 
 /* A burst far larger than the rings (256 slots): submit meets XR_ERR_AGAIN, the caller drains,
@@ -483,6 +643,8 @@ int main(void)
         cmocka_unit_test(test_wait_threads),
         cmocka_unit_test(test_thread_per_stage_buy),
         cmocka_unit_test(test_wakeups_not_timeouts),
+        cmocka_unit_test(test_idle_backs_off),
+        cmocka_unit_test(test_notify),
         cmocka_unit_test(test_burst_inline),
         cmocka_unit_test(test_burst_threads),
         cmocka_unit_test(test_failure_inline),

@@ -905,6 +905,30 @@ static void test_restart_keeps_everything(void **state)
     assert_true(r.timestamp_ns > f->now_ns);
 }
 
+/* Regression: a batch with aux records and no op (the engine's aux-only writes: an order's
+ * re-routed children, a conversion's quote id) was rolled back as "nothing to make durable",
+ * so the record was lost although the call said XR_OK. */
+static void test_aux_only_batch_is_durable(void **state)
+{
+    fx *f = *state;
+    const uint8_t k[3] = {'V', 1, 2}, v[4] = {9, 8, 7, 6};
+    xr_ledger_aux_put a = {k, sizeof k, v, sizeof v, XR_LEDGER_NO_INDEX};
+    int syncs = f->sync_calls;
+    assert_int_equal(xr_ledger_execute_aux(f->lg, NULL, 0, NULL, &a, 1), XR_OK);
+    assert_true(f->sync_calls > syncs); /* committed durably */
+    uint8_t got[8];
+    uint32_t len = 0;
+    assert_int_equal(xr_ledger_aux_get(f->lg, k, sizeof k, got, sizeof got, &len), XR_OK);
+    assert_int_equal(len, 4);
+    assert_memory_equal(got, v, 4);
+    fx_reopen(f);
+    len = 0;
+    assert_int_equal(xr_ledger_aux_get(f->lg, k, sizeof k, got, sizeof got, &len), XR_OK);
+    assert_int_equal(len, 4);
+    assert_memory_equal(got, v, 4);
+    expect_verify_ok(f);
+}
+
 /* ---- tamper ------------------------------------------------------------------------------ */
 
 static void lmdb_flip(const char *dir, const char *db, const void *key, size_t klen, unsigned flags,
@@ -1204,6 +1228,7 @@ int main(void)
         cmocka_unit_test(test_sha_ni_matches_bearssl),
         cmocka_unit_test_setup_teardown(test_bad_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_keeps_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aux_only_batch_is_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_every_entry_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_account_and_op, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),

@@ -247,6 +247,20 @@ static int build_engine_config(daemon_state *d)
         e->banks[i].id = c->banks[i].id;
         e->banks[i].spread_bps = c->banks[i].spread_bps;
     }
+    /* Daily notional caps: [bank.ID] daily_notional[.TIER] = ASSET UNITS. */
+    _Static_assert(XR_CONFIG_BANKS_MAX * XR_CONFIG_BANK_LIMITS_MAX <= XR_ENGINE_LIMITS_MAX,
+                   "every configured cap fits the engine's table");
+    _Static_assert(XR_CONFIG_ANY_TIER == XR_ENGINE_ANY_TIER, "one wildcard tier");
+    e->nlimits = 0;
+    for (uint32_t i = 0; i < c->nbanks; i++)
+        for (uint32_t k = 0; k < c->banks[i].nlimits; k++) {
+            const xr_config_limit *cl = &c->banks[i].limits[k];
+            xr_engine_limit_config *el = &e->limits[e->nlimits++];
+            el->bank_id = c->banks[i].id;
+            el->tier = cl->tier;
+            memcpy(el->asset, cl->asset, sizeof el->asset);
+            el->daily_notional = cl->daily;
+        }
     if (strcmp(c->venues, "simulated") == 0) {
         e->nvenues = c->sim_venues;
         for (uint32_t v = 0; v < c->sim_venues; v++) {
