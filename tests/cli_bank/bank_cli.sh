@@ -316,14 +316,25 @@ err_is INVALID_AMOUNT
 run 0 buy 43 BTC/USDT 100 USDT --json
 json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.975876" and d["spread"]=="1.477476"' "buy for 100 USDT: 0.00164 BTC for 99.975876 USDT"
 
-# ---- what this engine does not do yet: refused by name, exit 1 -----------------------------
-run 1 convert 42 10 USD USDC --json
-if grep -q "^error: \(NOT_SUPPORTED\|INSUFFICIENT_FUNDS\): " "$WORK/err"; then
-    ok "convert: refused by name ($(sed -n 's/^error: \([A-Z_]*\):.*/\1/p' "$WORK/err"))"
-else
-    bad "convert: refused by name"
-fi
-json 'd["ok"]==False' "convert: JSON says ok false"
+# ---- convert (venue-a: USD <-> USDC at 1:1 less 10 bps) ------------------------------------------
+run 0 fund 42 100 USD --json
+KC=0000000000000000000000000000c0c1
+# 25.00 USD x 0.999 = 24.975000 USDC
+run 0 convert 42 25 USD USDC --key $KC --json
+json 'd["ok"] and d["status"]=="COMPLETED" and d["from_amount"]=="25.00" and d["to_amount"]=="24.975000" and d["key"]=="'$KC'"' "convert 25.00 USD -> 24.975000 USDC"
+# 12.345678 USDC x 0.999 = 12.333332322 USD, 12.33 at USD's 2 places (rounded down)
+run 0 convert 42 12.345678 USDC USD --json
+json 'd["status"]=="COMPLETED" and d["to_amount"]=="12.33"' "convert 12.345678 USDC -> 12.33 USD"
+run 0 balances 42 --json
+json '{b["asset"]:b["balance"] for b in d["balances"]}.get("USD")=="87.33" and {b["asset"]:b["balance"] for b in d["balances"]}.get("USDC")=="12.629322"' "balances: 100 - 25 + 12.33 = 87.33 USD, 24.975 - 12.345678 = 12.629322 USDC"
+run 1 convert 42 26 USD USDC --key $KC
+err_is IDEMPOTENCY_CONFLICT
+run 1 convert 42 1000 USD USDC
+err_is INSUFFICIENT_FUNDS
+run 1 convert 42 1 USD PYUSD
+err_is UNKNOWN_ASSET
+run 2 convert 42 1 USD USD
+err_is USAGE
 
 # ---- xroute-bank brief -------------------------------------------------------------------------
 # The brief's own pair, USDT/AZN, is refused by this engine (a base asset below the venue's 8
