@@ -129,6 +129,11 @@ err_is USAGE
 err_is UNAUTHORIZED
 "$XR" balances 42 --credentials "$WORK/host/credentials" --secret not-hex >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 2 ] && grep -q "^error: USAGE: the secret is" "$WORK/err" && ok "a secret that is not hex: exit 2" || bad "a secret that is not hex: exit 2"
+printf 'bank_id = 1\nthis line has no equals sign\n' >"$WORK/bad.cred"
+"$XR" balances 42 --credentials "$WORK/bad.cred" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: CONFIG: .*bad.cred:2: " "$WORK/err" && ok "a bad credentials line: CONFIG naming file:line" || bad "a bad credentials line: CONFIG naming file:line"
+"$XR" balances 42 --credentials "$WORK/none.cred" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: NOT_FOUND: " "$WORK/err" && ok "a missing credentials file: NOT_FOUND" || bad "a missing credentials file: NOT_FOUND"
 # xrouted's demo-bank.env form (XROUTE_* names), found in ./var/xroute with no flags at all
 mkdir -p "$WORK/cwd/var/xroute"
 sed -n 's/^bank_id = /XROUTE_BANK=/p; s/^key_id = /XROUTE_KEY_ID=/p; s/^secret = /XROUTE_BANK_SECRET=/p; s/^connect = /XROUTE_CONNECT=/p' \
