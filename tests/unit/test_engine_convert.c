@@ -239,7 +239,7 @@ static void test_replay_and_refusals(void **state)
     expect_reject(convert_cmd(CUST_A, 10, "USD", "USDC", 2600), XR_ERR_IDEMPOTENCY_CONFLICT);
     expect_reject(convert_cmd(CUST_A, 1, "USD", "USDC", 100), XR_ERR_IDEMPOTENCY_CONFLICT);
     expect_reject(convert_cmd(CUST_A, 20, "XYZ", "USDC", 100), XR_ERR_UNKNOWN_ASSET);
-    expect_reject(convert_cmd(CUST_A, 20, "USD", "EUR", 100), XR_ERR_UNKNOWN_ASSET);
+    expect_reject(convert_cmd(CUST_A, 20, "USD", "EUR", 100), XR_ERR_NOT_SUPPORTED);
     expect_reject(convert_cmd(CUST_A, 20, "BTC", "USD", 100), XR_ERR_NOT_SUPPORTED);
     expect_reject(convert_cmd(CUST_A, 20, "USD", "USD", 100), XR_ERR_INVALID_ARGUMENT);
     expect_reject(convert_cmd(CUST_A, 20, "USD", "USDC", 0), XR_ERR_INVALID_AMOUNT);
