@@ -380,7 +380,7 @@ void xr_eng_conv_encode(const xr_eng_conv *c, uint8_t out[XR_ENG_CONV_REC_LEN]);
 xr_err xr_eng_conv_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len, xr_eng_conv *c);
 /* Checks a CONVERT command against the configuration and fills c (assets, venue, amount).
  * XR_OK, XR_ERR_INVALID_ARGUMENT (all-zero key, same asset twice), XR_ERR_UNKNOWN_ASSET (not
- * an asset of the engine), XR_ERR_INVALID_AMOUNT (<= 0), XR_ERR_NOT_SUPPORTED (no venue
+ * in the asset registry), XR_ERR_INVALID_AMOUNT (<= 0), XR_ERR_NOT_SUPPORTED (no venue
  * offers the conversion). */
 xr_err xr_eng_conv_check(const xr_eng_shared *sh, const xr_eng_req *r, xr_eng_conv *c);
 /* Fills the conversion report of `c` answering its command. */
