@@ -819,6 +819,20 @@ static void test_client_trade(void **state)
     }
     assert_int_equal(j.err[10], XR_OK);
     assert_int_equal(j.ev[10].u.order.n_children, 1);
+    /* the best-execution market on the wire: both venues list BTC/USDT and were priced; A's
+     * ask 60000, B's 60010 (the books set up by engine_test_util.h) */
+    {
+        const xr_engine_order_ev *o = &j.ev[10].u.order;
+        assert_int_equal(o->n_venue_prices, 2);
+        assert_true(o->decided_ns > 0 && o->decided_ns <= o->report.booked_ns);
+        for (int v = 0; v < 2; v++) {
+            const xr_engine_venue_price *vp = &o->venue_prices[v];
+            assert_int_equal(vp->venue, v);
+            assert_int_equal(vp->usable, 1);
+            assert_true(vp->ask.ticks == (v == 0 ? 60000 : 60010) * E.price_one);
+            assert_true(vp->bid.ticks > 0 && vp->bid.ticks < vp->ask.ticks);
+        }
+    }
     assert_int_equal(j.err[11], XR_ERR_NOT_FOUND);
     assert_int_equal(j.err[12], XR_OK);
     assert_true(j.ev[12].u.book.n_asks > 0);
@@ -1507,6 +1521,166 @@ static void test_bank_connection(void **state)
     assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
 }
 
+/* BANK_CONNECTION per order (docs/protocol.md §5.7), raw protocol, a session without the
+ * session-wide flag: an order placed with "ack required" and a 400 ms deadline gets a report
+ * marked with the option; not ACKed, the session ends with LOGOUT(BANK_CONNECTION) after
+ * 400 ms (and well before the server's 1 s default); the next logon replays the same bytes;
+ * ACKed in time, another such order changes nothing; an order without the option is not
+ * tracked at all. */
+static void test_bank_connection_per_order(void **state)
+{
+    (void)state;
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    uint64_t first = xr_bank_server_next_seq(S, BANK);
+    xr_proto_logon_ack la = raw_logon(&R1, BANK, first - 1, 0);
+    assert_int_equal(la.flags, 0);
+    xr_bank_msg q = buy_small(801, 11);
+    q.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+    q.ack_deadline_ms = 400;
+    raw_send_msg(&R1, &q);
+    uint8_t f0[XR_PROTO_FRAME_MAX], f1[XR_PROTO_FRAME_MAX];
+    size_t l0 = 0, l1 = 0;
+    xr_bank_msg m;
+    int k;
+    while ((k = raw_next(&R1, &m, f0, &l0, 5000)) == 1 && m.type == XR_PROTO_HEARTBEAT)
+        ;
+    assert_int_equal(k, 1);
+    uint64_t t0 = xr_clock_mono_ns(); /* the report was sent just before this */
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first);
+    assert_int_equal(m.u.ev.correlation_id, 801);
+    assert_int_equal(m.order_flags, XR_BANK_ORDER_ACK_REQUIRED);
+    assert_int_equal(m.ack_deadline_ms, 400);
+    assert_int_equal(f0[36], 1); /* on the wire: flags at 36, deadline at 38 (0x0190) */
+    assert_int_equal(f0[38] | f0[39] << 8, 400);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    uint64_t dt = xr_clock_mono_ns() - t0;
+    assert_int_equal(m.type, XR_PROTO_LOGOUT);
+    assert_int_equal(m.u.logout.reason, XR_ERR_BANK_CONNECTION);
+    assert_true(dt >= 300 * XR_NS_PER_MS && dt < 900 * XR_NS_PER_MS);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), -1);
+    raw_close(&R1);
+    pump_for_ms(5);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
+
+    /* reconnect: the report is replayed once, same seq, same bytes (mark included) */
+    la = raw_logon(&R1, BANK, first - 1, 0);
+    assert_int_equal(la.replay_from, first);
+    assert_int_equal(la.next_seq, first + 1);
+    while ((k = raw_next(&R1, &m, f1, &l1, 3000)) == 1 && m.type == XR_PROTO_HEARTBEAT)
+        ;
+    assert_int_equal(k, 1);
+    assert_int_equal(l1, l0);
+    assert_memory_equal(f1, f0, l0);
+    xr_bank_msg a;
+    memset(&a, 0, sizeof a);
+    a.type = XR_PROTO_ACK;
+    a.u.ack.seq = first;
+    raw_send_msg(&R1, &a);
+    /* a second marked order, ACKed at once: no LOGOUT */
+    q = buy_small(802, 12);
+    q.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+    q.ack_deadline_ms = 400;
+    raw_send_msg(&R1, &q);
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first + 1);
+    assert_int_equal(m.order_flags, XR_BANK_ORDER_ACK_REQUIRED);
+    a.u.ack.seq = first + 1;
+    raw_send_msg(&R1, &a);
+    /* an order without the option, never ACKed: unmarked, and no LOGOUT either */
+    q = buy_small(803, 13);
+    raw_send_msg(&R1, &q);
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first + 2);
+    assert_int_equal(m.order_flags, 0);
+    assert_int_equal(m.ack_deadline_ms, 0);
+    uint64_t quiet_end = xr_clock_mono_ns() + 1500 * XR_NS_PER_MS; /* past 400 ms and 1 s */
+    while (xr_clock_mono_ns() < quiet_end) {
+        k = raw_next(&R1, &m, NULL, NULL, 50);
+        assert_true(k == 0 || (k == 1 && m.type == XR_PROTO_HEARTBEAT));
+        xr_bank_msg hb;
+        memset(&hb, 0, sizeof hb);
+        hb.type = XR_PROTO_HEARTBEAT;
+        raw_send_msg(&R1, &hb);
+    }
+    raw_logout(&R1);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
+}
+
+/* The same through the client library: a marked order whose report the bank does not take in
+ * time (the caller does not call the library for 1 s) ends the session with
+ * BANK_CONNECTION; the library reconnects and the caller receives the report exactly once.
+ * A marked order through the blocking call is ACKed before the call returns, so a later
+ * silence of the caller costs nothing. */
+static void job_ack_order(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    xr_engine_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.kind = XR_ENGINE_CMD_NEW_ORDER;
+    cmd.customer_id = CUST_C;
+    cmd.u.order = buy_small(0, 21).u.cmd.u.order;
+    xr_client_order_opts bad = {.ack_required = 0, .ack_deadline_ms = 5};
+    j->err[1] = xr_client_submit_ex(c, &cmd, &bad, NULL);
+    xr_client_order_opts opts = {.ack_required = 1, .ack_deadline_ms = 300};
+    j->err[2] = xr_client_submit_ex(c, &cmd, &opts, &j->u[1]);
+    usleep(1000 * 1000); /* the caller is busy: the library does not read, nor ACK */
+    uint64_t end = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC;
+    while (xr_clock_mono_ns() < end && j->ngot < 200) {
+        size_t n = 0;
+        xr_client_poll(c, &j->got[j->ngot], &j->seqs[j->ngot], 8, &n, 50);
+        j->ngot += n;
+        if (j->u[0] == 0 && n > 0)
+            j->u[0] = xr_clock_mono_ns() + 700 * XR_NS_PER_MS; /* then 700 ms more */
+        if (j->u[0] != 0 && xr_clock_mono_ns() > j->u[0])
+            break;
+    }
+    /* blocking, marked, 300 ms: ACKed before the call returns */
+    xr_engine_order_cmd o = buy_small(0, 22).u.cmd.u.order;
+    j->err[3] = xr_client_new_order_ex(c, CUST_C, &o, &opts, &j->ev[3]);
+    usleep(800 * 1000);
+    size_t n = 0;
+    j->err[4] = xr_client_poll(c, j->ev + 4, NULL, 1, &n, 0);
+    j->u[2] = xr_client_is_connected(c);
+    xr_client_close(c);
+}
+
+static void test_client_ack_order(void **state)
+{
+    (void)state;
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    static job j;
+    memset(&j, 0, sizeof j);
+    j.fn = job_ack_order;
+    client_cfg(&j.cfg, BANK);
+    j.cfg.last_seq = xr_bank_server_next_seq(S, BANK) - 1;
+    run_job(&j);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(j.err[1], XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(j.err[2], XR_OK);
+    int reports = 0;
+    for (size_t i = 0; i < j.ngot; i++)
+        if (j.got[i].kind == XR_ENGINE_EV_EXEC_REPORT && j.got[i].correlation_id == j.u[1])
+            reports++;
+    assert_int_equal(reports, 1);
+    assert_int_equal(j.err[3], XR_OK);
+    assert_int_equal(j.ev[3].u.report.status, XR_ENGINE_ORDER_FILLED);
+    assert_int_equal(j.u[2], 1);
+    /* one BANK_CONNECTION (the first order), two logons (connect, reconnect) */
+    assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
+    assert_int_equal(st1.logons - st0.logons, 2);
+}
+
 /* Drain: a request already in the engine is answered and delivered, then LOGOUT(OK); the
  * end is clean (no cancel-on-disconnect) and no new connection is accepted. The venues are
  * polled by the iteration hook while the drain runs. */
@@ -1700,6 +1874,8 @@ int main(void)
         cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_restart_replay),
         cmocka_unit_test(test_bank_connection),
+        cmocka_unit_test(test_bank_connection_per_order),
+        cmocka_unit_test(test_client_ack_order),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_tls),
     };
