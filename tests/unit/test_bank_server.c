@@ -1681,6 +1681,89 @@ static void test_client_ack_order(void **state)
     assert_int_equal(st1.logons - st0.logons, 2);
 }
 
+static void send_replay(raw *r, uint64_t after)
+{
+    xr_bank_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_PROTO_REPLAY_REQUEST;
+    m.u.replay.after_seq = after;
+    raw_send_msg(r, &m);
+}
+
+/* Outbox retention (docs/protocol.md §5.3), with a 1 s retention: what the bank has ACKed is
+ * deleted about a second after it was stored, what it has not ACKed stays; REPLAY_REQUEST
+ * below the horizon is NOT_FOUND, above it is served; a logon below the horizon replays from
+ * it (LOGON_ACK replay_from = the horizon). */
+static void test_retention(void **state)
+{
+    (void)state;
+    xr_bank_server_close(S);
+    server_config(0);
+    SC.outbox_retention_s = 1;
+    assert_int_equal(xr_bank_server_open(&SC, E.eng, &S), XR_OK);
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    uint64_t first = xr_bank_server_next_seq(S, BANK);
+    assert_true(first > 3); /* earlier cases stored responses: all acked by their logons */
+    raw_logon(&R1, BANK, first - 1, 0);
+    xr_bank_msg m;
+    for (uint64_t i = 0; i < 3; i++) {
+        xr_bank_msg q = request(XR_ENGINE_CMD_BALANCES, BANK, 901 + i, CUST_C);
+        raw_send_msg(&R1, &q);
+        assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+        assert_int_equal(m.seq, first + i);
+    }
+    xr_bank_msg a;
+    memset(&a, 0, sizeof a);
+    a.type = XR_PROTO_ACK;
+    a.u.ack.seq = first + 1; /* the third stays unacknowledged */
+    raw_send_msg(&R1, &a);
+    /* before the retention period: everything can still be replayed */
+    send_replay(&R1, first - 1);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.seq, first);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.seq, first + 2);
+    /* 1 s retention + 1 s compaction period + margin, keeping the session alive */
+    uint64_t end = xr_clock_mono_ns() + 2600 * XR_NS_PER_MS;
+    while (xr_clock_mono_ns() < end) {
+        int k = raw_next(&R1, &m, NULL, NULL, 100);
+        assert_true(k == 0 || (k == 1 && m.type == XR_PROTO_HEARTBEAT));
+        xr_bank_msg hb;
+        memset(&hb, 0, sizeof hb);
+        hb.type = XR_PROTO_HEARTBEAT;
+        raw_send_msg(&R1, &hb);
+    }
+    xr_bank_server_stats_get(S, &st1);
+    assert_true(st1.compacted - st0.compacted >= first + 1 - 1); /* seqs 1 .. first + 1 */
+    send_replay(&R1, first - 1);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
+    assert_int_equal(m.u.reject.err, XR_ERR_NOT_FOUND);
+    assert_int_equal(m.u.reject.ref_type, XR_PROTO_REPLAY_REQUEST);
+    send_replay(&R1, first); /* seq first + 1 is gone too */
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
+    assert_int_equal(m.u.reject.err, XR_ERR_NOT_FOUND);
+    send_replay(&R1, first + 1); /* the unacknowledged one is kept */
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_BALANCES);
+    assert_int_equal(m.seq, first + 2);
+    assert_int_equal(m.u.ev.correlation_id, 903);
+    raw_logout(&R1);
+    /* a logon below the horizon: the replay starts at the horizon */
+    xr_proto_logon_ack la = raw_logon(&R1, BANK, first - 1, 0);
+    assert_int_equal(la.replay_from, first + 2);
+    assert_int_equal(la.next_seq, first + 3);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.seq, first + 2);
+    raw_logout(&R1);
+    /* back to the defaults (7 days) for the cases that follow */
+    xr_bank_server_close(S);
+    server_start(0);
+}
+
 /* Drain: a request already in the engine is answered and delivered, then LOGOUT(OK); the
  * end is clean (no cancel-on-disconnect) and no new connection is accepted. The venues are
  * polled by the iteration hook while the drain runs. */
@@ -1876,6 +1959,7 @@ int main(void)
         cmocka_unit_test(test_bank_connection),
         cmocka_unit_test(test_bank_connection_per_order),
         cmocka_unit_test(test_client_ack_order),
+        cmocka_unit_test(test_retention),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_tls),
     };
