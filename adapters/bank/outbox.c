@@ -17,6 +17,12 @@
  * when it was staged. */
 #define KEY_LEN  12
 #define TIME_LEN 8
+/* Resting orders (cancel-on-disconnect's table, kept across restarts): key 0xFF, bank id
+ * (u32 big-endian), order key (16); value customer id, correlation id (u64 little-endian).
+ * Bank ids are below 2^24, so every frame key starts with 0x00 and sorts before these. */
+#define REST_PREFIX  0xFF
+#define REST_KEY_LEN 21
+#define REST_VAL_LEN 16
 
 typedef struct ob_bank {
     uint32_t bank_id;
@@ -32,6 +38,13 @@ typedef struct ob_staged {
     int64_t stored_ns;
 } ob_staged;
 
+typedef struct ob_rest {
+    uint32_t bank_id;
+    uint8_t present; /* 1 put, 0 delete */
+    uint64_t customer_id, correlation_id;
+    xr_engine_key key;
+} ob_rest;
+
 struct xr_bank_outbox {
     MDB_env *env;
     MDB_dbi dbi;
@@ -42,7 +55,23 @@ struct xr_bank_outbox {
     ob_staged *staged;
     uint32_t nstaged, stage_cap;
     uint8_t *stage_buf; /* stage_cap frames of at most XR_PROTO_FRAME_MAX bytes */
+    ob_rest *rest;      /* staged resting-order changes, stage_cap at most */
+    uint32_t nrest;
 };
+
+/* A key of the resting-order space (or anything else that is not a frame). */
+static int other_space(const MDB_val *k)
+{
+    return k->mv_size > 0 && ((const uint8_t *)k->mv_data)[0] == REST_PREFIX;
+}
+
+static void rest_key(uint8_t k[REST_KEY_LEN], uint32_t bank, const xr_engine_key *key)
+{
+    k[0] = REST_PREFIX;
+    for (int i = 0; i < 4; i++)
+        k[1 + i] = (uint8_t)(bank >> (24 - 8 * i));
+    memcpy(k + 5, key->bytes, 16);
+}
 
 static void key_of(uint8_t k[KEY_LEN], uint32_t bank, uint64_t seq)
 {
@@ -107,7 +136,7 @@ static xr_err last_seq(MDB_txn *txn, MDB_dbi dbi, uint32_t bank, uint64_t *out)
         rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
     *out = 0;
     xr_err e = XR_OK;
-    if (rc == 0) {
+    if (rc == 0 && !other_space(&key)) {
         if (key.mv_size != KEY_LEN) {
             e = XR_ERR_CORRUPT;
         } else if (bank_of(key.mv_data) == bank) {
@@ -135,7 +164,7 @@ static xr_err first_seq(MDB_txn *txn, MDB_dbi dbi, uint32_t bank, uint64_t *out)
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     *out = 0;
     xr_err e = XR_OK;
-    if (rc == 0) {
+    if (rc == 0 && !other_space(&key)) {
         if (key.mv_size != KEY_LEN)
             e = XR_ERR_CORRUPT;
         else if (bank_of(key.mv_data) == bank)
@@ -162,7 +191,8 @@ xr_err xr_bank_outbox_open(const char *dir, uint64_t map_bytes, const uint32_t *
     ob->stage_cap = stage_frames;
     ob->staged = calloc(stage_frames, sizeof *ob->staged);
     ob->stage_buf = malloc((size_t)stage_frames * (XR_PROTO_FRAME_MAX + TIME_LEN));
-    if (ob->staged == NULL || ob->stage_buf == NULL) {
+    ob->rest = calloc(stage_frames, sizeof *ob->rest);
+    if (ob->staged == NULL || ob->stage_buf == NULL || ob->rest == NULL) {
         xr_bank_outbox_close(ob);
         return XR_ERR_NO_MEMORY;
     }
@@ -221,6 +251,7 @@ void xr_bank_outbox_close(xr_bank_outbox *ob)
         mdb_env_close(ob->env);
     free(ob->staged);
     free(ob->stage_buf);
+    free(ob->rest);
     free(ob);
 }
 
@@ -339,7 +370,7 @@ xr_err xr_bank_outbox_commit(xr_bank_outbox *ob)
 {
     if (ob == NULL)
         return XR_ERR_INVALID_ARGUMENT;
-    if (ob->nstaged == 0)
+    if (ob->nstaged == 0 && ob->nrest == 0)
         return XR_OK;
     XR_ASSERT(!ob->reading);
     MDB_txn *txn;
@@ -355,6 +386,24 @@ xr_err xr_bank_outbox_commit(xr_bank_outbox *ob)
         MDB_val val = {s->len + TIME_LEN, f};
         /* NOOVERWRITE: a seq is written once; an existing one means the counters are wrong. */
         rc = mdb_put(txn, ob->dbi, &key, &val, MDB_NOOVERWRITE);
+    }
+    for (uint32_t i = 0; rc == 0 && i < ob->nrest; i++) {
+        const ob_rest *r = &ob->rest[i];
+        uint8_t k[REST_KEY_LEN], v[REST_VAL_LEN];
+        rest_key(k, r->bank_id, &r->key);
+        MDB_val key = {REST_KEY_LEN, k};
+        if (r->present) {
+            for (int j = 0; j < 8; j++) {
+                v[j] = (uint8_t)(r->customer_id >> (8 * j));
+                v[8 + j] = (uint8_t)(r->correlation_id >> (8 * j));
+            }
+            MDB_val val = {REST_VAL_LEN, v};
+            rc = mdb_put(txn, ob->dbi, &key, &val, 0);
+        } else {
+            rc = mdb_del(txn, ob->dbi, &key, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
     }
     if (rc != 0) {
         if (txn != NULL)
@@ -372,6 +421,7 @@ xr_err xr_bank_outbox_commit(xr_bank_outbox *ob)
         b->durable_next = ob->staged[i].seq + 1;
     }
     ob->nstaged = 0;
+    ob->nrest = 0;
     return XR_OK;
 }
 
@@ -443,6 +493,65 @@ xr_err xr_bank_outbox_get(xr_bank_outbox *ob, uint32_t bank_id, uint64_t seq, co
     return XR_OK;
 }
 
+xr_err xr_bank_outbox_stage_resting(xr_bank_outbox *ob, uint32_t bank_id, const xr_engine_key *key,
+                                    uint64_t customer_id, uint64_t correlation_id, int present)
+{
+    if (ob == NULL || key == NULL || bank_id == 0)
+        return XR_ERR_INVALID_ARGUMENT;
+    if (ob->nrest == ob->stage_cap)
+        return XR_ERR_NO_MEMORY;
+    ob_rest *r = &ob->rest[ob->nrest++];
+    r->bank_id = bank_id;
+    r->present = present != 0;
+    r->customer_id = customer_id;
+    r->correlation_id = correlation_id;
+    r->key = *key;
+    return XR_OK;
+}
+
+xr_err xr_bank_outbox_resting_each(xr_bank_outbox *ob, xr_bank_outbox_resting_fn fn, void *ctx)
+{
+    if (ob == NULL || fn == NULL)
+        return XR_ERR_INVALID_ARGUMENT;
+    if (ob->reading)
+        return XR_ERR_INVALID_STATE;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return map_rc(rc);
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, ob->dbi, &cur);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc);
+    }
+    uint8_t k0 = REST_PREFIX;
+    MDB_val key = {1, &k0}, val;
+    xr_err e = XR_OK;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        const uint8_t *k = key.mv_data, *v = val.mv_data;
+        if (key.mv_size != REST_KEY_LEN || k[0] != REST_PREFIX || val.mv_size != REST_VAL_LEN) {
+            e = XR_ERR_CORRUPT;
+            break;
+        }
+        uint32_t bank = (uint32_t)k[1] << 24 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 8 | k[4];
+        xr_engine_key ok;
+        memcpy(ok.bytes, k + 5, 16);
+        uint64_t cust = 0, corr = 0;
+        for (int j = 7; j >= 0; j--) {
+            cust = (cust << 8) | v[j];
+            corr = (corr << 8) | v[8 + j];
+        }
+        fn(ctx, bank, &ok, cust, corr);
+    }
+    if (e == XR_OK && rc != 0 && rc != MDB_NOTFOUND)
+        e = map_rc(rc);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return e;
+}
+
 uint64_t xr_bank_outbox_first_seq(const xr_bank_outbox *ob, uint32_t bank_id)
 {
     const ob_bank *b = find_bank(ob, bank_id);
@@ -481,7 +590,7 @@ xr_err xr_bank_outbox_compact(xr_bank_outbox *ob, uint32_t bank_id, uint64_t upt
     uint64_t next_first = b->first;
     xr_err e = XR_OK;
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-    while (rc == 0 && n < max_delete) {
+    while (rc == 0 && n < max_delete && !other_space(&key)) {
         if (key.mv_size != KEY_LEN) {
             e = XR_ERR_CORRUPT;
             break;

@@ -13,7 +13,8 @@
  * little-endian) when it was staged (values of earlier versions have no trailer and count as
  * stored at time 0). Retention (docs/protocol.md §5.3): xr_bank_outbox_compact deletes a
  * bank's oldest frames, acknowledged and older than a time, in bounded batches; the lowest
- * seq still stored is the bank's horizon (xr_bank_outbox_first_seq).
+ * seq still stored is the bank's horizon (xr_bank_outbox_first_seq). A second key space
+ * (keys starting 0xFF, after every frame key) holds the resting-order table below.
  *
  * Threading: one thread. Ownership: the outbox owns its environment and staging buffer
  *   (allocated by open). Frames returned by xr_bank_outbox_get point into LMDB's map and
@@ -72,6 +73,23 @@ uint64_t xr_bank_outbox_first_seq(const xr_bank_outbox *ob, uint32_t bank_id);
  * XR_ERR_CORRUPT, XR_ERR_IO. Staged frames are untouched (they commit later). */
 xr_err xr_bank_outbox_compact(xr_bank_outbox *ob, uint32_t bank_id, uint64_t upto_seq,
                               int64_t stored_before_ns, uint32_t max_delete, uint32_t *deleted);
+
+/* The server's table of orders that may rest (cancel-on-disconnect, docs/protocol.md §5.6),
+ * kept in the same environment so that it survives a restart: a change is staged here and
+ * written by the next commit, in the same transaction as the frames staged with it. present
+ * 1: (bank, key) rests, with its customer and NEW_ORDER correlation id (put; an existing
+ * entry is replaced); 0: it no longer rests (deleted; absent is fine). XR_ERR_NO_MEMORY:
+ * staging is full (commit first); XR_ERR_INVALID_ARGUMENT. */
+xr_err xr_bank_outbox_stage_resting(xr_bank_outbox *ob, uint32_t bank_id, const xr_engine_key *key,
+                                    uint64_t customer_id, uint64_t correlation_id, int present);
+
+typedef void (*xr_bank_outbox_resting_fn)(void *ctx, uint32_t bank_id, const xr_engine_key *key,
+                                          uint64_t customer_id, uint64_t correlation_id);
+
+/* Calls fn for every stored resting order (committed state), in key order. XR_OK,
+ * XR_ERR_INVALID_ARGUMENT, XR_ERR_INVALID_STATE (a read snapshot is open), XR_ERR_CORRUPT,
+ * XR_ERR_IO. */
+xr_err xr_bank_outbox_resting_each(xr_bank_outbox *ob, xr_bank_outbox_resting_fn fn, void *ctx);
 
 /* Frames staged and not committed. */
 uint32_t xr_bank_outbox_staged(const xr_bank_outbox *ob);

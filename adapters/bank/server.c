@@ -707,6 +707,18 @@ void xr_bank_server_config_default(xr_bank_server_config *cfg)
     cfg->outbox_compact_batch = 1000;
 }
 
+static void load_resting(void *ctx, uint32_t bank_id, const xr_engine_key *key,
+                         uint64_t customer_id, uint64_t correlation_id)
+{
+    xr_bank_server *srv = ctx;
+    if (xr_bank_resting_add(&srv->resting, bank_id, customer_id, correlation_id, key) != XR_OK) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_WARN, "bank", "resting_table_full");
+        xr_log_u64(&l, "bank", bank_id);
+        xr_log_end(&l);
+    }
+}
+
 static xr_err check_config(const xr_bank_server_config *cfg)
 {
     if (cfg->nkeys == 0 || cfg->nkeys > XR_BANK_SERVER_KEYS_MAX || cfg->outbox_dir[0] == '\0' ||
@@ -777,9 +789,18 @@ xr_err xr_bank_server_open(const xr_bank_server_config *cfg, xr_engine *engine,
     /* A burst of one iteration: every event of EV_BATCH-sized polls, bounded. */
     e = xr_bank_outbox_open(cfg->outbox_dir, cfg->outbox_map_bytes, srv->bank_ids, srv->nbanks,
                             STAGE_ROUNDS * EV_BATCH, &srv->outbox);
+    /* Orders that rested before a restart: cancel-on-disconnect covers them too. */
+    if (e == XR_OK)
+        e = xr_bank_outbox_resting_each(srv->outbox, load_resting, srv);
     if (e != XR_OK) {
         xr_bank_server_close(srv);
         return e;
+    }
+    if (srv->resting.n > 0) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_INFO, "bank", "resting_loaded");
+        xr_log_u64(&l, "orders", srv->resting.n);
+        xr_log_end(&l);
     }
     xr_net_loop_config lc;
     xr_net_loop_config_default(&lc);
@@ -824,6 +845,32 @@ uint64_t xr_bank_server_next_seq(const xr_bank_server *s, uint32_t bank_id)
 
 /* ---- one iteration ----------------------------------------------------------------------- */
 
+/* Keeps the cancel-on-disconnect table durable (docs/protocol.md §5.6): an execution report
+ * saying the order rests (OPEN, PARTIALLY_FILLED) puts it in the table and in the outbox's
+ * copy; a final one for an order in the table deletes the copy (xr_bank_resting_note_event
+ * then forgets it in memory). Staged with the iteration's responses: the same commit. The
+ * staging has room for one change per event of the iteration. */
+static void note_resting(xr_bank_server *srv, const xr_engine_event *ev)
+{
+    if (ev->kind != XR_ENGINE_EV_EXEC_REPORT || bank_index(srv, ev->bank_id) < 0)
+        return;
+    const xr_engine_exec_report_ev *r = &ev->u.report;
+    if (r->status == XR_ENGINE_ORDER_OPEN || r->status == XR_ENGINE_ORDER_PARTIALLY_FILLED) {
+        const xr_bank_resting_entry *e = xr_bank_resting_find(&srv->resting, ev->bank_id, &r->key);
+        uint64_t corr = e != NULL ? e->correlation_id : ev->correlation_id;
+        if (xr_bank_resting_add(&srv->resting, ev->bank_id, ev->customer_id, corr, &r->key) ==
+            XR_OK) {
+            xr_err x = xr_bank_outbox_stage_resting(srv->outbox, ev->bank_id, &r->key,
+                                                    ev->customer_id, corr, 1);
+            XR_ASSERT(x == XR_OK);
+        }
+    } else if (r->status >= XR_ENGINE_ORDER_FILLED &&
+               xr_bank_resting_find(&srv->resting, ev->bank_id, &r->key) != NULL) {
+        xr_err x = xr_bank_outbox_stage_resting(srv->outbox, ev->bank_id, &r->key, 0, 0, 0);
+        XR_ASSERT(x == XR_OK);
+    }
+}
+
 static xr_err poll_engine(xr_bank_server *srv)
 {
     for (int round = 0; round < STAGE_ROUNDS; round++) {
@@ -839,6 +886,7 @@ static xr_err poll_engine(xr_bank_server *srv)
         for (size_t i = 0; i < n; i++) {
             const xr_engine_event *ev = &srv->evbuf[i];
             infl_answer(srv, ev->bank_id, ev->correlation_id);
+            note_resting(srv, ev);
             xr_bank_resting_note_event(&srv->resting, ev);
             uint8_t oflags = 0;
             uint16_t odl = 0;

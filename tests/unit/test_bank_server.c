@@ -1125,6 +1125,88 @@ static void test_cancel_on_disconnect(void **state)
     assert_int_equal(st1.requests - st0.requests, 3); /* order, the server's CANCEL, status */
 }
 
+/* Cancel-on-disconnect after a restart of the server (docs/protocol.md §5.6): the table of
+ * resting orders is kept in the outbox, so an order that rested before the restart is
+ * cancelled by an unclean end of a cancel-on-disconnect session after it; once its final
+ * report is stored it is gone from the table, also across the next restart. */
+static void cod_drop_session(uint64_t last_seq)
+{
+    raw_open(&R2);
+    send_logon_ex(&R2, BANK, 1, SECRET1, xr_clock_wall_ns(), NULL, last_seq, 0,
+                  XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    xr_bank_msg m;
+    assert_int_equal(raw_next_nohb(&R2, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_LOGON_ACK);
+    assert_int_equal(m.u.logon_ack.flags, XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    raw_close(&R2); /* no LOGOUT: a lost connection */
+    pump_for_ms(50);
+}
+
+static void test_cod_after_restart(void **state)
+{
+    (void)state;
+    uint64_t first = xr_bank_server_next_seq(S, BANK);
+    raw_logon(&R1, BANK, first - 1, 0);
+    xr_bank_msg q = request(XR_ENGINE_CMD_NEW_ORDER, BANK, 1101, CUST_C);
+    q.u.cmd.u.order.key = bkey(7, 1);
+    snprintf(q.u.cmd.u.order.pair, sizeof q.u.cmd.u.order.pair, "BTC/USDT");
+    q.u.cmd.u.order.side = XR_ENGINE_BUY;
+    q.u.cmd.u.order.type = XR_ENGINE_LIMIT;
+    q.u.cmd.u.order.tif = XR_ENGINE_TIF_GTC;
+    q.u.cmd.u.order.amount.units = 10000;             /* 0.0001 BTC */
+    q.u.cmd.u.order.limit.ticks = 1000 * E.price_one; /* far below the asks: it rests */
+    raw_send_msg(&R1, &q);
+    xr_bank_msg m;
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first);
+    assert_int_equal(m.u.ev.u.report.status, XR_ENGINE_ORDER_OPEN);
+    raw_logout(&R1); /* clean: nothing cancelled */
+
+    /* restart the server (the engine runs on: the order keeps resting in it) */
+    xr_bank_server_close(S);
+    server_start(0);
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    cod_drop_session(first);
+    uint64_t end = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC;
+    while (xr_bank_server_next_seq(S, BANK) < first + 2) { /* the CANCEL's answer */
+        pump();
+        assert_true(xr_clock_mono_ns() < end);
+    }
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.cancel_on_disconnect - st0.cancel_on_disconnect, 1);
+    assert_int_equal(st1.requests - st0.requests, 1); /* the server's CANCEL */
+    /* the bank learns it: the CANCELLED report, then ORDER_STATUS agrees */
+    raw_logon(&R1, BANK, first, 0);
+    int got_cancelled = 0;
+    while (raw_next_nohb(&R1, &m, 3000) == 1 && m.type == XR_PROTO_EV_EXEC_REPORT) {
+        if (memcmp(m.u.ev.u.report.key.bytes, q.u.cmd.u.order.key.bytes, 16) == 0 &&
+            m.u.ev.u.report.status == XR_ENGINE_ORDER_CANCELLED)
+            got_cancelled = 1;
+        if (m.seq == xr_bank_server_next_seq(S, BANK) - 1)
+            break;
+    }
+    assert_int_equal(got_cancelled, 1);
+    xr_bank_msg st = request(XR_ENGINE_CMD_ORDER_STATUS, BANK, 1102, CUST_C);
+    st.u.cmd.u.ref.key = q.u.cmd.u.order.key;
+    raw_send_msg(&R1, &st);
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_ORDER);
+    assert_int_equal(m.u.ev.u.order.report.status, XR_ENGINE_ORDER_CANCELLED);
+    uint64_t last = m.seq;
+    raw_logout(&R1);
+
+    /* restarted again: nothing rests any more, so nothing is cancelled */
+    xr_bank_server_close(S);
+    server_start(0);
+    xr_bank_server_stats_get(S, &st0);
+    cod_drop_session(last);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.cancel_on_disconnect - st0.cancel_on_disconnect, 1);
+    assert_int_equal(st1.requests - st0.requests, 0);
+}
+
 /* ---- the client against a scripted server ----------------------------------------------- */
 
 static void job_scripted(job *j)
@@ -1955,6 +2037,7 @@ int main(void)
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_client_scripted),
         cmocka_unit_test(test_cancel_on_disconnect),
+        cmocka_unit_test(test_cod_after_restart),
         cmocka_unit_test(test_restart_replay),
         cmocka_unit_test(test_bank_connection),
         cmocka_unit_test(test_bank_connection_per_order),
