@@ -9,6 +9,7 @@
 #include "xroute/client.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -525,6 +526,15 @@ static xr_err logon(xr_client *c)
                 c->acked = c->last_rx_seq < c->processed ? c->last_rx_seq : c->processed;
                 c->backoff_ms = 0;
                 c->errtext[0] = '\0';
+                if (a.u.logon_ack.replay_from > c->last_rx_seq + 1) {
+                    /* Below the server's retention horizon (docs/protocol.md §5.4): those
+                     * responses were acknowledged in an earlier life and are gone; the
+                     * replay starts at the horizon, so that is where the seqs go on. */
+                    snprintf(c->errtext, sizeof c->errtext,
+                             "responses %" PRIu64 "..%" PRIu64 " are past the server's retention",
+                             c->last_rx_seq + 1, a.u.logon_ack.replay_from - 1);
+                    c->last_rx_seq = c->processed = c->acked = a.u.logon_ack.replay_from - 1;
+                }
                 return XR_OK;
             }
             if (a.type == XR_PROTO_SESSION_REJECT) {

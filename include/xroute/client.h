@@ -34,13 +34,17 @@
  *   below the last one received) are dropped, a gap triggers a REPLAY_REQUEST. A response
  *   counts as processed once it has been returned to the caller (by xr_client_poll or as
  *   the answer of a blocking call) and every smaller seq has been too; the library then
- *   ACKs it (cumulatively, at least every heartbeat interval and every 64 messages) and, if
+ *   ACKs it (cumulatively, at least every heartbeat interval and every 64 messages, and at
+ *   once when it is an execution report marked "acknowledgement required") and, if
  *   cfg.state_path is set, records it in that file (write to a temporary file, fsync,
  *   rename: a crash leaves the old or the new value, never a torn one). After a lost
  *   connection the library reconnects (cfg.reconnect) and logs on with last_seq = the last
  *   seq received, so the server replays exactly what is missing. After a process restart
  *   it logs on with the seq read from cfg.state_path (or cfg.last_seq when there is no
- *   file), so what was received but not processed before the crash is replayed.
+ *   file), so what was received but not processed before the crash is replayed. If that seq
+ *   is below the server's retention horizon (responses acknowledged long ago and deleted,
+ *   docs/protocol.md §5.3), the replay starts at the horizon and the library continues from
+ *   there (xr_client_last_error_text names the missing range).
  *
  * Refusals below the engine. A request the server refuses before it reaches the engine
  *   (SESSION_REJECT: e.g. AGAIN while the server drains) is answered by an EV_REJECT event

@@ -1763,6 +1763,26 @@ static void test_client_ack_order(void **state)
     assert_int_equal(st1.logons - st0.logons, 2);
 }
 
+/* A client whose last_seq is below the horizon: it continues from the horizon. */
+static void job_horizon(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    j->u[1] = strstr(xr_client_last_error_text(c), "past the server's retention") != NULL;
+    uint64_t end = xr_clock_mono_ns() + 3 * XR_NS_PER_SEC;
+    while (xr_clock_mono_ns() < end && j->ngot == 0) {
+        size_t n = 0;
+        xr_client_poll(c, j->got, j->seqs, 8, &n, 50);
+        j->ngot += n;
+    }
+    j->err[1] = xr_client_balances(c, CUST_C, &j->ev[1]); /* and goes on normally */
+    j->u[0] = xr_client_last_seq(c);
+    xr_client_close(c);
+}
+
 static void send_replay(raw *r, uint64_t after)
 {
     xr_bank_msg m;
@@ -1841,6 +1861,20 @@ static void test_retention(void **state)
     assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
     assert_int_equal(m.seq, first + 2);
     raw_logout(&R1);
+    /* the client library, last_seq below the horizon: it gets first + 2 (once), then new
+     * answers in sequence */
+    static job j;
+    memset(&j, 0, sizeof j);
+    j.fn = job_horizon;
+    client_cfg(&j.cfg, BANK);
+    j.cfg.last_seq = first - 1;
+    run_job(&j);
+    assert_int_equal(j.u[1], 1);
+    assert_int_equal(j.ngot, 1);
+    assert_int_equal(j.seqs[0], first + 2);
+    assert_int_equal(j.got[0].correlation_id, 903);
+    assert_int_equal(j.err[1], XR_OK);
+    assert_int_equal(j.u[0], first + 3);
     /* back to the defaults (7 days) for the cases that follow */
     xr_bank_server_close(S);
     server_start(0);
