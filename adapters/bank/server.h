@@ -9,7 +9,12 @@
  * response frames. Every response is stored durably in the outbox (an LMDB environment of
  * its own in cfg.outbox_dir) before it is sent: one write transaction and one fsync per
  * server iteration batch every response of that iteration (group commit). Responses for a
- * bank that is not connected are stored and replayed at its next logon.
+ * bank that is not connected are stored and replayed at its next logon. Once per second the
+ * server deletes, in a bounded batch, stored responses a bank has acknowledged that are past
+ * the retention period (outbox_retention_s); the cancel-on-disconnect table of resting orders
+ * is kept in the outbox too (loaded by xr_bank_server_open), and "ack required" is per order
+ * (NEW_ORDER's option; the LOGON flag is the session default): docs/protocol.md §5.3, §5.6,
+ * §5.7.
  *
  *   xr_bank_server_config cfg;
  *   xr_bank_server_config_default(&cfg);    then outbox_dir, banks[], listen address
