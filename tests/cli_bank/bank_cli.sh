@@ -273,6 +273,7 @@ grep -q "^last      59900.00000000 USDT/BTC at " "$WORK/out" && ok "ticker table
 run 0 order 42 $KB --json
 json 'd["status"]=="FILLED" and d["type"]=="market" and d["spread_bps"]==150 and d["amount_side"]=="base"' "order: stored record"
 json 'len(d["children"])==1 and d["children"][0]["venue"]==0 and d["children"][0]["filled"]=="0.00500000" and d["children"][0]["notional"]=="300.000000" and d["children"][0]["fee"]=="0.300000" and d["children"][0]["done"]==True and d["children"][0]["err"]=="OK"' "order: one child on venue-a, 0.005 at 300.000000, fee 0.300000"
+json 'len(d["venue_prices"])==2 and [(v["venue"],v["usable"],v["bid"],v["ask"]) for v in d["venue_prices"]]==[(0,True,"59900.00000000","60000.00000000"),(1,True,"59950.00000000","60010.00000000")] and d["decided_ns"]>0' "order: best-execution market, both venues' top of book at the decision"
 run 1 order 42 0000000000000000000000000000dead
 err_is NOT_FOUND
 run 1 order 43 $KB

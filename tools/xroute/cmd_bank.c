@@ -1111,6 +1111,21 @@ static void child_print(const xr_engine_child *ch, const xr_engine_exec_report_e
                a2, a3, a4, a5, ch->done ? "yes" : "no", ch->err ? xr_err_name(ch->err) : "");
 }
 
+static void vprice_print(const xr_engine_venue_price *v, const xr_engine_exec_report_ev *r,
+                         int json, int first)
+{
+    char b[XR_DECIMAL_STR_MAX], a[XR_DECIMAL_STR_MAX];
+    px(v->bid, r->price_scale, b);
+    px(v->ask, r->price_scale, a);
+    if (json)
+        printf("%s{\"venue\":%u,\"usable\":%s,\"bid\":\"%s\",\"ask\":\"%s\",\"age_ns\":%" PRIu64
+               "}",
+               first ? "" : ",", v->venue, v->usable ? "true" : "false", b, a, v->age_ns);
+    else
+        printf("  %5u %6s %18s %18s %12" PRIu64 "\n", v->venue, v->usable ? "yes" : "no", b, a,
+               v->age_ns / 1000);
+}
+
 static int run_status(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
@@ -1134,6 +1149,10 @@ static int run_status(xr_client *cl, const bank_opts *o)
                when(x->created_ns, t), x->created_ns);
         for (unsigned i = 0; i < n; i++)
             child_print(&x->children[i], &x->report, 1, i == 0);
+        printf("],\"decided\":\"%s\",\"decided_ns\":%" PRId64 ",\"venue_prices\":[",
+               x->decided_ns ? when(x->decided_ns, t) : "", x->decided_ns);
+        for (unsigned i = 0; i < x->n_venue_prices && i < XR_ENGINE_VENUES_MAX; i++)
+            vprice_print(&x->venue_prices[i], &x->report, 1, i == 0);
         printf("]}\n");
         return XR_CLI_OK;
     }
@@ -1147,6 +1166,12 @@ static int run_status(xr_client *cl, const bank_opts *o)
            "VENUE", "QTY", "LIMIT", "FILLED", "NOTIONAL", "FEE", "DONE", "ERR");
     for (unsigned i = 0; i < n; i++)
         child_print(&x->children[i], &x->report, 0, i == 0);
+    /* the best-execution record's market: every venue's top of book at the decision */
+    printf("decided   %s\nvenues    %u\n  %5s %6s %18s %18s %12s\n",
+           x->decided_ns ? when(x->decided_ns, t) : "-", x->n_venue_prices, "VENUE", "USABLE",
+           "BID", "ASK", "AGE_US");
+    for (unsigned i = 0; i < x->n_venue_prices && i < XR_ENGINE_VENUES_MAX; i++)
+        vprice_print(&x->venue_prices[i], &x->report, 0, i == 0);
     return XR_CLI_OK;
 }
 
