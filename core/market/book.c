@@ -466,6 +466,21 @@ xr_err xr_book_read(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_vie
     return XR_OK;
 }
 
+xr_err xr_book_read_both(const xr_book *b, uint64_t now_ns, xr_book_view *bids, xr_book_view *asks)
+{
+    XR_ASSERT(b != NULL && bids != NULL && asks != NULL);
+    xr_err err = xr_book_check(b, now_ns);
+    if (err != XR_OK) {
+        *bids = *asks = (xr_book_view){NULL, 0};
+        return err;
+    }
+    bids->n = b->bids.n;
+    bids->best = b->bids.n > 0 ? &b->bids.levels[b->bids.n - 1] : NULL;
+    asks->n = b->asks.n;
+    asks->best = b->asks.n > 0 ? &b->asks.levels[b->asks.n - 1] : NULL;
+    return XR_OK;
+}
+
 xr_err xr_book_top(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_level *out,
                    uint32_t max, uint32_t *n)
 {

@@ -170,6 +170,10 @@ xr_err xr_book_check(const xr_book *b, uint64_t now_ns);
  * side value. */
 xr_err xr_book_read(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_view *out);
 
+/* Both sides' views (as xr_book_read() of XR_SIDE_BUY into `bids` and XR_SIDE_SELL into
+ * `asks`) after one xr_book_check(): its result; on failure both views are empty. */
+xr_err xr_book_read_both(const xr_book *b, uint64_t now_ns, xr_book_view *bids, xr_book_view *asks);
+
 /* Copies the best min(max, depth) levels of `side`, best first, into `out`, after the same
  * checks; `*n` is the number copied (0 on failure). */
 xr_err xr_book_top(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_level *out,

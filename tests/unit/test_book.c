@@ -587,6 +587,33 @@ static void test_model_truncated(void **state)
     run_model(16, 20000, 0x7472756e); /* depth 16: the horizon is exercised all the time */
 }
 
+/* xr_book_read_both: the two views of xr_book_read after one check, or its error. */
+static void test_read_both(void **state)
+{
+    (void)state;
+    tbook t;
+    tbook_new(&t, 8, 10 * SEC);
+    xr_book_view b, a;
+    assert_int_equal(xr_book_read_both(&t.book, 1, &b, &a), XR_ERR_VENUE_UNAVAILABLE);
+    assert_null(b.best);
+    assert_int_equal(b.n + a.n, 0);
+    assert_int_equal(xr_book_apply_snapshot(
+                         &t.book, ev_make(5, 5, WHOLE, L(100, 1, 99, 2), L(101, 3)), SEC, NULL),
+                     XR_OK);
+    assert_int_equal(xr_book_read_both(&t.book, 2 * SEC, &b, &a), XR_OK);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(a.n, 1);
+    assert_int_equal((int64_t)xr_book_view_at(&b, 0)->price.ticks, 100);
+    assert_int_equal((int64_t)xr_book_view_at(&b, 1)->price.ticks, 99);
+    assert_int_equal((int64_t)xr_book_view_at(&a, 0)->qty.units, 3);
+    /* 10 s after the last update is still fresh; a moment later it is stale. */
+    assert_int_equal(xr_book_read_both(&t.book, 11 * SEC, &b, &a), XR_OK);
+    assert_int_equal(xr_book_read_both(&t.book, 11 * SEC + 1, &b, &a), XR_ERR_STALE);
+    assert_int_equal(b.n + a.n, 0);
+    assert_null(a.best);
+    tbook_free(&t);
+}
+
 /* Levels from {price, qty} pairs (0-terminated), best first as given; returns the count. */
 static uint32_t lv_make(xr_book_level *out, const int64_t *pq)
 {
@@ -780,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_model_unbounded),
         cmocka_unit_test(test_model_truncated),
+        cmocka_unit_test(test_read_both),
         cmocka_unit_test(test_levels_diff),
         cmocka_unit_test(test_levels_diff_copy),
     };
