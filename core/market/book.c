@@ -497,6 +497,8 @@ xr_err xr_book_top(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_leve
     return XR_OK;
 }
 
+_Static_assert(sizeof(xr_book_level) == 2 * sizeof(xr_i128), "levels compare bytewise");
+
 xr_err xr_book_levels_diff(xr_side side, const xr_book_level *old, uint32_t n_old,
                            const xr_book_level *cur, uint32_t n_cur, xr_book_level *out,
                            uint32_t max, uint32_t *n)
@@ -514,8 +516,7 @@ xr_err xr_book_levels_diff(xr_side side, const xr_book_level *old, uint32_t n_ol
     uint32_t rm = 0, set = 0;
     for (;;) {
         /* Unchanged runs (most of the window) first, without the general case's branches. */
-        while (o < oe && c < ce &&
-               ((o->price.ticks ^ c->price.ticks) | (o->qty.units ^ c->qty.units)) == 0) {
+        while (o < oe && c < ce && memcmp(o, c, sizeof *o) == 0) {
             o++;
             c++;
         }
