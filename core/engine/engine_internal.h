@@ -38,6 +38,7 @@
 
 #define XR_ENG_LEGS_MAX     8u  /* = XR_PRICING_VENUES_MAX (checked in stage_pricing.c) */
 #define XR_ENG_MD_LEVELS    32u /* levels per side of a market-data snapshot */
+#define XR_ENG_MD_KEYFRAME  64u /* a venue book is sent whole at least every this many deltas */
 #define XR_ENG_CLIENT_ID    40u /* client order id and its NUL */
 #define XR_ENG_PAIRS_MAX    32u /* distinct pairs over all venues */
 #define XR_ENG_OUTBOX_SMALL 64u
@@ -226,6 +227,11 @@ typedef struct xr_eng_md_book {
     uint64_t update_id;
     xr_eng_md_level bids[XR_ENG_MD_LEVELS]; /* best first */
     xr_eng_md_level asks[XR_ENG_MD_LEVELS];
+    /* A delta (xr_book_levels_diff of the top XR_ENG_MD_LEVELS a side since the message
+     * before): bids/asks are the changed levels (quantity 0 removes), removals first, and
+     * they apply only on the pricing copy at base_id; else the levels are a snapshot. */
+    bool delta;
+    uint64_t base_id;
 } xr_eng_md_book;
 
 /* A public trade of one venue (its @trade stream), prices at the venue instrument's price
