@@ -338,6 +338,8 @@ err_is IDEMPOTENCY_CONFLICT
 run 1 convert 42 1000 USD USDC
 err_is INSUFFICIENT_FUNDS
 run 1 convert 42 1 USD PYUSD
+err_is NOT_SUPPORTED # a registered asset no venue of this host converts to
+run 1 convert 42 1 USD XYZ
 err_is UNKNOWN_ASSET
 run 2 convert 42 1 USD USD
 err_is USAGE
