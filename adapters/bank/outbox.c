@@ -620,8 +620,15 @@ xr_err xr_bank_outbox_compact(xr_bank_outbox *ob, uint32_t bank_id, uint64_t upt
         e = map_rc(rc);
     if (e != XR_OK || n == 0) {
         mdb_txn_abort(txn);
-        if (e != XR_OK)
-            log_rc("compact", rc);
+        if (e != XR_OK) {
+            xr_log_line l;
+            xr_log_begin(&l, XR_LOG_ERROR, "outbox", "compact");
+            xr_log_u64(&l, "bank", bank_id);
+            if (rc != 0)
+                xr_log_str(&l, "lmdb", mdb_strerror(rc));
+            xr_log_err(&l, e);
+            xr_log_end(&l);
+        }
         return e;
     }
     rc = mdb_txn_commit(txn);

@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+#include <sys/stat.h>
+
 #include "adapters/bank/codec.h"
 #include "adapters/bank/outbox.h"
 #include "core/base/clock.h"
@@ -359,12 +362,66 @@ static void test_ack_mark(void **state)
     xr_bank_outbox_close(ob);
 }
 
+/* A value written before the time trailer existed (exactly one frame) still reads, counts
+ * as stored at time 0 (old) for retention, and a value of any other length is CORRUPT. */
+static void test_legacy_value(void **state)
+{
+    (void)state;
+    char d[96];
+    snprintf(d, sizeof d, "%s/legacy", dir);
+    assert_int_equal(mkdir(d, 0700), 0);
+    xr_bank_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_PROTO_EV_CUSTOMER;
+    m.seq = 1;
+    m.u.ev = customer_ev(3, 41);
+    uint8_t f[XR_PROTO_FRAME_MAX + 16];
+    size_t len = 0;
+    assert_int_equal(xr_bank_encode(&m, f, XR_PROTO_FRAME_MAX, &len), XR_OK);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_open(env, d, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    uint8_t k[12] = {0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1}; /* bank 3, seq 1, big-endian */
+    MDB_val key = {12, k}, val = {len, f};
+    assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+    k[11] = 2; /* seq 2: the frame plus 3 stray bytes */
+    m.seq = 2;
+    assert_int_equal(xr_bank_encode(&m, f, XR_PROTO_FRAME_MAX, &len), XR_OK);
+    memset(f + len, 0, 3);
+    val.mv_size = len + 3;
+    assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    xr_bank_outbox *ob = NULL;
+    assert_int_equal(xr_bank_outbox_open(d, 1u << 24, banks, 2, 4, &ob), XR_OK);
+    assert_int_equal(xr_bank_outbox_first_seq(ob, 3), 1);
+    assert_int_equal(xr_bank_outbox_next_seq(ob, 3), 3);
+    assert_int_equal(xr_bank_outbox_read_begin(ob), XR_OK);
+    expect_frame(ob, 3, 1, 41);
+    const uint8_t *g = NULL;
+    assert_int_equal(xr_bank_outbox_get(ob, 3, 2, &g, &len), XR_ERR_CORRUPT);
+    xr_bank_outbox_read_end(ob);
+    uint32_t n = 0;
+    /* stored at "time 0": older than any positive time; seq 2's bad value stops the step */
+    assert_int_equal(xr_bank_outbox_compact(ob, 3, 1, 1, 10, &n), XR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(xr_bank_outbox_first_seq(ob, 3), 2);
+    assert_int_equal(xr_bank_outbox_compact(ob, 3, 2, 1, 10, &n), XR_ERR_CORRUPT);
+    assert_int_equal(n, 0);
+    xr_bank_outbox_close(ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),    cmocka_unit_test(test_retention),
-        cmocka_unit_test(test_ack_mark), cmocka_unit_test(test_full),
-        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_ack_mark), cmocka_unit_test(test_legacy_value),
+        cmocka_unit_test(test_full),     cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
