@@ -81,6 +81,11 @@ typedef struct venue {
     bool inst_sent[XR_ENGINE_VENUE_PAIRS_MAX];
     bool up[XR_ENGINE_VENUE_PAIRS_MAX];
     uint64_t last_id[XR_ENGINE_VENUE_PAIRS_MAX];
+    /* What pricing holds of book i (the top levels last sent; [0] bids, [1] asks) and the
+     * deltas sent since its last snapshot. */
+    xr_book_level sent[XR_ENGINE_VENUE_PAIRS_MAX][2][XR_ENG_MD_LEVELS];
+    uint32_t sent_n[XR_ENGINE_VENUE_PAIRS_MAX][2];
+    uint32_t deltas[XR_ENGINE_VENUE_PAIRS_MAX];
     child_rec child[CHILDREN_MAX];
     bool backlog;            /* some record holds events the ring could not take yet */
     uint64_t trades_dropped; /* public trades the md ring could not take (candles miss them) */
@@ -643,21 +648,44 @@ static void publish_md(venue *v)
         xr_eng_md_book *mb = &m->u.book;
         mb->venue = v->idx;
         mb->pair = v->pair[i];
+        xr_book_level top[2][XR_ENG_MD_LEVELS];
+        uint32_t n_top[2] = {0, 0};
+        bool delta = false;
+        uint64_t id = 0;
         if (ok) {
-            xr_book_level lv[XR_ENG_MD_LEVELS];
-            uint32_t n = 0;
-            mb->update_id = xr_book_update_id(b);
-            (void)xr_book_top(b, XR_SIDE_BUY, now, lv, XR_ENG_MD_LEVELS, &n);
-            for (uint32_t k = 0; k < n; k++)
-                mb->bids[k] = (xr_eng_md_level){lv[k].price, lv[k].qty};
-            mb->n_bids = (uint16_t)n;
-            (void)xr_book_top(b, XR_SIDE_SELL, now, lv, XR_ENG_MD_LEVELS, &n);
-            for (uint32_t k = 0; k < n; k++)
-                mb->asks[k] = (xr_eng_md_level){lv[k].price, lv[k].qty};
-            mb->n_asks = (uint16_t)n;
-            v->last_id[i] = mb->update_id;
+            mb->update_id = id = xr_book_update_id(b);
+            (void)xr_book_top(b, XR_SIDE_BUY, now, top[0], XR_ENG_MD_LEVELS, &n_top[0]);
+            (void)xr_book_top(b, XR_SIDE_SELL, now, top[1], XR_ENG_MD_LEVELS, &n_top[1]);
+            /* Only what changed since the last message pricing has (sent[i]), unless pricing
+             * holds nothing yet, the id went back (a resync), the changes do not fit or a
+             * keyframe is due: then the top levels whole. */
+            xr_book_level d[2][XR_ENG_MD_LEVELS];
+            uint32_t nd[2] = {0, 0};
+            delta = v->up[i] && id > v->last_id[i] && v->deltas[i] + 1 < XR_ENG_MD_KEYFRAME &&
+                    xr_book_levels_diff(XR_SIDE_BUY, v->sent[i][0], v->sent_n[i][0], top[0],
+                                        n_top[0], d[0], XR_ENG_MD_LEVELS, &nd[0]) == XR_OK &&
+                    xr_book_levels_diff(XR_SIDE_SELL, v->sent[i][1], v->sent_n[i][1], top[1],
+                                        n_top[1], d[1], XR_ENG_MD_LEVELS, &nd[1]) == XR_OK;
+            const xr_book_level *bl = delta ? d[0] : top[0], *al = delta ? d[1] : top[1];
+            mb->delta = delta;
+            mb->n_bids = (uint16_t)(delta ? nd[0] : n_top[0]);
+            mb->n_asks = (uint16_t)(delta ? nd[1] : n_top[1]);
+            mb->base_id = delta ? v->last_id[i] : 0;
+            for (uint32_t k = 0; k < mb->n_bids; k++)
+                mb->bids[k] = (xr_eng_md_level){bl[k].price, bl[k].qty};
+            for (uint32_t k = 0; k < mb->n_asks; k++)
+                mb->asks[k] = (xr_eng_md_level){al[k].price, al[k].qty};
         }
         xr_spsc_ring_commit(v->io.md, 1);
+        if (ok) {
+            /* Committed (the slot is pricing's now): pricing will hold exactly these levels. */
+            for (int sd = 0; sd < 2; sd++) {
+                memcpy(v->sent[i][sd], top[sd], n_top[sd] * sizeof top[sd][0]);
+                v->sent_n[i][sd] = n_top[sd];
+            }
+            v->deltas[i] = delta ? v->deltas[i] + 1 : 0;
+            v->last_id[i] = id;
+        }
         v->up[i] = ok;
         v->work = true;
     }

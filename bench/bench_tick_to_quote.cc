@@ -13,9 +13,11 @@
 // Benchmarks (ns per frame, with p50_ns and p99_ns of frames timed one by one, the clock's
 // own cost subtracted):
 //   tick_to_quote         the engine's path in one thread: decode -> the venue connection's
-//                         book (adapters) -> its top 32 levels a side copied into a
+//                         book (adapters) -> what changed in its top 32 levels a side
+//                         (xr_book_levels_diff against the levels last sent) in a
 //                         market-data message through an SPSC ring (the engine's md ring) ->
-//                         the pricing stage's copy of the venue book (a 32-level snapshot)
+//                         applied as a delta to the pricing stage's copy of the venue book
+//                         (adapters/engine_venues.c publish_md, stage_pricing.c md_book)
 //                         -> buy and sell prices of 1 BTC over the 4 venues
 //   tick_to_quote_direct  the library floor: decode -> the book the pricer reads -> buy and
 //                         sell prices (no copy between two stages)
@@ -29,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <time.h>
@@ -69,6 +72,8 @@ struct MdBook {
     uint64_t update_id;
     MdLevel bids[kMdLevels];
     MdLevel asks[kMdLevels];
+    bool delta;
+    uint64_t base_id;
 };
 static_assert(sizeof(MdBook) % 8 == 0, "ring slots are multiples of 8 bytes");
 
@@ -101,6 +106,9 @@ struct Fixture {
     xr_pricing p{};
     void *pmem = nullptr;
     uint32_t pair = 0;
+    xr_book_level sent[2][kMdLevels]; // what the pricing copy holds (engine_venues.c sent[])
+    uint32_t sent_n[2] = {0, 0};
+    uint64_t sent_id = 0;
     std::vector<Frame> frames;
     char id[13] = "100000000000";
     uint64_t id_num = 100000000000ull;
@@ -156,6 +164,22 @@ struct Fixture {
         if (xr_book_init(&conn_book, conn_mem, bl, &bc) != XR_OK)
             std::abort();
         fill_book(&conn_book, 0, id_num);
+        (void)xr_book_top(&conn_book, XR_SIDE_BUY, kNow, sent[0], kMdLevels, &sent_n[0]);
+        (void)xr_book_top(&conn_book, XR_SIDE_SELL, kNow, sent[1], kMdLevels, &sent_n[1]);
+        sent_id = id_num;
+        // The pricing copy holds venue 0's top 32 levels a side, as after the engine's
+        // first (snapshot) message.
+        xr_ev_book ev0{};
+        ev0.first_id = ev0.last_id = id_num;
+        ev0.part = XR_EV_BOOK_PART_FIRST | XR_EV_BOOK_PART_LAST;
+        ev0.n_bids = uint16_t(sent_n[0]);
+        ev0.n_asks = uint16_t(sent_n[1]);
+        for (uint32_t k = 0; k < sent_n[0]; k++)
+            ev0.levels[k] = sent[0][k];
+        for (uint32_t k = 0; k < sent_n[1]; k++)
+            ev0.levels[XR_EV_BOOK_LEVELS_MAX - 1 - k] = sent[1][k];
+        if (xr_book_apply_snapshot(&books[0], &ev0, kNow, nullptr) != XR_OK)
+            std::abort();
         size_t rl = xr_spsc_ring_footprint(256, sizeof(MdBook));
         ring_mem = std::aligned_alloc(64, (rl + 63) & ~size_t(63));
         if (xr_spsc_ring_init(&ring, ring_mem, rl, 256, sizeof(MdBook)) != XR_OK)
@@ -256,8 +280,9 @@ struct Fixture {
             std::abort();
     }
 
-    // The engine's hop: the connection book's top levels -> md message -> ring -> the
-    // pricing stage's book (a snapshot, as stage_pricing.c md_book does).
+    // The engine's hop: what changed in the connection book's top levels -> md message ->
+    // ring -> the pricing stage's book (a delta, as engine_venues.c publish_md and
+    // stage_pricing.c md_book do; a snapshot when the changes do not fit).
     void md_hop()
     {
         MdBook *m = static_cast<MdBook *>(xr_spsc_ring_try_reserve(&ring));
@@ -265,23 +290,40 @@ struct Fixture {
             std::abort();
         m->venue = 0;
         m->pair = 0;
-        m->update_id = xr_book_update_id(&conn_book);
-        xr_book_level lv[kMdLevels];
-        uint32_t n = 0;
-        (void)xr_book_top(&conn_book, XR_SIDE_BUY, kNow, lv, kMdLevels, &n);
-        m->n_bids = uint16_t(n);
-        for (uint32_t k = 0; k < n; k++)
-            m->bids[k] = MdLevel{lv[k].price, lv[k].qty};
-        (void)xr_book_top(&conn_book, XR_SIDE_SELL, kNow, lv, kMdLevels, &n);
-        m->n_asks = uint16_t(n);
-        for (uint32_t k = 0; k < n; k++)
-            m->asks[k] = MdLevel{lv[k].price, lv[k].qty};
+        uint64_t id = xr_book_update_id(&conn_book);
+        m->update_id = id;
+        xr_book_level top[2][kMdLevels], d[2][kMdLevels];
+        uint32_t n_top[2] = {0, 0}, nd[2] = {0, 0};
+        (void)xr_book_top(&conn_book, XR_SIDE_BUY, kNow, top[0], kMdLevels, &n_top[0]);
+        (void)xr_book_top(&conn_book, XR_SIDE_SELL, kNow, top[1], kMdLevels, &n_top[1]);
+        bool delta = id > sent_id &&
+                     xr_book_levels_diff(XR_SIDE_BUY, sent[0], sent_n[0], top[0], n_top[0], d[0],
+                                         kMdLevels, &nd[0]) == XR_OK &&
+                     xr_book_levels_diff(XR_SIDE_SELL, sent[1], sent_n[1], top[1], n_top[1], d[1],
+                                         kMdLevels, &nd[1]) == XR_OK;
+        const xr_book_level *bl = delta ? d[0] : top[0], *al = delta ? d[1] : top[1];
+        m->delta = delta;
+        m->base_id = delta ? sent_id : 0;
+        m->n_bids = uint16_t(delta ? nd[0] : n_top[0]);
+        m->n_asks = uint16_t(delta ? nd[1] : n_top[1]);
+        for (uint32_t k = 0; k < m->n_bids; k++)
+            m->bids[k] = MdLevel{bl[k].price, bl[k].qty};
+        for (uint32_t k = 0; k < m->n_asks; k++)
+            m->asks[k] = MdLevel{al[k].price, al[k].qty};
         xr_spsc_ring_commit(&ring, 1);
+        for (int sd = 0; sd < 2; sd++) {
+            std::memcpy(sent[sd], top[sd], n_top[sd] * sizeof top[sd][0]);
+            sent_n[sd] = n_top[sd];
+        }
+        sent_id = id;
 
         const MdBook *in = static_cast<const MdBook *>(xr_spsc_ring_peek(&ring));
         static xr_ev_book ev;
-        std::memset(&ev, 0, sizeof ev);
-        ev.first_id = ev.last_id = in->update_id;
+        std::memset(&ev, 0, offsetof(xr_ev_book, levels));
+        if (in->delta && xr_book_update_id(&books[0]) != in->base_id)
+            std::abort(); // the engine resets the copy here (never happens in this bench)
+        ev.first_id = in->delta ? in->base_id + 1 : in->update_id;
+        ev.last_id = in->update_id;
         ev.part = XR_EV_BOOK_PART_FIRST | XR_EV_BOOK_PART_LAST;
         ev.n_bids = in->n_bids;
         ev.n_asks = in->n_asks;
@@ -291,7 +333,9 @@ struct Fixture {
             ev.levels[XR_EV_BOOK_LEVELS_MAX - 1 - i] =
                 xr_book_level{in->asks[i].price, in->asks[i].qty};
         xr_book_outcome oc;
-        if (xr_book_apply_snapshot(&books[0], &ev, kNow, &oc) != XR_OK)
+        xr_err err = in->delta ? xr_book_apply_delta(&books[0], &ev, kNow, &oc)
+                               : xr_book_apply_snapshot(&books[0], &ev, kNow, &oc);
+        if (err != XR_OK)
             std::abort();
         xr_spsc_ring_release(&ring, 1);
     }

@@ -9,6 +9,7 @@
 #include "xroute/client.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -35,6 +36,7 @@
 typedef struct qent {
     uint64_t seq;
     uint8_t taken;
+    uint8_t ack_now; /* a report marked "acknowledgement required" (docs/protocol.md §5.7) */
     xr_engine_event ev;
 } qent;
 
@@ -54,6 +56,7 @@ struct xr_client {
     uint64_t acked;        /* last seq ACKed to the server */
     uint64_t saved;        /* last seq written to the state file */
     uint64_t replay_asked; /* last_rx_seq when a REPLAY_REQUEST was sent, + 1; 0 none */
+    uint8_t ack_due;       /* a marked report was processed: ACK at once */
     uint64_t hb_ns;
     uint64_t last_rx_ns, last_tx_ns, last_ack_ns;
     uint64_t next_corr;
@@ -345,8 +348,8 @@ static void send_ack(xr_client *c, int force)
     if (!c->logged_on || c->processed <= c->acked)
         return;
     uint64_t now = xr_clock_mono_ns();
-    if (!force && !c->cfg.ack_required && c->processed - c->acked < XR_BANK_ACK_EVERY &&
-        now - c->last_ack_ns < c->hb_ns)
+    if (!force && !c->cfg.ack_required && !c->ack_due &&
+        c->processed - c->acked < XR_BANK_ACK_EVERY && now - c->last_ack_ns < c->hb_ns)
         return;
     save_state(c); /* recorded before the server may discard it */
     xr_bank_msg m;
@@ -356,6 +359,7 @@ static void send_ack(xr_client *c, int force)
     if (send_msg(c, &m) == XR_OK) {
         c->acked = c->processed;
         c->last_ack_ns = now;
+        c->ack_due = 0;
     }
 }
 
@@ -365,6 +369,8 @@ static void compact(xr_client *c)
     while (c->qcount > 0 && c->q[c->qhead].taken) {
         if (c->q[c->qhead].seq != 0) /* 0: a refusal below the engine, not sequenced */
             c->processed = c->q[c->qhead].seq;
+        if (c->q[c->qhead].ack_now)
+            c->ack_due = 1;
         c->qhead = (c->qhead + 1) % XR_CLIENT_QUEUE_MAX;
         c->qcount--;
     }
@@ -396,6 +402,7 @@ static int on_frame(xr_client *c, const xr_bank_msg *m)
         qent *q = &c->q[(c->qhead + c->qcount) % XR_CLIENT_QUEUE_MAX];
         q->seq = m->seq;
         q->taken = 0;
+        q->ack_now = (m->order_flags & XR_BANK_ORDER_ACK_REQUIRED) != 0;
         q->ev = m->u.ev;
         c->qcount++;
         if (m->u.ev.correlation_id >= c->next_corr && m->u.ev.correlation_id < (UINT64_C(1) << 62))
@@ -519,6 +526,15 @@ static xr_err logon(xr_client *c)
                 c->acked = c->last_rx_seq < c->processed ? c->last_rx_seq : c->processed;
                 c->backoff_ms = 0;
                 c->errtext[0] = '\0';
+                if (a.u.logon_ack.replay_from > c->last_rx_seq + 1) {
+                    /* Below the server's retention horizon (docs/protocol.md §5.4): those
+                     * responses were acknowledged in an earlier life and are gone; the
+                     * replay starts at the horizon, so that is where the seqs go on. */
+                    snprintf(c->errtext, sizeof c->errtext,
+                             "responses %" PRIu64 "..%" PRIu64 " are past the server's retention",
+                             c->last_rx_seq + 1, a.u.logon_ack.replay_from - 1);
+                    c->last_rx_seq = c->processed = c->acked = a.u.logon_ack.replay_from - 1;
+                }
                 return XR_OK;
             }
             if (a.type == XR_PROTO_SESSION_REJECT) {
@@ -769,7 +785,16 @@ void xr_client_drop_connection(xr_client *c)
 
 xr_err xr_client_submit(xr_client *c, const xr_engine_cmd *cmd, uint64_t *correlation_id)
 {
+    return xr_client_submit_ex(c, cmd, NULL, correlation_id);
+}
+
+xr_err xr_client_submit_ex(xr_client *c, const xr_engine_cmd *cmd, const xr_client_order_opts *opts,
+                           uint64_t *correlation_id)
+{
     if (c == NULL || cmd == NULL || cmd->kind == 0 || cmd->kind >= XR_ENGINE_CMD__COUNT)
+        return XR_ERR_INVALID_ARGUMENT;
+    if (opts != NULL && (opts->ack_required > 1 || (!opts->ack_required && opts->ack_deadline_ms) ||
+                         (opts->ack_required && cmd->kind != XR_ENGINE_CMD_NEW_ORDER)))
         return XR_ERR_INVALID_ARGUMENT;
     if (c->qcount == XR_CLIENT_QUEUE_MAX)
         return XR_ERR_NO_MEMORY;
@@ -790,6 +815,10 @@ xr_err xr_client_submit(xr_client *c, const xr_engine_cmd *cmd, uint64_t *correl
     m.u.cmd.bank_id = c->cfg.bank_id;
     if (m.u.cmd.correlation_id == 0)
         m.u.cmd.correlation_id = c->next_corr++;
+    if (opts != NULL && opts->ack_required) {
+        m.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+        m.ack_deadline_ms = opts->ack_deadline_ms;
+    }
     uint8_t buf[XR_PROTO_FRAME_MAX];
     size_t len = 0;
     xr_err e = xr_bank_encode(&m, buf, sizeof buf, &len);
@@ -829,7 +858,7 @@ xr_err xr_client_poll(xr_client *c, xr_engine_event *events, uint64_t *seqs, siz
     compact(c);
     *n = k;
     if (c->fd >= 0)
-        send_ack(c, 0);
+        send_ack(c, 0); /* at once for a marked report (ack_due) */
     if (k > 0)
         return XR_OK;
     return e;
@@ -847,6 +876,9 @@ xr_err xr_client_replay(xr_client *c, uint64_t after_seq)
     m.u.replay.after_seq = after_seq;
     return send_msg(c, &m);
 }
+
+static xr_err call_ex(xr_client *c, const xr_engine_cmd *cmd, const xr_client_order_opts *opts,
+                      xr_engine_event *ev);
 
 static uint8_t expected_kind(uint8_t cmd_kind)
 {
@@ -884,11 +916,17 @@ static uint8_t expected_kind(uint8_t cmd_kind)
 
 xr_err xr_client_call(xr_client *c, const xr_engine_cmd *cmd, xr_engine_event *ev)
 {
+    return call_ex(c, cmd, NULL, ev);
+}
+
+static xr_err call_ex(xr_client *c, const xr_engine_cmd *cmd, const xr_client_order_opts *opts,
+                      xr_engine_event *ev)
+{
     if (c == NULL || cmd == NULL || ev == NULL)
         return XR_ERR_INVALID_ARGUMENT;
     memset(ev, 0, sizeof *ev);
     uint64_t corr = 0;
-    xr_err e = xr_client_submit(c, cmd, &corr);
+    xr_err e = xr_client_submit_ex(c, cmd, opts, &corr);
     if (e != XR_OK)
         return e;
     uint64_t end = xr_clock_mono_ns() + (uint64_t)c->cfg.call_timeout_ms * XR_NS_PER_MS;
@@ -900,6 +938,8 @@ xr_err xr_client_call(xr_client *c, const xr_engine_cmd *cmd, xr_engine_event *e
             *ev = q->ev;
             q->taken = 1;
             compact(c);
+            if (c->ack_due && c->fd >= 0)
+                send_ack(c, 0); /* a marked report: ACK it now, not at the next service */
             if (ev->kind == XR_ENGINE_EV_REJECT)
                 return ev->u.reject.err != XR_OK ? ev->u.reject.err : XR_ERR_INTERNAL;
             return ev->kind == expected_kind(cmd->kind) ? XR_OK : XR_ERR_MALFORMED;
@@ -983,11 +1023,17 @@ xr_err xr_client_quote(xr_client *c, uint64_t customer_id, const xr_engine_quote
 xr_err xr_client_new_order(xr_client *c, uint64_t customer_id, const xr_engine_order_cmd *o,
                            xr_engine_event *ev)
 {
+    return xr_client_new_order_ex(c, customer_id, o, NULL, ev);
+}
+
+xr_err xr_client_new_order_ex(xr_client *c, uint64_t customer_id, const xr_engine_order_cmd *o,
+                              const xr_client_order_opts *opts, xr_engine_event *ev)
+{
     if (o == NULL)
         return XR_ERR_INVALID_ARGUMENT;
     xr_engine_cmd k = cmd_of(XR_ENGINE_CMD_NEW_ORDER, customer_id);
     k.u.order = *o;
-    return xr_client_call(c, &k, ev);
+    return call_ex(c, &k, opts, ev);
 }
 
 static xr_err order_ref(xr_client *c, uint8_t kind, uint64_t customer_id, const xr_engine_key *key,

@@ -9,8 +9,9 @@
 
 #include "core/base/assert.h"
 
-_Static_assert(XR_PROTO_FRAME_MAX >= XR_PROTO_APP_HEADER_LEN + XR_PROTO_REPORT_LEN +
-                                         XR_ENGINE_CHILDREN_MAX * XR_PROTO_CHILD_LEN + 24,
+_Static_assert(XR_PROTO_FRAME_MAX >= XR_PROTO_APP_HEADER_LEN + XR_PROTO_REPORT_LEN + 24 +
+                                         XR_ENGINE_CHILDREN_MAX * XR_PROTO_CHILD_LEN + 16 +
+                                         XR_ENGINE_VENUES_MAX * XR_PROTO_VENUE_PRICE_LEN,
                "ORDER must fit a frame");
 _Static_assert(XR_PROTO_FRAME_MAX >=
                    XR_PROTO_APP_HEADER_LEN + 16 + XR_ENGINE_ORDER_LIST_MAX * XR_PROTO_SUMMARY_LEN,
@@ -294,7 +295,20 @@ static void child(cur *c, xr_engine_child *ch)
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
-static void cmd_body(cur *c, xr_engine_cmd *m)
+/* The per-order "acknowledgement required" option (docs/protocol.md §5.7): 4 bytes in
+ * NEW_ORDER at 84 and in the EV_EXEC_REPORT response header at 36: flags u8 (bit 0 only),
+ * rsv u8, ack_deadline_ms u16 (0 = the server's default; non-zero only with the flag). */
+static void order_opts(cur *c, xr_bank_msg *bm)
+{
+    u8r(c, &bm->order_flags, 0, XR_BANK_ORDER_ACK_REQUIRED);
+    rsv(c, 1);
+    size_t at = c->off;
+    u16r(c, &bm->ack_deadline_ms, 0, UINT16_MAX);
+    if (!c->bad && bm->ack_deadline_ms != 0 && bm->order_flags == 0)
+        fail(c, at);
+}
+
+static void cmd_body(cur *c, xr_engine_cmd *m, xr_bank_msg *bm)
 {
     u64(c, &m->correlation_id);
     u64(c, &m->customer_id);
@@ -327,7 +341,7 @@ static void cmd_body(cur *c, xr_engine_cmd *m)
         u8r(c, &o->type, XR_ENGINE_MARKET, XR_ENGINE_LIMIT);
         u8r(c, &o->tif, XR_ENGINE_TIF_DEFAULT, XR_ENGINE_TIF_GTD);
         u8r(c, &o->amount_side, XR_ENGINE_AMOUNT_BASE, XR_ENGINE_AMOUNT_QUOTE);
-        rsv(c, 4);
+        order_opts(c, bm);
         amount(c, &o->amount);
         price(c, &o->limit);
         i64(c, &o->expire_ns);
@@ -385,12 +399,15 @@ static void cmd_body(cur *c, xr_engine_cmd *m)
 
 /* ---- responses ---------------------------------------------------------------------------- */
 
-static void ev_body(cur *c, xr_engine_event *m)
+static void ev_body(cur *c, xr_engine_event *m, xr_bank_msg *bm)
 {
     u64(c, &m->correlation_id);
     u64(c, &m->customer_id);
     u32(c, &m->bank_id);
-    rsv(c, 4);
+    if (m->kind == XR_ENGINE_EV_EXEC_REPORT)
+        order_opts(c, bm);
+    else
+        rsv(c, 4);
     switch ((xr_engine_event_kind)m->kind) {
     case XR_ENGINE_EV_CUSTOMER:
         u8r(c, &m->u.customer.kyc_tier, 0, XR_ENGINE_ANY_TIER - 1);
@@ -508,6 +525,19 @@ static void ev_body(cur *c, xr_engine_event *m)
         i64(c, &o->created_ns);
         for (uint8_t i = 0; i < o->n_children && !c->bad; i++)
             child(c, &o->children[i]);
+        /* the best-execution record's market at the decision (appended) */
+        u8r(c, &o->n_venue_prices, 0, XR_ENGINE_VENUES_MAX);
+        rsv(c, 7);
+        i64(c, &o->decided_ns);
+        for (uint8_t i = 0; i < o->n_venue_prices && !c->bad; i++) {
+            xr_engine_venue_price *vp = &o->venue_prices[i];
+            u16r(c, &vp->venue, 0, XR_ENGINE_VENUES_MAX - 1);
+            flag(c, &vp->usable);
+            rsv(c, 5);
+            u64(c, &vp->age_ns);
+            price(c, &vp->bid);
+            price(c, &vp->ask);
+        }
         break;
     }
     case XR_ENGINE_EV_TICKER: {
@@ -653,9 +683,9 @@ static bool type_known(uint8_t t)
 static void body(cur *c, xr_bank_msg *m)
 {
     if (type_is_cmd(m->type))
-        cmd_body(c, &m->u.cmd);
+        cmd_body(c, &m->u.cmd, m);
     else if (type_is_ev(m->type))
-        ev_body(c, &m->u.ev);
+        ev_body(c, &m->u.ev, m);
     else
         session_body(c, m);
 }
@@ -729,6 +759,9 @@ xr_err xr_bank_encode(const xr_bank_msg *msg, uint8_t *buf, size_t cap, size_t *
         return XR_ERR_INVALID_ARGUMENT;
     if (type_is_ev(type) ? msg->seq == 0 : msg->seq != 0)
         return XR_ERR_INVALID_ARGUMENT;
+    if ((msg->order_flags != 0 || msg->ack_deadline_ms != 0) && type != XR_PROTO_NEW_ORDER &&
+        type != XR_PROTO_EV_EXEC_REPORT)
+        return XR_ERR_INVALID_ARGUMENT; /* only these two carry the per-order option */
     /* The walk takes mutable fields (it decodes through the same functions); it reads only. */
     xr_bank_msg m;
     memcpy(&m, msg, sizeof m);

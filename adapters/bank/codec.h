@@ -28,12 +28,22 @@
 #define XR_BANK_LOGON_ACK_REQUIRED 0x02
 #define XR_BANK_LOGON_FLAGS_ALL    0x03
 
+/* The per-order option (docs/protocol.md §4.3, §5.7): NEW_ORDER's flags bit 0 asks the server
+ * to require an ACK of this order's execution reports within ack_deadline_ms (0: the server's
+ * default); the server marks each such EV_EXEC_REPORT with the same flag and deadline. */
+#define XR_BANK_ORDER_ACK_REQUIRED 0x01
+
 /* One decoded message. `type` says which member of `u` is valid: the session structs for
  * 0x01..0x07, `cmd` for requests (cmd.kind = type - XR_PROTO_CMD_BASE), `ev` for responses
  * (ev.kind = type - XR_PROTO_EV_BASE). */
 typedef struct xr_bank_msg {
     uint8_t type; /* xr_proto_type */
     uint64_t seq; /* responses: >= 1; every other type: 0 */
+    /* NEW_ORDER and EV_EXEC_REPORT only (every other type: 0): XR_BANK_ORDER_ACK_REQUIRED or
+     * 0, and the ACK deadline in ms (0: the server's ack_deadline_ms; non-zero only with the
+     * flag). */
+    uint8_t order_flags;
+    uint16_t ack_deadline_ms;
     union {
         xr_proto_logon logon;
         xr_proto_logon_ack logon_ack;

@@ -9,8 +9,12 @@
  * frames back by (bank, seq): the same bytes as first sent.
  *
  * Key: bank id (u32 big-endian) then seq (u64 big-endian), so one bank's frames are
- * contiguous and in seq order. Value: the frame. Nothing is deleted in this version (no
- * retention horizon yet: every REPLAY_REQUEST can be served).
+ * contiguous and in seq order. Value: the frame, then 8 bytes: the wall clock (ns, i64
+ * little-endian) when it was staged (values of earlier versions have no trailer and count as
+ * stored at time 0). Retention (docs/protocol.md §5.3): xr_bank_outbox_compact deletes a
+ * bank's oldest frames, acknowledged and older than a time, in bounded batches; the lowest
+ * seq still stored is the bank's horizon (xr_bank_outbox_first_seq). A second key space
+ * (keys starting 0xFF, after every frame key) holds the resting-order table below.
  *
  * Threading: one thread. Ownership: the outbox owns its environment and staging buffer
  *   (allocated by open). Frames returned by xr_bank_outbox_get point into LMDB's map and
@@ -50,6 +54,42 @@ uint64_t xr_bank_outbox_durable_next(const xr_bank_outbox *ob, uint32_t bank_id)
  * XR_ERR_NOT_FOUND: ev->bank_id has no outbox (nothing staged); XR_ERR_NO_MEMORY: staging is
  * full (commit, then stage again). */
 xr_err xr_bank_outbox_stage(xr_bank_outbox *ob, const xr_engine_event *ev, uint64_t *seq);
+
+/* As xr_bank_outbox_stage, with the per-order option of an EV_EXEC_REPORT (codec.h,
+ * docs/protocol.md §5.7): with XR_BANK_ORDER_ACK_REQUIRED in order_flags the stored frame
+ * carries the flag and ack_deadline_ms (0: the server's default). Ignored for other kinds. */
+xr_err xr_bank_outbox_stage_ex(xr_bank_outbox *ob, const xr_engine_event *ev, uint8_t order_flags,
+                               uint16_t ack_deadline_ms, uint64_t *seq);
+
+/* The bank's lowest stored seq: the retention horizon (= durable_next when nothing is
+ * stored, 1 for a bank that never got a frame); 0 for a bank not opened. */
+uint64_t xr_bank_outbox_first_seq(const xr_bank_outbox *ob, uint32_t bank_id);
+
+/* Deletes, in one write transaction (one fsync), up to max_delete of the bank's lowest
+ * stored frames that have seq <= upto_seq (capped at the last durable one) and were staged
+ * before stored_before_ns (wall clock); stops at the first frame that is not both. `*deleted`
+ * receives the count. XR_OK (also with nothing to delete), XR_ERR_INVALID_ARGUMENT,
+ * XR_ERR_NOT_FOUND (bank not opened), XR_ERR_INVALID_STATE (a read snapshot is open),
+ * XR_ERR_CORRUPT, XR_ERR_IO. Staged frames are untouched (they commit later). */
+xr_err xr_bank_outbox_compact(xr_bank_outbox *ob, uint32_t bank_id, uint64_t upto_seq,
+                              int64_t stored_before_ns, uint32_t max_delete, uint32_t *deleted);
+
+/* The server's table of orders that may rest (cancel-on-disconnect, docs/protocol.md §5.6),
+ * kept in the same environment so that it survives a restart: a change is staged here and
+ * written by the next commit, in the same transaction as the frames staged with it. present
+ * 1: (bank, key) rests, with its customer and NEW_ORDER correlation id (put; an existing
+ * entry is replaced); 0: it no longer rests (deleted; absent is fine). XR_ERR_NO_MEMORY:
+ * staging is full (commit first); XR_ERR_INVALID_ARGUMENT. */
+xr_err xr_bank_outbox_stage_resting(xr_bank_outbox *ob, uint32_t bank_id, const xr_engine_key *key,
+                                    uint64_t customer_id, uint64_t correlation_id, int present);
+
+typedef void (*xr_bank_outbox_resting_fn)(void *ctx, uint32_t bank_id, const xr_engine_key *key,
+                                          uint64_t customer_id, uint64_t correlation_id);
+
+/* Calls fn for every stored resting order (committed state), in key order. XR_OK,
+ * XR_ERR_INVALID_ARGUMENT, XR_ERR_INVALID_STATE (a read snapshot is open), XR_ERR_CORRUPT,
+ * XR_ERR_IO. */
+xr_err xr_bank_outbox_resting_each(xr_bank_outbox *ob, xr_bank_outbox_resting_fn fn, void *ctx);
 
 /* Frames staged and not committed. */
 uint32_t xr_bank_outbox_staged(const xr_bank_outbox *ob);

@@ -24,17 +24,19 @@
 #include "core/base/clock.h"
 #include "core/base/log.h"
 
-#define RX_CAP        (4 * XR_PROTO_FRAME_MAX)
-#define TX_CAP        (6 * XR_PROTO_FRAME_MAX)
-#define TX_RESERVE    512 /* kept free for session messages (heartbeat, reject, logout) */
-#define EV_BATCH      64
-#define STAGE_ROUNDS  4 /* engine polls per iteration at most; the outbox stages all of them */
-#define PENDING_MAX   XR_BANK_RESTING_MAX
-#define BUSY_NS       (50 * XR_NS_PER_MS)
-#define BUSY_WAIT_NS  (200 * XR_NS_PER_US)
-#define IDLE_WAIT_NS  (1 * XR_NS_PER_MS)
-#define INTERNAL_CORR (UINT64_C(1) << 63) /* correlation ids of the server's own commands */
-#define ACKQ          64 /* execution reports awaiting their ACK (ack-required sessions) */
+#define RX_CAP           (4 * XR_PROTO_FRAME_MAX)
+#define TX_CAP           (6 * XR_PROTO_FRAME_MAX)
+#define TX_RESERVE       512 /* kept free for session messages (heartbeat, reject, logout) */
+#define EV_BATCH         64
+#define STAGE_ROUNDS     4 /* engine polls per iteration at most; the outbox stages all of them */
+#define PENDING_MAX      XR_BANK_RESTING_MAX
+#define BUSY_NS          (50 * XR_NS_PER_MS)
+#define BUSY_WAIT_NS     (200 * XR_NS_PER_US)
+#define IDLE_WAIT_NS     (1 * XR_NS_PER_MS)
+#define INTERNAL_CORR    (UINT64_C(1) << 63) /* correlation ids of the server's own commands */
+#define ACKQ             64   /* execution reports awaiting their ACK (ack-required sessions) */
+#define ACKORD_MAX       1024 /* orders placed with "ack required" and not final yet */
+#define COMPACT_EVERY_NS XR_NS_PER_SEC /* outbox retention: one compaction step per second */
 
 #define INFLIGHT_BITS 13 /* requests in the engine tracked exactly: 2^13 - 1 at once */
 #define INFLIGHT_CAP  (1u << INFLIGHT_BITS)
@@ -72,7 +74,7 @@ typedef struct sess {
     uint8_t tx[TX_CAP];
     size_t tx_len;
     /* ack-required sessions: the execution reports sent and not yet ACKed, oldest first */
-    uint64_t ackq_seq[ACKQ], ackq_ns[ACKQ];
+    uint64_t ackq_seq[ACKQ], ackq_due[ACKQ]; /* monotonic deadline of each */
     uint32_t ackq_head, ackq_n;
 } sess;
 
@@ -88,6 +90,17 @@ struct xr_bank_server {
     xr_bank_outbox *outbox;
     xr_bank_auth auth;
     xr_bank_resting resting;
+    /* Orders placed with the per-order "ack required" option (docs/protocol.md §5.7) whose
+     * reports are still to come: their EXEC_REPORTs are stored with the flag. */
+    struct ackord {
+        uint32_t bank_id; /* 0 = free */
+        uint16_t deadline_ms;
+        uint64_t corr; /* the NEW_ORDER's */
+        xr_engine_key key;
+    } ackord[ACKORD_MAX];
+    uint32_t nackord;
+    uint64_t acked[XR_BANK_SERVER_KEYS_MAX]; /* per bank: highest seq the bank processed */
+    uint64_t next_compact_ns;
     sess *sessions;
     uint32_t nsessions;
     uint32_t bank_ids[XR_BANK_SERVER_KEYS_MAX];
@@ -267,6 +280,38 @@ static void infl_answer(xr_bank_server *srv, uint32_t bank, uint64_t corr)
     srv->infl_used--;
 }
 
+/* ---- per-order "ack required" ------------------------------------------------------------ */
+
+static struct ackord *ackord_find(xr_bank_server *srv, uint32_t bank, const xr_engine_key *k)
+{
+    if (srv->nackord == 0)
+        return NULL;
+    for (uint32_t i = 0; i < ACKORD_MAX; i++)
+        if (srv->ackord[i].bank_id == bank && memcmp(srv->ackord[i].key.bytes, k->bytes, 16) == 0)
+            return &srv->ackord[i];
+    return NULL;
+}
+
+/* Notes an order placed with the option; XR_ERR_AGAIN when the table is full. */
+static xr_err ackord_note(xr_bank_server *srv, uint32_t bank, const xr_engine_key *k, uint64_t corr,
+                          uint16_t deadline_ms)
+{
+    struct ackord *a = ackord_find(srv, bank, k);
+    if (a == NULL) {
+        if (srv->nackord == ACKORD_MAX)
+            return XR_ERR_AGAIN;
+        for (uint32_t i = 0; i < ACKORD_MAX && a == NULL; i++)
+            if (srv->ackord[i].bank_id == 0)
+                a = &srv->ackord[i];
+        srv->nackord++;
+    }
+    a->bank_id = bank;
+    a->key = *k;
+    a->deadline_ms = deadline_ms;
+    a->corr = corr;
+    return XR_OK;
+}
+
 /* ---- submitting commands ---------------------------------------------------------------- */
 
 static xr_err submit(xr_bank_server *srv, const xr_engine_cmd *c)
@@ -345,6 +390,13 @@ static void on_logon(sess *s, const xr_bank_msg *m, const uint8_t *frame)
     s->rp_next = s->rp_end = 0;
     s->send_next = lo->last_seq + 1;
     s->acked = lo->last_seq;
+    if (lo->last_seq > srv->acked[bi])
+        srv->acked[bi] = lo->last_seq;
+    /* Below the retention horizon nothing is left to replay (the bank had processed and
+     * acknowledged it): replay_from says where the replay really starts (§5.4). */
+    uint64_t horizon = xr_bank_outbox_first_seq(srv->outbox, s->bank_id);
+    if (s->send_next < horizon)
+        s->send_next = horizon;
     srv->live[bi] = s;
     srv->stats.logons++;
     xr_bank_msg a;
@@ -398,6 +450,11 @@ static int on_frame(sess *s, const xr_bank_msg *m, const uint8_t *frame)
             send_reject(s, XR_ERR_INVALID_ARGUMENT, m->type, 0, 0);
         else if (m->u.ack.seq > s->acked)
             s->acked = m->u.ack.seq;
+        {
+            int bi = bank_index(srv, s->bank_id);
+            if (bi >= 0 && s->acked > srv->acked[bi])
+                srv->acked[bi] = s->acked;
+        }
         while (s->ackq_n > 0 && s->ackq_seq[s->ackq_head] <= s->acked) {
             s->ackq_head = (s->ackq_head + 1) % ACKQ;
             s->ackq_n--;
@@ -406,6 +463,9 @@ static int on_frame(sess *s, const xr_bank_msg *m, const uint8_t *frame)
     case XR_PROTO_REPLAY_REQUEST:
         if (m->u.replay.after_seq >= xr_bank_outbox_durable_next(srv->outbox, s->bank_id)) {
             send_reject(s, XR_ERR_INVALID_ARGUMENT, m->type, 0, 0);
+        } else if (m->u.replay.after_seq + 1 < xr_bank_outbox_first_seq(srv->outbox, s->bank_id)) {
+            /* below the retention horizon (§5.5): those messages are gone */
+            send_reject(s, XR_ERR_NOT_FOUND, m->type, 0, 0);
         } else {
             /* Resend what this session already sent from after_seq + 1 on (at most
              * max_count); what it has not sent yet follows from the live cursor anyway. A
@@ -432,7 +492,19 @@ static int on_frame(sess *s, const xr_bank_msg *m, const uint8_t *frame)
             send_reject(s, XR_ERR_AGAIN, m->type, 0, m->u.cmd.correlation_id);
             return 1;
         }
+        int want_ack =
+            m->type == XR_PROTO_NEW_ORDER && (m->order_flags & XR_BANK_ORDER_ACK_REQUIRED) != 0;
+        if (want_ack && srv->nackord == ACKORD_MAX &&
+            ackord_find(srv, s->bank_id, &m->u.cmd.u.order.key) == NULL) {
+            /* nothing executed: the bank may send it again later */
+            log_sess(s, XR_LOG_WARN, "ack_required_table_full", XR_ERR_AGAIN);
+            send_reject(s, XR_ERR_AGAIN, m->type, 0, m->u.cmd.correlation_id);
+            return 1;
+        }
         xr_err e = submit(srv, &m->u.cmd);
+        if (e == XR_OK && want_ack)
+            ackord_note(srv, s->bank_id, &m->u.cmd.u.order.key, m->u.cmd.correlation_id,
+                        m->ack_deadline_ms);
         if (e == XR_ERR_AGAIN) {
             /* Back-pressure: stop reading this connection (TCP pushes back on the bank)
              * until the engine's ring has room; the frame stays in rx. Without the pause the
@@ -630,6 +702,21 @@ void xr_bank_server_config_default(xr_bank_server_config *cfg)
     cfg->logon_timeout_ms = 5000;
     cfg->clock_skew_ms = 30000;
     cfg->ack_deadline_ms = 5000;
+    cfg->outbox_retention_s = 7u * 24 * 3600;
+    cfg->outbox_keep_last = 0;
+    cfg->outbox_compact_batch = 1000;
+}
+
+static void load_resting(void *ctx, uint32_t bank_id, const xr_engine_key *key,
+                         uint64_t customer_id, uint64_t correlation_id)
+{
+    xr_bank_server *srv = ctx;
+    if (xr_bank_resting_add(&srv->resting, bank_id, customer_id, correlation_id, key) != XR_OK) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_WARN, "bank", "resting_table_full");
+        xr_log_u64(&l, "bank", bank_id);
+        xr_log_end(&l);
+    }
 }
 
 static xr_err check_config(const xr_bank_server_config *cfg)
@@ -702,9 +789,18 @@ xr_err xr_bank_server_open(const xr_bank_server_config *cfg, xr_engine *engine,
     /* A burst of one iteration: every event of EV_BATCH-sized polls, bounded. */
     e = xr_bank_outbox_open(cfg->outbox_dir, cfg->outbox_map_bytes, srv->bank_ids, srv->nbanks,
                             STAGE_ROUNDS * EV_BATCH, &srv->outbox);
+    /* Orders that rested before a restart: cancel-on-disconnect covers them too. */
+    if (e == XR_OK)
+        e = xr_bank_outbox_resting_each(srv->outbox, load_resting, srv);
     if (e != XR_OK) {
         xr_bank_server_close(srv);
         return e;
+    }
+    if (srv->resting.n > 0) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_INFO, "bank", "resting_loaded");
+        xr_log_u64(&l, "orders", srv->resting.n);
+        xr_log_end(&l);
     }
     xr_net_loop_config lc;
     xr_net_loop_config_default(&lc);
@@ -749,6 +845,32 @@ uint64_t xr_bank_server_next_seq(const xr_bank_server *s, uint32_t bank_id)
 
 /* ---- one iteration ----------------------------------------------------------------------- */
 
+/* Keeps the cancel-on-disconnect table durable (docs/protocol.md §5.6): an execution report
+ * saying the order rests (OPEN, PARTIALLY_FILLED) puts it in the table and in the outbox's
+ * copy; a final one for an order in the table deletes the copy (xr_bank_resting_note_event
+ * then forgets it in memory). Staged with the iteration's responses: the same commit. The
+ * staging has room for one change per event of the iteration. */
+static void note_resting(xr_bank_server *srv, const xr_engine_event *ev)
+{
+    if (ev->kind != XR_ENGINE_EV_EXEC_REPORT || bank_index(srv, ev->bank_id) < 0)
+        return;
+    const xr_engine_exec_report_ev *r = &ev->u.report;
+    if (r->status == XR_ENGINE_ORDER_OPEN || r->status == XR_ENGINE_ORDER_PARTIALLY_FILLED) {
+        const xr_bank_resting_entry *e = xr_bank_resting_find(&srv->resting, ev->bank_id, &r->key);
+        uint64_t corr = e != NULL ? e->correlation_id : ev->correlation_id;
+        if (xr_bank_resting_add(&srv->resting, ev->bank_id, ev->customer_id, corr, &r->key) ==
+            XR_OK) {
+            xr_err x = xr_bank_outbox_stage_resting(srv->outbox, ev->bank_id, &r->key,
+                                                    ev->customer_id, corr, 1);
+            XR_ASSERT(x == XR_OK);
+        }
+    } else if (r->status >= XR_ENGINE_ORDER_FILLED &&
+               xr_bank_resting_find(&srv->resting, ev->bank_id, &r->key) != NULL) {
+        xr_err x = xr_bank_outbox_stage_resting(srv->outbox, ev->bank_id, &r->key, 0, 0, 0);
+        XR_ASSERT(x == XR_OK);
+    }
+}
+
 static xr_err poll_engine(xr_bank_server *srv)
 {
     for (int round = 0; round < STAGE_ROUNDS; round++) {
@@ -764,8 +886,31 @@ static xr_err poll_engine(xr_bank_server *srv)
         for (size_t i = 0; i < n; i++) {
             const xr_engine_event *ev = &srv->evbuf[i];
             infl_answer(srv, ev->bank_id, ev->correlation_id);
+            note_resting(srv, ev);
             xr_bank_resting_note_event(&srv->resting, ev);
-            e = xr_bank_outbox_stage(srv->outbox, ev, NULL);
+            uint8_t oflags = 0;
+            uint16_t odl = 0;
+            if (ev->kind == XR_ENGINE_EV_EXEC_REPORT) {
+                struct ackord *a = ackord_find(srv, ev->bank_id, &ev->u.report.key);
+                if (a != NULL) {
+                    oflags = XR_BANK_ORDER_ACK_REQUIRED;
+                    odl = a->deadline_ms;
+                    if (ev->u.report.status >= XR_ENGINE_ORDER_FILLED) { /* final: no more */
+                        memset(a, 0, sizeof *a);
+                        srv->nackord--;
+                    }
+                }
+            } else if (ev->kind == XR_ENGINE_EV_REJECT &&
+                       ev->u.reject.cmd_kind == XR_ENGINE_CMD_NEW_ORDER && srv->nackord > 0) {
+                /* a refused order reports nothing more */
+                for (uint32_t a = 0; a < ACKORD_MAX; a++)
+                    if (srv->ackord[a].bank_id == ev->bank_id &&
+                        srv->ackord[a].corr == ev->correlation_id) {
+                        memset(&srv->ackord[a], 0, sizeof srv->ackord[a]);
+                        srv->nackord--;
+                    }
+            }
+            e = xr_bank_outbox_stage_ex(srv->outbox, ev, oflags, odl, NULL);
             XR_ASSERT(e != XR_ERR_NO_MEMORY); /* room was checked above */
             if (e == XR_ERR_NOT_FOUND) {
                 xr_log_line l;
@@ -789,6 +934,12 @@ static xr_err poll_engine(xr_bank_server *srv)
 /* Sends the session what is durable for its bank, from its cursor on. */
 static void pump(xr_bank_server *srv, sess *s)
 {
+    /* Retention may have removed what lies below the horizon (acknowledged frames only). */
+    uint64_t horizon = xr_bank_outbox_first_seq(srv->outbox, s->bank_id);
+    if (s->rp_next < horizon && s->rp_next < s->rp_end)
+        s->rp_next = horizon < s->rp_end ? horizon : s->rp_end;
+    if (s->send_next < horizon)
+        s->send_next = horizon;
     /* A recovery request first: stored frames again, same bytes (their ACK deadlines, if
      * any, run from their first send). */
     while (s->rp_next < s->rp_end) {
@@ -819,16 +970,26 @@ static void pump(xr_bank_server *srv, sess *s)
         }
         if (tx_put(s, f, len, TX_RESERVE) != XR_OK)
             break;
-        if ((s->flags & XR_BANK_LOGON_ACK_REQUIRED) &&
+        /* Ack required by the session (LOGON flag) or by the order (the stored report's
+         * flag, response header byte 36; deadline u16 at 38, 0 = the server's). */
+        int order_ack = len >= XR_PROTO_APP_HEADER_LEN && (f[36] & XR_BANK_ORDER_ACK_REQUIRED) != 0;
+        if (((s->flags & XR_BANK_LOGON_ACK_REQUIRED) || order_ack) &&
             f[XR_PROTO_OFF_TYPE] == XR_PROTO_EV_EXEC_REPORT && s->send_next > s->acked) {
+            uint32_t dl_ms = srv->cfg.ack_deadline_ms;
+            if (order_ack && (f[38] | f[39]) != 0)
+                dl_ms = (uint32_t)f[38] | (uint32_t)f[39] << 8;
+            uint64_t due = xr_clock_mono_ns() + (uint64_t)dl_ms * XR_NS_PER_MS;
             if (s->ackq_n < ACKQ) {
                 uint32_t at = (s->ackq_head + s->ackq_n++) % ACKQ;
                 s->ackq_seq[at] = s->send_next;
-                s->ackq_ns[at] = xr_clock_mono_ns();
+                s->ackq_due[at] = due;
             } else {
-                /* Full: the newest entry now stands for this report too, with its earlier
-                 * send time - a deadline never later than this report's own. */
-                s->ackq_seq[(s->ackq_head + ACKQ - 1) % ACKQ] = s->send_next;
+                /* Full: the newest entry now stands for this report too, with the earlier
+                 * of the two deadlines - never later than this report's own. */
+                uint32_t at = (s->ackq_head + ACKQ - 1) % ACKQ;
+                s->ackq_seq[at] = s->send_next;
+                if (due < s->ackq_due[at])
+                    s->ackq_due[at] = due;
             }
         }
         s->send_next++;
@@ -859,8 +1020,11 @@ static void timers(xr_bank_server *srv)
             xr_net_stream_abort(&s->st);
             continue;
         }
-        if (s->ackq_n > 0 &&
-            now - s->ackq_ns[s->ackq_head] > (uint64_t)srv->cfg.ack_deadline_ms * XR_NS_PER_MS) {
+        uint32_t late = ACKQ;
+        for (uint32_t q = 0; q < s->ackq_n && late == ACKQ; q++)
+            if (now > s->ackq_due[(s->ackq_head + q) % ACKQ])
+                late = (s->ackq_head + q) % ACKQ;
+        if (late != ACKQ) {
             /* BANK_CONNECTION (docs/protocol.md §5.7): the report stays stored and is replayed
              * at the next logon; the booking stands. */
             srv->stats.bank_connection++;
@@ -868,7 +1032,7 @@ static void timers(xr_bank_server *srv)
             xr_log_begin(&l, XR_LOG_ERROR, "bank", "bank_connection");
             xr_log_u64(&l, "session", s->id);
             xr_log_u64(&l, "bank", s->bank_id);
-            xr_log_u64(&l, "unacked_seq", s->ackq_seq[s->ackq_head]);
+            xr_log_u64(&l, "unacked_seq", s->ackq_seq[late]);
             xr_log_u64(&l, "acked", s->acked);
             xr_log_err(&l, XR_ERR_BANK_CONNECTION);
             xr_log_end(&l);
@@ -881,6 +1045,39 @@ static void timers(xr_bank_server *srv)
             memset(&m, 0, sizeof m);
             m.type = XR_PROTO_HEARTBEAT;
             send_msg(s, &m);
+        }
+    }
+}
+
+/* Outbox retention (docs/protocol.md §5.3): at most once per second, per bank, delete up to
+ * outbox_compact_batch stored frames that the bank has processed (acked), that are older than
+ * outbox_retention_s and not among its last outbox_keep_last. Off the hot path: a bounded
+ * batch in its own commit. */
+static void compact(xr_bank_server *srv)
+{
+    uint64_t now = xr_clock_mono_ns();
+    if (now < srv->next_compact_ns)
+        return;
+    srv->next_compact_ns = now + COMPACT_EVERY_NS;
+    int64_t before =
+        xr_clock_wall_ns() - (int64_t)srv->cfg.outbox_retention_s * (int64_t)XR_NS_PER_SEC;
+    for (uint32_t i = 0; i < srv->nbanks; i++) {
+        uint64_t durable = xr_bank_outbox_durable_next(srv->outbox, srv->bank_ids[i]);
+        uint64_t upto = srv->acked[i];
+        if (durable - 1 < (uint64_t)srv->cfg.outbox_keep_last)
+            continue;
+        if (upto > durable - 1 - srv->cfg.outbox_keep_last)
+            upto = durable - 1 - srv->cfg.outbox_keep_last;
+        uint32_t n = 0;
+        xr_err e = xr_bank_outbox_compact(srv->outbox, srv->bank_ids[i], upto, before,
+                                          srv->cfg.outbox_compact_batch, &n);
+        srv->stats.compacted += n;
+        if (e != XR_OK) {
+            xr_log_line l;
+            xr_log_begin(&l, XR_LOG_WARN, "bank", "outbox_compact");
+            xr_log_u64(&l, "bank", srv->bank_ids[i]);
+            xr_log_err(&l, e);
+            xr_log_end(&l);
         }
     }
 }
@@ -939,6 +1136,7 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
             pump(srv, &srv->sessions[i]);
     xr_bank_outbox_read_end(srv->outbox);
     timers(srv);
+    compact(srv);
     return XR_OK;
 }
 

@@ -9,7 +9,12 @@
  * response frames. Every response is stored durably in the outbox (an LMDB environment of
  * its own in cfg.outbox_dir) before it is sent: one write transaction and one fsync per
  * server iteration batch every response of that iteration (group commit). Responses for a
- * bank that is not connected are stored and replayed at its next logon.
+ * bank that is not connected are stored and replayed at its next logon. Once per second the
+ * server deletes, in a bounded batch, stored responses a bank has acknowledged that are past
+ * the retention period (outbox_retention_s); the cancel-on-disconnect table of resting orders
+ * is kept in the outbox too (loaded by xr_bank_server_open), and "ack required" is per order
+ * (NEW_ORDER's option; the LOGON flag is the session default): docs/protocol.md §5.3, §5.6,
+ * §5.7.
  *
  *   xr_bank_server_config cfg;
  *   xr_bank_server_config_default(&cfg);    then outbox_dir, banks[], listen address
@@ -88,7 +93,15 @@ typedef struct xr_bank_server_config {
                                  nonce memory is twice this */
     uint32_t ack_deadline_ms; /* BANK_CONNECTION: a response marked "ack required"
                                  (docs/protocol.md §5.7) not ACKed within this ends the
-                                 session [5000] */
+                                 session [5000]; a NEW_ORDER may set its own */
+    /* Outbox retention (docs/protocol.md §5.3, docs/operations.md): once per second the
+     * server deletes, per bank, up to outbox_compact_batch stored responses that the bank has
+     * processed (ACKed, or covered by a LOGON's last_seq, in this server's life), that were
+     * stored more than outbox_retention_s ago and are not among the bank's last
+     * outbox_keep_last. 0 batch: nothing is ever deleted. */
+    uint32_t outbox_retention_s;   /* [604800: 7 days] */
+    uint32_t outbox_keep_last;     /* [0] */
+    uint32_t outbox_compact_batch; /* deletions per bank per step [1000] */
     uint32_t nkeys;
     xr_bank_server_key keys[XR_BANK_SERVER_KEYS_MAX];
     /* Optional: called once per iteration of xr_bank_server_run_once (and so of the drain),
@@ -112,6 +125,7 @@ typedef struct xr_bank_server_stats {
     uint64_t cancel_on_disconnect; /* sessions ended uncleanly with the flag */
     uint64_t bank_connection;      /* sessions ended with LOGOUT(BANK_CONNECTION) */
     uint64_t in_engine;            /* requests submitted and not answered yet (now) */
+    uint64_t compacted;            /* stored responses deleted by retention */
 } xr_bank_server_stats;
 
 typedef struct xr_bank_server xr_bank_server;

@@ -122,27 +122,52 @@ xr_bank_seq_verdict xr_bank_seq_check(uint64_t *last, uint64_t seq)
     return XR_BANK_SEQ_NEW;
 }
 
+const xr_bank_resting_entry *xr_bank_resting_find(const xr_bank_resting *r, uint32_t bank_id,
+                                                  const xr_engine_key *key)
+{
+    XR_ASSERT(r != NULL && key != NULL);
+    if (r->n == 0 || bank_id == 0)
+        return NULL;
+    for (uint32_t i = 0; i < XR_BANK_RESTING_MAX; i++) {
+        const xr_bank_resting_entry *e = &r->e[i];
+        if (e->bank_id == bank_id && memcmp(e->key.bytes, key->bytes, sizeof e->key.bytes) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+xr_err xr_bank_resting_add(xr_bank_resting *r, uint32_t bank_id, uint64_t customer_id,
+                           uint64_t correlation_id, const xr_engine_key *key)
+{
+    XR_ASSERT(r != NULL && key != NULL);
+    /* bank 0 marks a free entry: no such command reaches the engine (the server forces the
+     * session's bank, which is never 0) */
+    if (bank_id == 0)
+        return XR_ERR_INVALID_ARGUMENT;
+    xr_bank_resting_entry *e = (xr_bank_resting_entry *)xr_bank_resting_find(r, bank_id, key);
+    for (uint32_t i = 0; e == NULL && i < XR_BANK_RESTING_MAX; i++)
+        if (r->e[i].bank_id == 0) {
+            e = &r->e[i];
+            r->n++;
+        }
+    if (e == NULL)
+        return XR_ERR_NO_MEMORY;
+    e->bank_id = bank_id;
+    e->customer_id = customer_id;
+    e->correlation_id = correlation_id;
+    e->key = *key;
+    return XR_OK;
+}
+
 xr_err xr_bank_resting_note_cmd(xr_bank_resting *r, const xr_engine_cmd *cmd)
 {
     XR_ASSERT(r != NULL && cmd != NULL);
-    /* bank 0 marks a free entry: no such command reaches the engine (the server forces the
-     * session's bank, which is never 0) */
     if (cmd->bank_id == 0 || cmd->kind != XR_ENGINE_CMD_NEW_ORDER ||
         cmd->u.order.type != XR_ENGINE_LIMIT || cmd->u.order.tif == XR_ENGINE_TIF_IOC ||
         cmd->u.order.tif == XR_ENGINE_TIF_FOK)
         return XR_OK;
-    for (uint32_t i = 0; i < XR_BANK_RESTING_MAX; i++) {
-        xr_bank_resting_entry *e = &r->e[i];
-        if (e->bank_id != 0)
-            continue;
-        e->bank_id = cmd->bank_id;
-        e->customer_id = cmd->customer_id;
-        e->correlation_id = cmd->correlation_id;
-        e->key = cmd->u.order.key;
-        r->n++;
-        return XR_OK;
-    }
-    return XR_ERR_NO_MEMORY;
+    return xr_bank_resting_add(r, cmd->bank_id, cmd->customer_id, cmd->correlation_id,
+                               &cmd->u.order.key);
 }
 
 void xr_bank_resting_note_event(xr_bank_resting *r, const xr_engine_event *ev)

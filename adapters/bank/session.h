@@ -100,6 +100,15 @@ typedef struct xr_bank_resting {
     uint32_t n;
 } xr_bank_resting;
 
+/* The entry of (bank, key), or NULL. */
+const xr_bank_resting_entry *xr_bank_resting_find(const xr_bank_resting *r, uint32_t bank_id,
+                                                  const xr_engine_key *key);
+
+/* Adds (bank, key) with its customer and NEW_ORDER correlation id, or updates its entry.
+ * XR_OK; XR_ERR_NO_MEMORY when the table is full; XR_ERR_INVALID_ARGUMENT for bank 0. */
+xr_err xr_bank_resting_add(xr_bank_resting *r, uint32_t bank_id, uint64_t customer_id,
+                           uint64_t correlation_id, const xr_engine_key *key);
+
 /* Notes a NEW_ORDER the engine accepted for routing if it can rest (LIMIT, not IOC or FOK).
  * XR_OK; XR_ERR_NO_MEMORY when the table is full (the order is then not cancelled on
  * disconnect; the server logs it). Other commands are ignored (XR_OK). */

@@ -144,13 +144,19 @@ xr_err xr_eng_conv_check(const xr_eng_shared *sh, const xr_eng_req *r, xr_eng_co
     /* Codes are NUL-terminated in the copy the record and the report carry. */
     c->cmd.u.convert.from_asset[XR_ASSET_CODE_MAX] = '\0';
     c->cmd.u.convert.to_asset[XR_ASSET_CODE_MAX] = '\0';
-    if (engine_asset(sh, cv->from_asset, &c->from_asset) != 0 ||
-        engine_asset(sh, cv->to_asset, &c->to_asset) != 0)
+    /* Not in the registry: UNKNOWN_ASSET. Registered but not converted by any venue (so not
+     * necessarily an asset of this engine): NOT_SUPPORTED, below. */
+    const xr_asset *fa = xr_assets_find(&sh->assets, c->cmd.u.convert.from_asset);
+    const xr_asset *ta = xr_assets_find(&sh->assets, c->cmd.u.convert.to_asset);
+    if (fa == NULL || ta == NULL)
         return XR_ERR_UNKNOWN_ASSET;
-    if (c->from_asset == c->to_asset)
+    if (fa->id == ta->id)
         return XR_ERR_INVALID_ARGUMENT;
     if (cv->amount.units <= 0)
         return XR_ERR_INVALID_AMOUNT;
+    if (engine_asset(sh, fa->code, &c->from_asset) != 0 ||
+        engine_asset(sh, ta->code, &c->to_asset) != 0)
+        return XR_ERR_NOT_SUPPORTED; /* a configured route makes both engine assets */
     char route[XR_ENGINE_PAIR_NAME_MAX];
     snprintf(route, sizeof route, "%s/%s", xr_eng_asset(sh, c->from_asset)->code,
              xr_eng_asset(sh, c->to_asset)->code);

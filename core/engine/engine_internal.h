@@ -38,6 +38,7 @@
 
 #define XR_ENG_LEGS_MAX     8u  /* = XR_PRICING_VENUES_MAX (checked in stage_pricing.c) */
 #define XR_ENG_MD_LEVELS    32u /* levels per side of a market-data snapshot */
+#define XR_ENG_MD_KEYFRAME  64u /* a venue book is sent whole at least every this many deltas */
 #define XR_ENG_CLIENT_ID    40u /* client order id and its NUL */
 #define XR_ENG_PAIRS_MAX    32u /* distinct pairs over all venues */
 #define XR_ENG_OUTBOX_SMALL 64u
@@ -232,6 +233,11 @@ typedef struct xr_eng_md_book {
     uint64_t update_id;
     xr_eng_md_level bids[XR_ENG_MD_LEVELS]; /* best first */
     xr_eng_md_level asks[XR_ENG_MD_LEVELS];
+    /* A delta (xr_book_levels_diff of the top XR_ENG_MD_LEVELS a side since the message
+     * before): bids/asks are the changed levels (quantity 0 removes), removals first, and
+     * they apply only on the pricing copy at base_id; else the levels are a snapshot. */
+    bool delta;
+    uint64_t base_id;
 } xr_eng_md_book;
 
 /* A public trade of one venue (its @trade stream), prices at the venue instrument's price
@@ -386,7 +392,7 @@ void xr_eng_conv_encode(const xr_eng_conv *c, uint8_t out[XR_ENG_CONV_REC_LEN]);
 xr_err xr_eng_conv_decode(const xr_eng_shared *sh, const uint8_t *b, uint32_t len, xr_eng_conv *c);
 /* Checks a CONVERT command against the configuration and fills c (assets, venue, amount).
  * XR_OK, XR_ERR_INVALID_ARGUMENT (all-zero key, same asset twice), XR_ERR_UNKNOWN_ASSET (not
- * an asset of the engine), XR_ERR_INVALID_AMOUNT (<= 0), XR_ERR_NOT_SUPPORTED (no venue
+ * in the asset registry), XR_ERR_INVALID_AMOUNT (<= 0), XR_ERR_NOT_SUPPORTED (no venue
  * offers the conversion). */
 xr_err xr_eng_conv_check(const xr_eng_shared *sh, const xr_eng_req *r, xr_eng_conv *c);
 /* Fills the conversion report of `c` answering its command. */

@@ -3,6 +3,7 @@
  * the venues' market-data rings; answers quotes and depth queries; runs an order's pre-trade
  * checks and turns the walk into the routing plan and the amount to reserve.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "core/base/assert.h"
@@ -141,9 +142,19 @@ static void md_book(xr_eng_pricing *p, const xr_eng_md_book *mb, bool down, uint
         xr_book_reset(&vp->book);
         return;
     }
+    if (mb->delta &&
+        (xr_book_get_state(&vp->book) != XR_BOOK_SYNCED ||
+         xr_book_update_id(&vp->book) != mb->base_id || mb->update_id <= mb->base_id)) {
+        /* Not a continuation of what this copy holds (cannot happen while the venue stage
+         * keeps its rule): never price a wrong book; unusable until the next snapshot, which
+         * the venue stage sends at least every XR_ENG_MD_KEYFRAME messages. */
+        xr_book_reset(&vp->book);
+        return;
+    }
     xr_ev_book ev;
-    memset(&ev, 0, sizeof ev);
-    ev.first_id = ev.last_id = mb->update_id;
+    memset(&ev, 0, offsetof(xr_ev_book, levels));
+    ev.first_id = mb->delta ? mb->base_id + 1 : mb->update_id;
+    ev.last_id = mb->update_id;
     ev.part = XR_EV_BOOK_PART_FIRST | XR_EV_BOOK_PART_LAST;
     ev.n_bids = mb->n_bids;
     ev.n_asks = mb->n_asks;
@@ -153,7 +164,10 @@ static void md_book(xr_eng_pricing *p, const xr_eng_md_book *mb, bool down, uint
         ev.levels[XR_EV_BOOK_LEVELS_MAX - 1 - i] =
             (xr_book_level){mb->asks[i].price, mb->asks[i].qty};
     xr_book_outcome oc;
-    (void)xr_book_apply_snapshot(&vp->book, &ev, now, &oc); /* a bad one leaves it unsynced */
+    if (mb->delta)
+        (void)xr_book_apply_delta(&vp->book, &ev, now, &oc); /* a bad one leaves it unsynced */
+    else
+        (void)xr_book_apply_snapshot(&vp->book, &ev, now, &oc);
 }
 
 /* ---- requests -------------------------------------------------------------------------------- */

@@ -466,6 +466,21 @@ xr_err xr_book_read(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_vie
     return XR_OK;
 }
 
+xr_err xr_book_read_both(const xr_book *b, uint64_t now_ns, xr_book_view *bids, xr_book_view *asks)
+{
+    XR_ASSERT(b != NULL && bids != NULL && asks != NULL);
+    xr_err err = xr_book_check(b, now_ns);
+    if (err != XR_OK) {
+        *bids = *asks = (xr_book_view){NULL, 0};
+        return err;
+    }
+    bids->n = b->bids.n;
+    bids->best = b->bids.n > 0 ? &b->bids.levels[b->bids.n - 1] : NULL;
+    asks->n = b->asks.n;
+    asks->best = b->asks.n > 0 ? &b->asks.levels[b->asks.n - 1] : NULL;
+    return XR_OK;
+}
+
 xr_err xr_book_top(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_level *out,
                    uint32_t max, uint32_t *n)
 {
@@ -479,6 +494,57 @@ xr_err xr_book_top(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_leve
     for (uint32_t i = 0; i < count; i++)
         out[i] = *xr_book_view_at(&v, i);
     *n = count;
+    return XR_OK;
+}
+
+_Static_assert(sizeof(xr_book_level) == 2 * sizeof(xr_i128), "levels compare bytewise");
+
+xr_err xr_book_levels_diff(xr_side side, const xr_book_level *old, uint32_t n_old,
+                           const xr_book_level *cur, uint32_t n_cur, xr_book_level *out,
+                           uint32_t max, uint32_t *n)
+{
+    XR_ASSERT(n != NULL && (old != NULL || n_old == 0) && (cur != NULL || n_cur == 0) &&
+              (out != NULL || max == 0));
+    *n = 0;
+    if (side != XR_SIDE_BUY && side != XR_SIDE_SELL)
+        return XR_ERR_INVALID_ARGUMENT;
+    bool bids = side == XR_SIDE_BUY;
+    /* One merge of the two best-first lists: removals fill `out` from the front, sets from
+     * the back (in reverse order: their order does not matter, prices are distinct); the
+     * sets are then moved behind the removals. */
+    const xr_book_level *o = old, *oe = old + n_old, *c = cur, *ce = cur + n_cur;
+    uint32_t rm = 0, set = 0;
+    for (;;) {
+        /* Unchanged runs (most of the window) first, without the general case's branches. */
+        while (o < oe && c < ce && memcmp(o, c, sizeof *o) == 0) {
+            o++;
+            c++;
+        }
+        if (o == oe && c == ce)
+            break;
+        int cmp; /* < 0: *o comes first (absent from cur), > 0: *c first, 0: same price */
+        if (o == oe)
+            cmp = 1;
+        else if (c == ce)
+            cmp = -1;
+        else if (o->price.ticks == c->price.ticks)
+            cmp = 0;
+        else
+            cmp = (o->price.ticks > c->price.ticks) == bids ? -1 : 1;
+        if (rm + set == max)
+            return XR_ERR_NO_MEMORY;
+        if (cmp < 0) {
+            out[rm++] = (xr_book_level){o->price, {0}};
+            o++;
+        } else {
+            out[max - 1 - set++] = *c++;
+            if (cmp == 0)
+                o++;
+        }
+    }
+    if (set > 0)
+        memmove(&out[rm], &out[max - set], (size_t)set * sizeof *out);
+    *n = rm + set;
     return XR_OK;
 }
 

@@ -170,10 +170,29 @@ xr_err xr_book_check(const xr_book *b, uint64_t now_ns);
  * side value. */
 xr_err xr_book_read(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_view *out);
 
+/* Both sides' views (as xr_book_read() of XR_SIDE_BUY into `bids` and XR_SIDE_SELL into
+ * `asks`) after one xr_book_check(): its result; on failure both views are empty. */
+xr_err xr_book_read_both(const xr_book *b, uint64_t now_ns, xr_book_view *bids, xr_book_view *asks);
+
 /* Copies the best min(max, depth) levels of `side`, best first, into `out`, after the same
  * checks; `*n` is the number copied (0 on failure). */
 xr_err xr_book_top(const xr_book *b, xr_side side, uint64_t now_ns, xr_book_level *out,
                    uint32_t max, uint32_t *n);
+
+/* The changes that turn `old` into `cur`, two copies of the best levels of one side (best
+ * first, as xr_book_top writes them; XR_SIDE_BUY: bids, prices descending, XR_SIDE_SELL:
+ * asks, ascending): first every price of `old` missing from `cur`, with quantity zero, then
+ * every price of `cur` that is new or whose quantity changed, with its new quantity. Applied
+ * as one delta to a book holding exactly `old` (with depth_max >= n_old and >= n_cur), it
+ * leaves the book holding exactly `cur`, never more than max(n_old, n_cur) levels in between
+ * (removals come first), so no level is dropped for capacity. This is how a stage that keeps
+ * a copy of another book's top levels is sent only what changed (adapters/engine_venues.c).
+ * `*n` is the number of levels written to `out` (at most `max`). Returns XR_OK,
+ * XR_ERR_NO_MEMORY (more than `max` changes: `*n` is 0 and `out` holds nothing useful) or
+ * XR_ERR_INVALID_ARGUMENT (another side value). Pure: no book is read or changed. */
+xr_err xr_book_levels_diff(xr_side side, const xr_book_level *old, uint32_t n_old,
+                           const xr_book_level *cur, uint32_t n_cur, xr_book_level *out,
+                           uint32_t max, uint32_t *n);
 
 /* O(n) consistency check for tests, debug builds and fuzzing: each side strictly sorted with
  * the best last, prices and quantities positive, counts within capacity, every level inside

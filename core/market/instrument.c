@@ -209,7 +209,11 @@ const xr_instrument *xr_instruments_get(const xr_instruments *t, uint32_t id)
 /* r = a mod m == 0, for m > 0. */
 static bool is_multiple(xr_i128 a, xr_i128 m)
 {
-    return m <= 0 || a % m == 0;
+    if (m <= 0)
+        return true;
+    if (a >= 0 && a <= INT64_MAX && m <= INT64_MAX)
+        return (uint64_t)a % (uint64_t)m == 0; /* one hardware division, the same answer */
+    return a % m == 0;
 }
 
 xr_err xr_instrument_check_order(const xr_instrument *inst, xr_price price, xr_amount qty)

@@ -241,11 +241,7 @@ static xr_err gate_open(const xr_pricing *p, const xr_pricing_pair *pr, uint64_t
             bbo->venues_unavailable++;
             continue;
         }
-        xr_err err = xr_book_check(v->book, now_ns);
-        if (err == XR_OK)
-            err = xr_book_read(v->book, XR_SIDE_BUY, now_ns, &g->bids[i]);
-        if (err == XR_OK)
-            err = xr_book_read(v->book, XR_SIDE_SELL, now_ns, &g->asks[i]);
+        xr_err err = xr_book_read_both(v->book, now_ns, &g->bids[i], &g->asks[i]);
         if (err == XR_ERR_STALE) {
             bbo->venues_stale++;
             continue;

@@ -34,13 +34,17 @@
  *   below the last one received) are dropped, a gap triggers a REPLAY_REQUEST. A response
  *   counts as processed once it has been returned to the caller (by xr_client_poll or as
  *   the answer of a blocking call) and every smaller seq has been too; the library then
- *   ACKs it (cumulatively, at least every heartbeat interval and every 64 messages) and, if
+ *   ACKs it (cumulatively, at least every heartbeat interval and every 64 messages, and at
+ *   once when it is an execution report marked "acknowledgement required") and, if
  *   cfg.state_path is set, records it in that file (write to a temporary file, fsync,
  *   rename: a crash leaves the old or the new value, never a torn one). After a lost
  *   connection the library reconnects (cfg.reconnect) and logs on with last_seq = the last
  *   seq received, so the server replays exactly what is missing. After a process restart
  *   it logs on with the seq read from cfg.state_path (or cfg.last_seq when there is no
- *   file), so what was received but not processed before the crash is replayed.
+ *   file), so what was received but not processed before the crash is replayed. If that seq
+ *   is below the server's retention horizon (responses acknowledged long ago and deleted,
+ *   docs/protocol.md §5.3), the replay starts at the horizon and the library continues from
+ *   there (xr_client_last_error_text names the missing range).
  *
  * Refusals below the engine. A request the server refuses before it reaches the engine
  *   (SESSION_REJECT: e.g. AGAIN while the server drains) is answered by an EV_REJECT event
@@ -136,9 +140,22 @@ typedef struct xr_client_config {
                              exist yet [0: replay everything the server still has] */
     uint8_t ack_required; /* 1: the server requires an ACK of every execution report within
                              its deadline, else ends the session with BANK_CONNECTION
-                             (docs/protocol.md §5.7); the library then ACKs every response as
-                             soon as it is processed [0] */
+                             (docs/protocol.md §5.7: the session-wide default of the
+                             per-order option, xr_client_order_opts); the library then ACKs
+                             every response as soon as it is processed [0] */
 } xr_client_config;
+
+/* Per-order options of a NEW_ORDER (docs/protocol.md §4.3, §5.7). */
+typedef struct xr_client_order_opts {
+    uint8_t ack_required;     /* 1: the server requires an ACK of each of this order's
+                                 execution reports within ack_deadline_ms, else it ends the
+                                 session with LOGOUT(BANK_CONNECTION) and replays the report at
+                                 the next logon; the library ACKs such a report as soon as it
+                                 has been returned to the caller (by the blocking call or
+                                 xr_client_poll) [0] */
+    uint16_t ack_deadline_ms; /* 0: the server's default (5000 ms unless configured); must be
+                                 0 when ack_required is 0 */
+} xr_client_order_opts;
 
 /* Fills `cfg` with the defaults in brackets; no credentials. */
 void xr_client_config_default(xr_client_config *cfg);
@@ -173,6 +190,12 @@ int xr_client_fd(const xr_client *c);
  * NO_MEMORY when the receive queue is full (poll first: the server cannot be read while
  * the caller does not consume). */
 xr_err xr_client_submit(xr_client *c, const xr_engine_cmd *cmd, uint64_t *correlation_id);
+
+/* As xr_client_submit, with per-order options (NULL: none). INVALID_ARGUMENT also when opts
+ * asks ack_required for a command other than NEW_ORDER, ack_required > 1, or a deadline
+ * without ack_required. */
+xr_err xr_client_submit_ex(xr_client *c, const xr_engine_cmd *cmd, const xr_client_order_opts *opts,
+                           uint64_t *correlation_id);
 
 /* Services the connection for up to `timeout_ms` (0: only what is ready, never blocks;
  * -1: until at least one response is ready): reads frames, answers heartbeats, sends ACKs
@@ -213,6 +236,10 @@ xr_err xr_client_quote(xr_client *c, uint64_t customer_id, const xr_engine_quote
                        xr_engine_event *ev);
 xr_err xr_client_new_order(xr_client *c, uint64_t customer_id, const xr_engine_order_cmd *o,
                            xr_engine_event *ev);
+/* xr_client_new_order with per-order options (xr_client_order_opts; NULL: none). The answer
+ * (an EV_EXEC_REPORT marked "ack required") is ACKed before this returns. */
+xr_err xr_client_new_order_ex(xr_client *c, uint64_t customer_id, const xr_engine_order_cmd *o,
+                              const xr_client_order_opts *opts, xr_engine_event *ev);
 xr_err xr_client_cancel(xr_client *c, uint64_t customer_id, const xr_engine_key *key,
                         xr_engine_event *ev);
 xr_err xr_client_order_status(xr_client *c, uint64_t customer_id, const xr_engine_key *key,

@@ -150,7 +150,7 @@
  *   BALANCES            (none besides the above)
  *   BOOK                XR_ERR_UNKNOWN_PAIR, XR_ERR_STALE, XR_ERR_VENUE_UNAVAILABLE,
  *                       XR_ERR_INVALID_STATE
- *   CONVERT             XR_ERR_UNKNOWN_ASSET (an asset the engine does not have),
+ *   CONVERT             XR_ERR_UNKNOWN_ASSET (an asset code the registry does not know),
  *                       XR_ERR_NOT_SUPPORTED (no configured venue offers from -> to),
  *                       XR_ERR_INVALID_AMOUNT (<= 0), XR_ERR_INVALID_ARGUMENT (all-zero key,
  *                       from = to), XR_ERR_INSUFFICIENT_FUNDS, XR_ERR_IDEMPOTENCY_CONFLICT

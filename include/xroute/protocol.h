@@ -106,6 +106,7 @@ typedef enum xr_proto_type {
 #define XR_PROTO_LEVEL_LEN          32  /* one BOOK level */
 #define XR_PROTO_SUMMARY_LEN        200 /* one ORDER_LIST item */
 #define XR_PROTO_CHILD_LEN          152 /* one ORDER child */
+#define XR_PROTO_VENUE_PRICE_LEN    48  /* one ORDER venue price (after the children) */
 #define XR_PROTO_PAIRS_REQ_LEN      48  /* PAIRS request: header + cursor */
 #define XR_PROTO_TICKER_LEN         176 /* EV_TICKER */
 #define XR_PROTO_CANDLE_LEN         96  /* one EV_OHLC candle */

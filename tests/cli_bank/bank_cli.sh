@@ -129,6 +129,11 @@ err_is USAGE
 err_is UNAUTHORIZED
 "$XR" balances 42 --credentials "$WORK/host/credentials" --secret not-hex >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 2 ] && grep -q "^error: USAGE: the secret is" "$WORK/err" && ok "a secret that is not hex: exit 2" || bad "a secret that is not hex: exit 2"
+printf 'bank_id = 1\nthis line has no equals sign\n' >"$WORK/bad.cred"
+"$XR" balances 42 --credentials "$WORK/bad.cred" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: CONFIG: .*bad.cred:2: " "$WORK/err" && ok "a bad credentials line: CONFIG naming file:line" || bad "a bad credentials line: CONFIG naming file:line"
+"$XR" balances 42 --credentials "$WORK/none.cred" >"$WORK/out" 2>"$WORK/err"
+[ $? -eq 1 ] && grep -q "^error: NOT_FOUND: " "$WORK/err" && ok "a missing credentials file: NOT_FOUND" || bad "a missing credentials file: NOT_FOUND"
 # xrouted's demo-bank.env form (XROUTE_* names), found in ./var/xroute with no flags at all
 mkdir -p "$WORK/cwd/var/xroute"
 sed -n 's/^bank_id = /XROUTE_BANK=/p; s/^key_id = /XROUTE_KEY_ID=/p; s/^secret = /XROUTE_BANK_SECRET=/p; s/^connect = /XROUTE_CONNECT=/p' \
@@ -191,6 +196,14 @@ err_is INSUFFICIENT_FUNDS
 run 0 balances 42 --json
 # 1000 + 0.5 - 100.5 = 900
 json '[(b["asset"],b["balance"],b["available"],b["reserved"]) for b in d["balances"] if b["asset"]=="USDT"]==[("USDT","900.000000","900.000000","0.000000")]' "USDT balance 900.000000"
+
+# --state: the last processed seq survives the run; the next run logs on after it, and its one
+# new answer moves it by exactly one (nothing else talks to this host meanwhile).
+run 0 balances 42 --state "$WORK/state"
+S1=$(cat "$WORK/state" 2>/dev/null)
+run 0 balances 42 --state "$WORK/state"
+S2=$(cat "$WORK/state" 2>/dev/null)
+[ -n "$S1" ] && [ "$S1" -ge 1 ] && [ "$S2" -eq $((S1 + 1)) ] && ok "--state: seq $S1, then $S2" || bad "--state: seq '$S1', then '$S2'"
 
 # ---- quote -----------------------------------------------------------------------------------
 # buy 0.005 BTC: venue-a (60000 x 1.001 = 60060 net) beats b (60010 x 1.002 = 60130.02).
@@ -260,6 +273,7 @@ grep -q "^last      59900.00000000 USDT/BTC at " "$WORK/out" && ok "ticker table
 run 0 order 42 $KB --json
 json 'd["status"]=="FILLED" and d["type"]=="market" and d["spread_bps"]==150 and d["amount_side"]=="base"' "order: stored record"
 json 'len(d["children"])==1 and d["children"][0]["venue"]==0 and d["children"][0]["filled"]=="0.00500000" and d["children"][0]["notional"]=="300.000000" and d["children"][0]["fee"]=="0.300000" and d["children"][0]["done"]==True and d["children"][0]["err"]=="OK"' "order: one child on venue-a, 0.005 at 300.000000, fee 0.300000"
+json 'len(d["venue_prices"])==2 and [(v["venue"],v["usable"],v["bid"],v["ask"]) for v in d["venue_prices"]]==[(0,True,"59900.00000000","60000.00000000"),(1,True,"59950.00000000","60010.00000000")] and d["decided_ns"]>0' "order: best-execution market, both venues' top of book at the decision"
 run 1 order 42 0000000000000000000000000000dead
 err_is NOT_FOUND
 run 1 order 43 $KB
@@ -308,14 +322,27 @@ err_is INVALID_AMOUNT
 run 0 buy 43 BTC/USDT 100 USDT --json
 json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.975876" and d["spread"]=="1.477476"' "buy for 100 USDT: 0.00164 BTC for 99.975876 USDT"
 
-# ---- what this engine does not do yet: refused by name, exit 1 -----------------------------
-run 1 convert 42 10 USD USDC --json
-if grep -q "^error: \(NOT_SUPPORTED\|INSUFFICIENT_FUNDS\): " "$WORK/err"; then
-    ok "convert: refused by name ($(sed -n 's/^error: \([A-Z_]*\):.*/\1/p' "$WORK/err"))"
-else
-    bad "convert: refused by name"
-fi
-json 'd["ok"]==False' "convert: JSON says ok false"
+# ---- convert (venue-a: USD <-> USDC at 1:1 less 10 bps) ------------------------------------------
+run 0 fund 42 100 USD --json
+KC=0000000000000000000000000000c0c1
+# 25.00 USD x 0.999 = 24.975000 USDC
+run 0 convert 42 25 USD USDC --key $KC --json
+json 'd["ok"] and d["status"]=="COMPLETED" and d["from_amount"]=="25.00" and d["to_amount"]=="24.975000" and d["key"]=="'$KC'"' "convert 25.00 USD -> 24.975000 USDC"
+# 12.345678 USDC x 0.999 = 12.333332322 USD, 12.33 at USD's 2 places (rounded down)
+run 0 convert 42 12.345678 USDC USD --json
+json 'd["status"]=="COMPLETED" and d["to_amount"]=="12.33"' "convert 12.345678 USDC -> 12.33 USD"
+run 0 balances 42 --json
+json '{b["asset"]:b["balance"] for b in d["balances"]}.get("USD")=="87.33" and {b["asset"]:b["balance"] for b in d["balances"]}.get("USDC")=="12.629322"' "balances: 100 - 25 + 12.33 = 87.33 USD, 24.975 - 12.345678 = 12.629322 USDC"
+run 1 convert 42 26 USD USDC --key $KC
+err_is IDEMPOTENCY_CONFLICT
+run 1 convert 42 1000 USD USDC
+err_is INSUFFICIENT_FUNDS
+run 1 convert 42 1 USD PYUSD
+err_is NOT_SUPPORTED # a registered asset no venue of this host converts to
+run 1 convert 42 1 USD XYZ
+err_is UNKNOWN_ASSET
+run 2 convert 42 1 USD USD
+err_is USAGE
 
 # ---- xroute-bank brief -------------------------------------------------------------------------
 # The brief's own pair, USDT/AZN, is refused by this engine (a base asset below the venue's 8
@@ -387,6 +414,22 @@ sed 's/^/     /' "$WORK/legs"
 # the brief's order, seen by the CLI
 run 0 order 7001 "$BKEY" --json
 json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.975876"' "xroute order shows the brief's order"
+
+# ---- an IOC LIMIT that fills in part (customer 44) ---------------------------------------------
+# venue-a's 60000 level has 0.00172 BTC left (0.01 - 0.005 - 0.00164 - 0.00164). A buy of 0.05
+# at most 61000 all in reaches it (60000 x 1.015 x 1.001 = 60963.9) but not venue-b's 60010
+# (x 1.015 x 1.002 = 61033.4): 0.00172 fills, the rest is cancelled.
+# N = 0.00172 x 60000 = 103.200000, F = 0.103200, E = 103.303200,
+# S = floor(103.3032 x 150 / 10^4) = 1.549548, paid 104.852748.
+run 0 customer 44 --json
+run 0 fund 44 4000 USDT --json
+run 0 buy 44 BTC/USDT 0.05 --price 61000 --tif ioc --json
+json 'd["ok"] and d["status"]=="CANCELLED" and d["filled"]=="0.00172000" and d["notional"]=="103.200000" and d["fees"]=="0.103200" and d["spread"]=="1.549548" and d["quote"]=="104.852748"' "IOC: 0.00172 of 0.05 filled, the rest CANCELLED, exit 0"
+run 0 balances 44 --json
+json '{b["asset"]:(b["balance"],b["reserved"]) for b in d["balances"]}["USDT"]==("3895.147252","0.000000")' "IOC: the reservation released but for the 104.852748 paid"
+# unmarketable IOC: nothing can fill inside 50000 all in
+run 1 buy 44 BTC/USDT 0.001 --price 50000 --tif ioc
+err_is INSUFFICIENT_LIQUIDITY
 
 "$XRB" brief --credentials "$WORK/host/credentials" --pair BTC/XYZ >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 2 ] && ok "xroute-bank brief on an unknown asset: exit 2" || bad "xroute-bank brief on an unknown asset: exit 2"

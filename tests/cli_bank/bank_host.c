@@ -22,6 +22,7 @@
  * the serving loop never sleeps (xr_bank_server_run_once with timeout 0): the engine's venue
  * sockets are served only between the server's waits, so this shows what those waits cost.
  * With --tls the bank port speaks TLS (BearSSL) with that PEM certificate chain and key.
+ * venue-a also converts USD <-> USDC at 1:1 less 10 bps (its Convert endpoint).
  * Bank 1, spread 150 bps, key 1, secret SECRET_HEX below (hex; the bytes are ASCII
  * "xroute-cli-test-secret-32-bytes.").
  */
@@ -210,7 +211,26 @@ int main(int argc, char **argv)
         vc->weight_limit = 100000000;
         for (uint32_t k = 0; k < vc->accounts[0].nbalances; k++)
             vc->accounts[0].balances[k].amount *= 100; /* 100,000,000 USDT, 10,000 BTC */
+        /* what the conversions deliver: 1,000,000 USD and USDC */
+        xr_sim_account_config *acc = &vc->accounts[0];
+        static const char *const fiat[] = {"USD", "USDC"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(acc->balances[acc->nbalances].asset, sizeof acc->balances[0].asset, "%s",
+                     fiat[k]);
+            acc->balances[acc->nbalances++].amount = 1000000 * (int64_t)XR_SIM_UNIT;
+        }
     }
+    /* venue-a's Convert endpoint: USD <-> USDC at 1:1 less 10 bps, delivered at the target's
+     * ledger decimals. */
+    static const char *const conv[] = {"USD:USDC:fee_bps=10,decimals=6",
+                                       "USDC:USD:fee_bps=10,decimals=2"};
+    for (int k = 0; k < 2; k++) {
+        if (xr_sim_convert_parse(conv[k], &sc.venues[0].converts[k], why, sizeof why) != XR_OK) {
+            fprintf(stderr, "bank_host: convert %s: %s\n", conv[k], why);
+            return 1;
+        }
+    }
+    sc.venues[0].nconverts = 2;
     /* The venues run on a thread of their own, as in xrouted: the simulator's io_uring loop
      * belongs to the thread that creates it, so that thread creates it, shapes the books and
      * then only polls; this thread hosts the engine and the server. */
@@ -251,6 +271,9 @@ int main(int argc, char **argv)
         for (int p = 0; p < 2; p++)
             snprintf(vc->pairs[p], sizeof vc->pairs[p], "%s", pairs[p]);
     }
+    ec.venues[0].nconverts = 2;
+    snprintf(ec.venues[0].converts[0], sizeof ec.venues[0].converts[0], "USD/USDC");
+    snprintf(ec.venues[0].converts[1], sizeof ec.venues[0].converts[1], "USDC/USD");
     xr_engine *eng;
     xr_err err = xr_engine_open(&ec, &eng);
     if (err != XR_OK) {

@@ -3,6 +3,7 @@
  *
  *   xrouted_kill9 XROUTED XROUTE WORKDIR [XROUTE_VENUE]
  *   XR_KILL9_ROUNDS=N  (default 20; the long mode is N >= 1000)   XR_KILL9_SEED=S
+ *   XR_KILL9_MAX_SECONDS=T  the last round (the final checks) starts once T seconds passed
  *
  * Without XROUTE_VENUE the daemon runs its embedded default (simulated venues in-process).
  * With it, two venues run as their own process (xroute-venue) that survives every kill, the
@@ -662,6 +663,10 @@ int main(int argc, char **argv)
             kill(venue_pid, SIGKILL);
         return 1;
     }
+    uint64_t deadline_ms =
+        getenv("XR_KILL9_MAX_SECONDS")
+            ? now_ms() + 1000u * strtoull(getenv("XR_KILL9_MAX_SECONDS"), NULL, 10)
+            : 0;
     unsigned kills = 0;
     for (unsigned round = 0; round <= rounds && failures == 0; round++) {
         uint16_t port = start_daemon();
@@ -689,7 +694,7 @@ int main(int argc, char **argv)
         }
         pump(c, 200); /* what the last session did not process is replayed first */
         settle(c);    /* every order from before the kill gets its answer */
-        if (round == rounds) {
+        if (round == rounds || (deadline_ms != 0 && now_ms() >= deadline_ms)) {
             final_checks(c);
             xr_client_close(c);
             kill(daemon_pid, SIGTERM);

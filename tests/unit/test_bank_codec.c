@@ -171,6 +171,8 @@ static void sample(uint8_t type, xr_bank_msg *m)
         c->u.order.limit = px(-big);
         c->u.order.expire_ns = 1767225600000000000;
         c->u.order.quote_id = 5;
+        m->order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+        m->ack_deadline_ms = 2500;
         break;
     case XR_PROTO_CANCEL:
     case XR_PROTO_ORDER_STATUS:
@@ -241,6 +243,8 @@ static void sample(uint8_t type, xr_bank_msg *m)
     }
     case XR_PROTO_EV_EXEC_REPORT:
         sample_report(&e->u.report);
+        m->order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+        m->ack_deadline_ms = 1000;
         break;
     case XR_PROTO_EV_CONVERSION_REPORT: {
         xr_engine_conversion_ev *v = &e->u.conversion;
@@ -303,6 +307,16 @@ static void sample(uint8_t type, xr_bank_msg *m)
         o->spread_bps = 150;
         o->seq = 18;
         o->created_ns = 1767225599000000000;
+        o->n_venue_prices = 2;
+        o->decided_ns = 1767225599000500000;
+        for (int i = 0; i < 2; i++) {
+            xr_engine_venue_price *vp = &o->venue_prices[i];
+            vp->venue = (uint16_t)(1 - i);
+            vp->usable = (uint8_t)(1 - i);
+            vp->age_ns = i ? 0 : 2500000;
+            vp->bid = px(i ? 0 : 6532400);
+            vp->ask = px(i ? 0 : -big);
+        }
         for (int i = 0; i < 2; i++) {
             xr_engine_child *ch = &o->children[i];
             snprintf(ch->client_order_id, sizeof ch->client_order_id, "xr-7-12-%d", i);
@@ -452,7 +466,8 @@ static const expect expects[] = {
     {XR_PROTO_QUOTE, 88, {{40, 8, 0x4E5A412F54445355ull}, {64, 1, 1}, {65, 1, 1}, {72, 8, 10000}}},
     {XR_PROTO_NEW_ORDER,
      136,
-     {{80, 4, 0x00040202},
+     /* 84: ack-required flag 1, rsv, deadline 2500 = 0x09C4 */
+     {{80, 8, 0x09C4000100040202ull},
       {88, 8, 0x7766554433221100ull},
       {120, 8, 1767225600000000000ull},
       {128, 8, 5}}},
@@ -470,7 +485,8 @@ static const expect expects[] = {
     {XR_PROTO_EV_QUOTE, 192, {{40, 8, 31337}, {72, 4, 0x02060101}, {80, 4, 150}, {168, 8, 17242}}},
     {XR_PROTO_EV_EXEC_REPORT,
      216,
-     {{80, 4, 0x02010502}, {88, 4, 2}, {128, 8, -5ll}, {208, 8, 1767225600123456789ull}}},
+     /* 36: ack-required flag 1, rsv, deadline 1000 = 0x03E8 */
+     {{80, 4, 0x02010502}, {36, 4, 0x03E80001}, {128, 8, -5ll}, {208, 8, 1767225600123456789ull}}},
     {XR_PROTO_EV_CONVERSION_REPORT,
      136,
      {{56, 2, 0x0102}, {60, 4, 32}, {88, 8, 2500000}, {120, 8, 1000}}},
@@ -482,12 +498,11 @@ static const expect expects[] = {
     {XR_PROTO_EV_ORDER_LIST,
      456,
      {{40, 4, 2}, {48, 8, 17}, {56 + 176, 1, 1}, {56 + 200 + 184, 8, 19}}},
+    /* 240 + 2 x 152 = 544: n_venue_prices 2, decided_ns at 552, venue price 0 at 560 (venue
+     * 1, usable), its age_ns at 568 */
     {XR_PROTO_EV_ORDER,
-     544,
-     {{216, 4, 0x02000201},
-      {220, 4, 150},
-      {240, 8, 0x2D32312D372D7278ull},
-      {240 + 152 + 40, 2, 1}}},
+     544 + 16 + 2 * 48,
+     {{216, 4, 0x02000201}, {544, 8, 2}, {240, 8, 0x2D32312D372D7278ull}, {240 + 152 + 40, 2, 1}}},
     /* prices at scale 6: 59950 x 10^6 = 0xDF54C6780, 60200 x 10^6 = 0xE04331A00 */
     {XR_PROTO_EV_TICKER,
      176,
@@ -570,7 +585,8 @@ static void test_round_trip_every_type(void **state)
     assert_int_equal(expects[27].len, 48 + 2 * XR_PROTO_BALANCE_LEN);
     assert_int_equal(expects[28].len, 72 + 3 * XR_PROTO_LEVEL_LEN);
     assert_int_equal(expects[29].len, 56 + 2 * XR_PROTO_SUMMARY_LEN);
-    assert_int_equal(expects[30].len, 240 + 2 * XR_PROTO_CHILD_LEN);
+    assert_int_equal(expects[30].len,
+                     240 + 2 * XR_PROTO_CHILD_LEN + 16 + 2 * XR_PROTO_VENUE_PRICE_LEN);
     assert_string_equal(xr_bank_type_name(XR_PROTO_NEW_ORDER), "new_order");
     assert_string_equal(xr_bank_type_name(0x49), "ticker");
     assert_string_equal(xr_bank_type_name(0x4E), "unknown");
@@ -750,6 +766,68 @@ static void test_doc_hex_examples(void **state)
     assert_int_equal(len, 216);
     check_doc("exec_report", buf, len);
 
+    /* The same order placed with "acknowledgement required", deadline 2 s (0x07D0), and its
+     * report as the server stores and sends it: the option at 84 and at 36. */
+    doc_new_order(&m);
+    m.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+    m.ack_deadline_ms = 2000;
+    len = encode_ok(&m, buf);
+    assert_int_equal(rd(buf, 84, 4), 0x07D00001);
+    check_doc("new_order_ack", buf, len);
+    doc_exec_report(&m);
+    m.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+    m.ack_deadline_ms = 2000;
+    len = encode_ok(&m, buf);
+    assert_int_equal(rd(buf, 36, 4), 0x07D00001);
+    check_doc("exec_report_ack", buf, len);
+
+    /* ORDER_STATUS's answer for that order: one child, two venues' prices at the decision. */
+    memset(&m, 0, sizeof m);
+    app_ev(&m, XR_PROTO_EV_ORDER);
+    m.seq = 43;
+    m.u.ev.correlation_id = 43;
+    m.u.ev.customer_id = 900001;
+    {
+        xr_bank_msg r;
+        doc_exec_report(&r);
+        xr_engine_order_ev *o = &m.u.ev.u.order;
+        o->report = r.u.ev.u.report;
+        o->type = XR_ENGINE_MARKET;
+        o->tif = XR_ENGINE_TIF_IOC;
+        o->amount_side = XR_ENGINE_AMOUNT_BASE;
+        o->n_children = 1;
+        o->spread_bps = 150;
+        o->seq = 12;
+        o->created_ns = 1767225600001000000;
+        xr_engine_child *ch = &o->children[0];
+        strcpy(ch->client_order_id, "xr-1-12-0");
+        ch->venue = 0;
+        ch->fee_bps = 10;
+        ch->done = 1;
+        ch->fee_in = 2;
+        ch->qty = amt(1500000);
+        ch->limit = px(6597500); /* 65975.00: the slippage bound */
+        ch->filled = amt(1500000);
+        ch->notional = amt(975000000);
+        ch->fee = amt(975000);
+        ch->venue_fee = amt(975000);
+        o->n_venue_prices = 2;
+        o->decided_ns = 1767225600001500000;
+        o->venue_prices[0] = (xr_engine_venue_price){
+            .venue = 0, .usable = 1, .bid = px(6499000), .ask = px(6500000), .age_ns = 1200000};
+        o->venue_prices[1] = (xr_engine_venue_price){.venue = 1, .usable = 0, .age_ns = 0};
+    }
+    len = encode_ok(&m, buf);
+    assert_int_equal(len, 240 + 152 + 16 + 2 * 48);
+    /* hand-checked fields: n_venue_prices at 392, decided_ns at 400, venue 0's ask at 440 */
+    assert_int_equal(buf[392], 2);
+    assert_int_equal(rd(buf, 400, 8), 1767225600001500000ull);
+    assert_int_equal(rd(buf, 408 + 8, 8), 1200000);
+    assert_int_equal(rd(buf, 408 + 32, 8), 6500000);
+    assert_int_equal(rd(buf, 456, 2), 1);
+    assert_int_equal(buf[458], 0);
+    check_doc("order", buf, len);
+
     memset(&m, 0, sizeof m);
     m.type = XR_PROTO_HEARTBEAT;
     len = encode_ok(&m, buf);
@@ -887,7 +965,9 @@ static void test_malformed_length(void **state)
     expect_bad(XR_PROTO_EV_BALANCES, 0, 4, 176 - 1, 160);
     expect_bad(XR_PROTO_EV_BALANCES, 40, 4, 1, 112); /* n = 1, two items' bytes */
     expect_bad(XR_PROTO_EV_BOOK, 68, 2, 2, 168);
-    expect_bad(XR_PROTO_EV_ORDER, 219, 1, 3, 544);
+    expect_bad(XR_PROTO_EV_ORDER, 219, 1, 3, 544); /* a 3rd child would start at n_venue_prices */
+    expect_bad(XR_PROTO_EV_ORDER, 544, 1, 1, 608); /* 1 venue price: the 2nd's bytes trail */
+    expect_bad(XR_PROTO_EV_ORDER, 544, 1, 3, 656); /* 3: the frame ends inside */
     expect_bad(XR_PROTO_EV_ORDER_LIST, 0, 4, 455, 56 + 200 + 192);
 
     /* A frame whose bytes are cut short by the declared length: the buffer holds more. */
@@ -939,17 +1019,30 @@ static void test_malformed_enums(void **state)
     expect_bad(XR_PROTO_EV_ORDER, 217, 1, 5, 217);
     expect_bad(XR_PROTO_EV_ORDER, 219, 1, XR_ENGINE_CHILDREN_MAX + 1, 219);
     expect_bad(XR_PROTO_EV_ORDER, 240 + 40, 2, XR_ENGINE_VENUES_MAX, 240 + 40);
-    expect_bad(XR_PROTO_EV_ORDER, 240 + 44, 1, 2, 240 + 44);       /* done */
-    expect_bad(XR_PROTO_EV_ORDER, 240 + 45, 1, 3, 240 + 45);       /* fee_in */
-    expect_bad(XR_PROTO_EV_ORDER, 392 + 48, 4, 0x10000, 392 + 48); /* second child's err */
+    expect_bad(XR_PROTO_EV_ORDER, 240 + 44, 1, 2, 240 + 44);              /* done */
+    expect_bad(XR_PROTO_EV_ORDER, 240 + 45, 1, 3, 240 + 45);              /* fee_in */
+    expect_bad(XR_PROTO_EV_ORDER, 392 + 48, 4, 0x10000, 392 + 48);        /* second child's err */
+    expect_bad(XR_PROTO_EV_ORDER, 544, 1, XR_ENGINE_VENUES_MAX + 1, 544); /* n_venue_prices */
+    expect_bad(XR_PROTO_EV_ORDER, 560, 2, XR_ENGINE_VENUES_MAX, 560);     /* venue index */
+    expect_bad(XR_PROTO_EV_ORDER, 560 + 2, 1, 2, 560 + 2);                /* usable 0/1 */
+    expect_bad(XR_PROTO_EV_ORDER, 608 + 2, 1, 2, 608 + 2);                /* second one */
 }
 
 static void test_malformed_reserved_and_text(void **state)
 {
     (void)state;
     expect_bad(XR_PROTO_NEW_ORDER, 36, 4, 0x01000000, 39); /* app header reserved */
-    for (size_t i = 84; i < 88; i++)
-        expect_bad(XR_PROTO_NEW_ORDER, i, 1, 1, i);
+    expect_bad(XR_PROTO_NEW_ORDER, 84, 1, 2, 84);          /* per-order flags: bit 0 only */
+    expect_bad(XR_PROTO_NEW_ORDER, 84, 1, 0x81, 84);
+    expect_bad(XR_PROTO_NEW_ORDER, 85, 1, 1, 85);      /* reserved */
+    expect_bad(XR_PROTO_NEW_ORDER, 84, 1, 0, 86);      /* a deadline without the flag */
+    expect_bad(XR_PROTO_EV_EXEC_REPORT, 36, 1, 4, 36); /* response header: flags */
+    expect_bad(XR_PROTO_EV_EXEC_REPORT, 37, 1, 1, 37); /* reserved */
+    expect_bad(XR_PROTO_EV_EXEC_REPORT, 36, 1, 0, 38); /* a deadline without the flag */
+    expect_bad(XR_PROTO_EV_REJECT, 36, 1, 1, 36);      /* other responses: reserved */
+    expect_bad(XR_PROTO_EV_ORDER, 36, 4, 0x03E80001, 36);
+    expect_bad(XR_PROTO_EV_ORDER, 545, 1, 1, 545);         /* after n_venue_prices */
+    expect_bad(XR_PROTO_EV_ORDER, 560 + 3, 1, 1, 560 + 3); /* venue price reserved */
     expect_bad(XR_PROTO_LOGON, 61, 3, 0x010000, 63);
     expect_bad(XR_PROTO_LOGON_ACK, 53, 1, 1, 53);
     expect_bad(XR_PROTO_LOGOUT, 20, 4, 1, 20);
@@ -1024,6 +1117,29 @@ static void test_encode_refusals(void **state)
     assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
     sample(XR_PROTO_NEW_ORDER, &m);
     strcpy(m.u.cmd.u.order.pair, "BTC USDT");
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    /* the per-order option: bit 0 only, a deadline only with the flag, only on NEW_ORDER and
+     * EV_EXEC_REPORT */
+    sample(XR_PROTO_NEW_ORDER, &m);
+    m.order_flags = 2;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_NEW_ORDER, &m);
+    m.order_flags = 0;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    m.ack_deadline_ms = 0; /* no option at all: the bytes are zero, as in older frames */
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_OK);
+    assert_int_equal(rd(buf, 84, 4), 0);
+    sample(XR_PROTO_CANCEL, &m);
+    m.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_EV_ORDER, &m);
+    m.ack_deadline_ms = 1;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_EV_ORDER, &m);
+    m.u.ev.u.order.n_venue_prices = XR_ENGINE_VENUES_MAX + 1;
+    assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
+    sample(XR_PROTO_EV_ORDER, &m);
+    m.u.ev.u.order.venue_prices[1].usable = 2;
     assert_int_equal(xr_bank_encode(&m, buf, sizeof buf, &len), XR_ERR_INVALID_ARGUMENT);
 
     sample(XR_PROTO_EV_REJECT, &m);

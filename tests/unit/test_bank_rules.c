@@ -274,14 +274,26 @@ static void test_resting(void **state)
     xr_bank_resting_note_event(&r, &ev);
     assert_int_equal(r.n, 1);
 
-    /* full table: NO_MEMORY, nothing overwritten */
+    /* full table: NO_MEMORY for a new key, nothing overwritten; a known key (an idempotent
+     * resend, or the OPEN report after a restart) updates its own entry even then */
     memset(&r, 0, sizeof r);
     for (int i = 0; i < XR_BANK_RESTING_MAX; i++) {
         c = order(1, (uint64_t)i, (uint8_t)i, XR_ENGINE_LIMIT, XR_ENGINE_TIF_GTC);
+        c.u.order.key.bytes[1] = (uint8_t)(i >> 8);
         assert_int_equal(xr_bank_resting_note_cmd(&r, &c), XR_OK);
     }
+    assert_int_equal(r.n, XR_BANK_RESTING_MAX);
     c = order(1, 99999, 1, XR_ENGINE_LIMIT, XR_ENGINE_TIF_GTC);
+    c.u.order.key.bytes[1] = 0xEE;
     assert_int_equal(xr_bank_resting_note_cmd(&r, &c), XR_ERR_NO_MEMORY);
+    c = order(1, 99999, 1, XR_ENGINE_LIMIT, XR_ENGINE_TIF_GTC); /* key (1, 0): entry 1 */
+    assert_int_equal(xr_bank_resting_note_cmd(&r, &c), XR_OK);
+    assert_int_equal(r.n, XR_BANK_RESTING_MAX);
+    const xr_bank_resting_entry *e = xr_bank_resting_find(&r, 1, &c.u.order.key);
+    assert_non_null(e);
+    assert_int_equal(e->correlation_id, 99999);
+    assert_null(xr_bank_resting_find(&r, 2, &c.u.order.key)); /* per bank */
+    assert_int_equal(xr_bank_resting_add(&r, 0, 1, 1, &c.u.order.key), XR_ERR_INVALID_ARGUMENT);
 }
 
 int main(void)

@@ -819,6 +819,20 @@ static void test_client_trade(void **state)
     }
     assert_int_equal(j.err[10], XR_OK);
     assert_int_equal(j.ev[10].u.order.n_children, 1);
+    /* the best-execution market on the wire: both venues list BTC/USDT and were priced; A's
+     * ask 60000, B's 60010 (the books set up by engine_test_util.h) */
+    {
+        const xr_engine_order_ev *o = &j.ev[10].u.order;
+        assert_int_equal(o->n_venue_prices, 2);
+        assert_true(o->decided_ns > 0 && o->decided_ns <= o->report.booked_ns);
+        for (int v = 0; v < 2; v++) {
+            const xr_engine_venue_price *vp = &o->venue_prices[v];
+            assert_int_equal(vp->venue, v);
+            assert_int_equal(vp->usable, 1);
+            assert_true(vp->ask.ticks == (v == 0 ? 60000 : 60010) * E.price_one);
+            assert_true(vp->bid.ticks > 0 && vp->bid.ticks < vp->ask.ticks);
+        }
+    }
     assert_int_equal(j.err[11], XR_ERR_NOT_FOUND);
     assert_int_equal(j.err[12], XR_OK);
     assert_true(j.ev[12].u.book.n_asks > 0);
@@ -1109,6 +1123,88 @@ static void test_cancel_on_disconnect(void **state)
     assert_int_equal(j.err[2], XR_OK);
     assert_int_equal(j.ev[2].u.order.report.status, XR_ENGINE_ORDER_CANCELLED);
     assert_int_equal(st1.requests - st0.requests, 3); /* order, the server's CANCEL, status */
+}
+
+/* Cancel-on-disconnect after a restart of the server (docs/protocol.md §5.6): the table of
+ * resting orders is kept in the outbox, so an order that rested before the restart is
+ * cancelled by an unclean end of a cancel-on-disconnect session after it; once its final
+ * report is stored it is gone from the table, also across the next restart. */
+static void cod_drop_session(uint64_t last_seq)
+{
+    raw_open(&R2);
+    send_logon_ex(&R2, BANK, 1, SECRET1, xr_clock_wall_ns(), NULL, last_seq, 0,
+                  XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    xr_bank_msg m;
+    assert_int_equal(raw_next_nohb(&R2, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_LOGON_ACK);
+    assert_int_equal(m.u.logon_ack.flags, XR_PROTO_LOGON_CANCEL_ON_DISCONNECT);
+    raw_close(&R2); /* no LOGOUT: a lost connection */
+    pump_for_ms(50);
+}
+
+static void test_cod_after_restart(void **state)
+{
+    (void)state;
+    uint64_t first = xr_bank_server_next_seq(S, BANK);
+    raw_logon(&R1, BANK, first - 1, 0);
+    xr_bank_msg q = request(XR_ENGINE_CMD_NEW_ORDER, BANK, 1101, CUST_C);
+    q.u.cmd.u.order.key = bkey(7, 1);
+    snprintf(q.u.cmd.u.order.pair, sizeof q.u.cmd.u.order.pair, "BTC/USDT");
+    q.u.cmd.u.order.side = XR_ENGINE_BUY;
+    q.u.cmd.u.order.type = XR_ENGINE_LIMIT;
+    q.u.cmd.u.order.tif = XR_ENGINE_TIF_GTC;
+    q.u.cmd.u.order.amount.units = 10000;             /* 0.0001 BTC */
+    q.u.cmd.u.order.limit.ticks = 1000 * E.price_one; /* far below the asks: it rests */
+    raw_send_msg(&R1, &q);
+    xr_bank_msg m;
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first);
+    assert_int_equal(m.u.ev.u.report.status, XR_ENGINE_ORDER_OPEN);
+    raw_logout(&R1); /* clean: nothing cancelled */
+
+    /* restart the server (the engine runs on: the order keeps resting in it) */
+    xr_bank_server_close(S);
+    server_start(0);
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    cod_drop_session(first);
+    uint64_t end = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC;
+    while (xr_bank_server_next_seq(S, BANK) < first + 2) { /* the CANCEL's answer */
+        pump();
+        assert_true(xr_clock_mono_ns() < end);
+    }
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.cancel_on_disconnect - st0.cancel_on_disconnect, 1);
+    assert_int_equal(st1.requests - st0.requests, 1); /* the server's CANCEL */
+    /* the bank learns it: the CANCELLED report, then ORDER_STATUS agrees */
+    raw_logon(&R1, BANK, first, 0);
+    int got_cancelled = 0;
+    while (raw_next_nohb(&R1, &m, 3000) == 1 && m.type == XR_PROTO_EV_EXEC_REPORT) {
+        if (memcmp(m.u.ev.u.report.key.bytes, q.u.cmd.u.order.key.bytes, 16) == 0 &&
+            m.u.ev.u.report.status == XR_ENGINE_ORDER_CANCELLED)
+            got_cancelled = 1;
+        if (m.seq == xr_bank_server_next_seq(S, BANK) - 1)
+            break;
+    }
+    assert_int_equal(got_cancelled, 1);
+    xr_bank_msg st = request(XR_ENGINE_CMD_ORDER_STATUS, BANK, 1102, CUST_C);
+    st.u.cmd.u.ref.key = q.u.cmd.u.order.key;
+    raw_send_msg(&R1, &st);
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_ORDER);
+    assert_int_equal(m.u.ev.u.order.report.status, XR_ENGINE_ORDER_CANCELLED);
+    uint64_t last = m.seq;
+    raw_logout(&R1);
+
+    /* restarted again: nothing rests any more, so nothing is cancelled */
+    xr_bank_server_close(S);
+    server_start(0);
+    xr_bank_server_stats_get(S, &st0);
+    cod_drop_session(last);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.cancel_on_disconnect - st0.cancel_on_disconnect, 1);
+    assert_int_equal(st1.requests - st0.requests, 0);
 }
 
 /* ---- the client against a scripted server ----------------------------------------------- */
@@ -1507,6 +1603,283 @@ static void test_bank_connection(void **state)
     assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
 }
 
+/* BANK_CONNECTION per order (docs/protocol.md §5.7), raw protocol, a session without the
+ * session-wide flag: an order placed with "ack required" and a 400 ms deadline gets a report
+ * marked with the option; not ACKed, the session ends with LOGOUT(BANK_CONNECTION) after
+ * 400 ms (and well before the server's 1 s default); the next logon replays the same bytes;
+ * ACKed in time, another such order changes nothing; an order without the option is not
+ * tracked at all. */
+static void test_bank_connection_per_order(void **state)
+{
+    (void)state;
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    uint64_t first = xr_bank_server_next_seq(S, BANK);
+    xr_proto_logon_ack la = raw_logon(&R1, BANK, first - 1, 0);
+    assert_int_equal(la.flags, 0);
+    xr_bank_msg q = buy_small(801, 11);
+    q.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+    q.ack_deadline_ms = 400;
+    raw_send_msg(&R1, &q);
+    uint8_t f0[XR_PROTO_FRAME_MAX], f1[XR_PROTO_FRAME_MAX];
+    size_t l0 = 0, l1 = 0;
+    xr_bank_msg m;
+    int k;
+    while ((k = raw_next(&R1, &m, f0, &l0, 5000)) == 1 && m.type == XR_PROTO_HEARTBEAT)
+        ;
+    assert_int_equal(k, 1);
+    uint64_t t0 = xr_clock_mono_ns(); /* the report was sent just before this */
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first);
+    assert_int_equal(m.u.ev.correlation_id, 801);
+    assert_int_equal(m.order_flags, XR_BANK_ORDER_ACK_REQUIRED);
+    assert_int_equal(m.ack_deadline_ms, 400);
+    assert_int_equal(f0[36], 1); /* on the wire: flags at 36, deadline at 38 (0x0190) */
+    assert_int_equal(f0[38] | f0[39] << 8, 400);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    uint64_t dt = xr_clock_mono_ns() - t0;
+    assert_int_equal(m.type, XR_PROTO_LOGOUT);
+    assert_int_equal(m.u.logout.reason, XR_ERR_BANK_CONNECTION);
+    assert_true(dt >= 300 * XR_NS_PER_MS && dt < 900 * XR_NS_PER_MS);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), -1);
+    raw_close(&R1);
+    pump_for_ms(5);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
+
+    /* reconnect: the report is replayed once, same seq, same bytes (mark included) */
+    la = raw_logon(&R1, BANK, first - 1, 0);
+    assert_int_equal(la.replay_from, first);
+    assert_int_equal(la.next_seq, first + 1);
+    while ((k = raw_next(&R1, &m, f1, &l1, 3000)) == 1 && m.type == XR_PROTO_HEARTBEAT)
+        ;
+    assert_int_equal(k, 1);
+    assert_int_equal(l1, l0);
+    assert_memory_equal(f1, f0, l0);
+    xr_bank_msg a;
+    memset(&a, 0, sizeof a);
+    a.type = XR_PROTO_ACK;
+    a.u.ack.seq = first;
+    raw_send_msg(&R1, &a);
+    /* a second marked order, ACKed at once: no LOGOUT */
+    q = buy_small(802, 12);
+    q.order_flags = XR_BANK_ORDER_ACK_REQUIRED;
+    q.ack_deadline_ms = 400;
+    raw_send_msg(&R1, &q);
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first + 1);
+    assert_int_equal(m.order_flags, XR_BANK_ORDER_ACK_REQUIRED);
+    a.u.ack.seq = first + 1;
+    raw_send_msg(&R1, &a);
+    /* an order without the option, never ACKed: unmarked, and no LOGOUT either */
+    q = buy_small(803, 13);
+    raw_send_msg(&R1, &q);
+    assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_EXEC_REPORT);
+    assert_int_equal(m.seq, first + 2);
+    assert_int_equal(m.order_flags, 0);
+    assert_int_equal(m.ack_deadline_ms, 0);
+    uint64_t quiet_end = xr_clock_mono_ns() + 1500 * XR_NS_PER_MS; /* past 400 ms and 1 s */
+    while (xr_clock_mono_ns() < quiet_end) {
+        k = raw_next(&R1, &m, NULL, NULL, 50);
+        assert_true(k == 0 || (k == 1 && m.type == XR_PROTO_HEARTBEAT));
+        xr_bank_msg hb;
+        memset(&hb, 0, sizeof hb);
+        hb.type = XR_PROTO_HEARTBEAT;
+        raw_send_msg(&R1, &hb);
+    }
+    raw_logout(&R1);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
+}
+
+/* The same through the client library: a marked order whose report the bank does not take in
+ * time (the caller does not call the library for 1 s) ends the session with
+ * BANK_CONNECTION; the library reconnects and the caller receives the report exactly once.
+ * A marked order through the blocking call is ACKed before the call returns, so a later
+ * silence of the caller costs nothing. */
+static void job_ack_order(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    xr_engine_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.kind = XR_ENGINE_CMD_NEW_ORDER;
+    cmd.customer_id = CUST_C;
+    cmd.u.order = buy_small(0, 21).u.cmd.u.order;
+    xr_client_order_opts bad = {.ack_required = 0, .ack_deadline_ms = 5};
+    j->err[1] = xr_client_submit_ex(c, &cmd, &bad, NULL);
+    xr_client_order_opts opts = {.ack_required = 1, .ack_deadline_ms = 300};
+    j->err[2] = xr_client_submit_ex(c, &cmd, &opts, &j->u[1]);
+    usleep(1000 * 1000); /* the caller is busy: the library does not read, nor ACK */
+    uint64_t end = xr_clock_mono_ns() + 10 * XR_NS_PER_SEC;
+    while (xr_clock_mono_ns() < end && j->ngot < 200) {
+        size_t n = 0;
+        xr_client_poll(c, &j->got[j->ngot], &j->seqs[j->ngot], 8, &n, 50);
+        j->ngot += n;
+        if (j->u[0] == 0 && n > 0)
+            j->u[0] = xr_clock_mono_ns() + 700 * XR_NS_PER_MS; /* then 700 ms more */
+        if (j->u[0] != 0 && xr_clock_mono_ns() > j->u[0])
+            break;
+    }
+    /* blocking, marked, 300 ms: ACKed before the call returns */
+    xr_engine_order_cmd o = buy_small(0, 22).u.cmd.u.order;
+    j->err[3] = xr_client_new_order_ex(c, CUST_C, &o, &opts, &j->ev[3]);
+    usleep(800 * 1000);
+    size_t n = 0;
+    j->err[4] = xr_client_poll(c, j->ev + 4, NULL, 1, &n, 0);
+    j->u[2] = xr_client_is_connected(c);
+    xr_client_close(c);
+}
+
+static void test_client_ack_order(void **state)
+{
+    (void)state;
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    static job j;
+    memset(&j, 0, sizeof j);
+    j.fn = job_ack_order;
+    client_cfg(&j.cfg, BANK);
+    j.cfg.last_seq = xr_bank_server_next_seq(S, BANK) - 1;
+    run_job(&j);
+    xr_bank_server_stats_get(S, &st1);
+    assert_int_equal(j.err[1], XR_ERR_INVALID_ARGUMENT);
+    assert_int_equal(j.err[2], XR_OK);
+    int reports = 0;
+    for (size_t i = 0; i < j.ngot; i++)
+        if (j.got[i].kind == XR_ENGINE_EV_EXEC_REPORT && j.got[i].correlation_id == j.u[1])
+            reports++;
+    assert_int_equal(reports, 1);
+    assert_int_equal(j.err[3], XR_OK);
+    assert_int_equal(j.ev[3].u.report.status, XR_ENGINE_ORDER_FILLED);
+    assert_int_equal(j.u[2], 1);
+    /* one BANK_CONNECTION (the first order), two logons (connect, reconnect) */
+    assert_int_equal(st1.bank_connection - st0.bank_connection, 1);
+    assert_int_equal(st1.logons - st0.logons, 2);
+}
+
+/* A client whose last_seq is below the horizon: it continues from the horizon. */
+static void job_horizon(job *j)
+{
+    xr_client *c = NULL;
+    j->err[0] = xr_client_connect(&j->cfg, &c);
+    JCHECK(j, j->err[0] == XR_OK);
+    if (c == NULL)
+        return;
+    j->u[1] = strstr(xr_client_last_error_text(c), "past the server's retention") != NULL;
+    uint64_t end = xr_clock_mono_ns() + 3 * XR_NS_PER_SEC;
+    while (xr_clock_mono_ns() < end && j->ngot == 0) {
+        size_t n = 0;
+        xr_client_poll(c, j->got, j->seqs, 8, &n, 50);
+        j->ngot += n;
+    }
+    j->err[1] = xr_client_balances(c, CUST_C, &j->ev[1]); /* and goes on normally */
+    j->u[0] = xr_client_last_seq(c);
+    xr_client_close(c);
+}
+
+static void send_replay(raw *r, uint64_t after)
+{
+    xr_bank_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = XR_PROTO_REPLAY_REQUEST;
+    m.u.replay.after_seq = after;
+    raw_send_msg(r, &m);
+}
+
+/* Outbox retention (docs/protocol.md §5.3), with a 1 s retention: what the bank has ACKed is
+ * deleted about a second after it was stored, what it has not ACKed stays; REPLAY_REQUEST
+ * below the horizon is NOT_FOUND, above it is served; a logon below the horizon replays from
+ * it (LOGON_ACK replay_from = the horizon). */
+static void test_retention(void **state)
+{
+    (void)state;
+    xr_bank_server_close(S);
+    server_config(0);
+    SC.outbox_retention_s = 1;
+    assert_int_equal(xr_bank_server_open(&SC, E.eng, &S), XR_OK);
+    xr_bank_server_stats st0, st1;
+    xr_bank_server_stats_get(S, &st0);
+    uint64_t first = xr_bank_server_next_seq(S, BANK);
+    assert_true(first > 3); /* earlier cases stored responses: all acked by their logons */
+    raw_logon(&R1, BANK, first - 1, 0);
+    xr_bank_msg m;
+    for (uint64_t i = 0; i < 3; i++) {
+        xr_bank_msg q = request(XR_ENGINE_CMD_BALANCES, BANK, 901 + i, CUST_C);
+        raw_send_msg(&R1, &q);
+        assert_int_equal(raw_next_nohb(&R1, &m, 5000), 1);
+        assert_int_equal(m.seq, first + i);
+    }
+    xr_bank_msg a;
+    memset(&a, 0, sizeof a);
+    a.type = XR_PROTO_ACK;
+    a.u.ack.seq = first + 1; /* the third stays unacknowledged */
+    raw_send_msg(&R1, &a);
+    /* before the retention period: everything can still be replayed */
+    send_replay(&R1, first - 1);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.seq, first);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.seq, first + 2);
+    /* 1 s retention + 1 s compaction period + margin, keeping the session alive */
+    uint64_t end = xr_clock_mono_ns() + 2600 * XR_NS_PER_MS;
+    while (xr_clock_mono_ns() < end) {
+        int k = raw_next(&R1, &m, NULL, NULL, 100);
+        assert_true(k == 0 || (k == 1 && m.type == XR_PROTO_HEARTBEAT));
+        xr_bank_msg hb;
+        memset(&hb, 0, sizeof hb);
+        hb.type = XR_PROTO_HEARTBEAT;
+        raw_send_msg(&R1, &hb);
+    }
+    xr_bank_server_stats_get(S, &st1);
+    assert_true(st1.compacted - st0.compacted >= first + 1 - 1); /* seqs 1 .. first + 1 */
+    send_replay(&R1, first - 1);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
+    assert_int_equal(m.u.reject.err, XR_ERR_NOT_FOUND);
+    assert_int_equal(m.u.reject.ref_type, XR_PROTO_REPLAY_REQUEST);
+    send_replay(&R1, first); /* seq first + 1 is gone too */
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_SESSION_REJECT);
+    assert_int_equal(m.u.reject.err, XR_ERR_NOT_FOUND);
+    send_replay(&R1, first + 1); /* the unacknowledged one is kept */
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.type, XR_PROTO_EV_BALANCES);
+    assert_int_equal(m.seq, first + 2);
+    assert_int_equal(m.u.ev.correlation_id, 903);
+    raw_logout(&R1);
+    /* a logon below the horizon: the replay starts at the horizon */
+    xr_proto_logon_ack la = raw_logon(&R1, BANK, first - 1, 0);
+    assert_int_equal(la.replay_from, first + 2);
+    assert_int_equal(la.next_seq, first + 3);
+    assert_int_equal(raw_next_nohb(&R1, &m, 3000), 1);
+    assert_int_equal(m.seq, first + 2);
+    raw_logout(&R1);
+    /* the client library, last_seq below the horizon: it gets first + 2 (once), then new
+     * answers in sequence */
+    static job j;
+    memset(&j, 0, sizeof j);
+    j.fn = job_horizon;
+    client_cfg(&j.cfg, BANK);
+    j.cfg.last_seq = first - 1;
+    run_job(&j);
+    assert_int_equal(j.u[1], 1);
+    assert_int_equal(j.ngot, 1);
+    assert_int_equal(j.seqs[0], first + 2);
+    assert_int_equal(j.got[0].correlation_id, 903);
+    assert_int_equal(j.err[1], XR_OK);
+    assert_int_equal(j.u[0], first + 3);
+    /* back to the defaults (7 days) for the cases that follow */
+    xr_bank_server_close(S);
+    server_start(0);
+}
+
 /* Drain: a request already in the engine is answered and delivered, then LOGOUT(OK); the
  * end is clean (no cancel-on-disconnect) and no new connection is accepted. The venues are
  * polled by the iteration hook while the drain runs. */
@@ -1698,8 +2071,12 @@ int main(void)
         cmocka_unit_test(test_latency),
         cmocka_unit_test(test_client_scripted),
         cmocka_unit_test(test_cancel_on_disconnect),
+        cmocka_unit_test(test_cod_after_restart),
         cmocka_unit_test(test_restart_replay),
         cmocka_unit_test(test_bank_connection),
+        cmocka_unit_test(test_bank_connection_per_order),
+        cmocka_unit_test(test_client_ack_order),
+        cmocka_unit_test(test_retention),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_tls),
     };

@@ -587,6 +587,213 @@ static void test_model_truncated(void **state)
     run_model(16, 20000, 0x7472756e); /* depth 16: the horizon is exercised all the time */
 }
 
+/* xr_book_read_both: the two views of xr_book_read after one check, or its error. */
+static void test_read_both(void **state)
+{
+    (void)state;
+    tbook t;
+    tbook_new(&t, 8, 10 * SEC);
+    xr_book_view b, a;
+    assert_int_equal(xr_book_read_both(&t.book, 1, &b, &a), XR_ERR_VENUE_UNAVAILABLE);
+    assert_null(b.best);
+    assert_int_equal(b.n + a.n, 0);
+    assert_int_equal(xr_book_apply_snapshot(
+                         &t.book, ev_make(5, 5, WHOLE, L(100, 1, 99, 2), L(101, 3)), SEC, NULL),
+                     XR_OK);
+    assert_int_equal(xr_book_read_both(&t.book, 2 * SEC, &b, &a), XR_OK);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(a.n, 1);
+    assert_int_equal((int64_t)xr_book_view_at(&b, 0)->price.ticks, 100);
+    assert_int_equal((int64_t)xr_book_view_at(&b, 1)->price.ticks, 99);
+    assert_int_equal((int64_t)xr_book_view_at(&a, 0)->qty.units, 3);
+    /* 10 s after the last update is still fresh; a moment later it is stale. */
+    assert_int_equal(xr_book_read_both(&t.book, 11 * SEC, &b, &a), XR_OK);
+    assert_int_equal(xr_book_read_both(&t.book, 11 * SEC + 1, &b, &a), XR_ERR_STALE);
+    assert_int_equal(b.n + a.n, 0);
+    assert_null(a.best);
+    tbook_free(&t);
+}
+
+/* Levels from {price, qty} pairs (0-terminated), best first as given; returns the count. */
+static uint32_t lv_make(xr_book_level *out, const int64_t *pq)
+{
+    uint32_t n = 0;
+    for (; pq[0] != 0; pq += 2, n++)
+        out[n] = (xr_book_level){{pq[0]}, {pq[1]}};
+    return n;
+}
+
+/* xr_book_levels_diff by hand: removals first (qty 0), then new or changed levels. */
+static void test_levels_diff(void **state)
+{
+    (void)state;
+    xr_book_level old[8], cur[8], out[8];
+    uint32_t n_old, n_cur, n = 99;
+
+    /* Bids (descending): 100 removed, 98 changed 5 -> 7, 97 kept, 95 added, 99 kept. */
+    n_old = lv_make(old, L(100, 1, 99, 2, 98, 5, 97, 3));
+    n_cur = lv_make(cur, L(99, 2, 98, 7, 97, 3, 95, 4));
+    assert_int_equal(xr_book_levels_diff(XR_SIDE_BUY, old, n_old, cur, n_cur, out, 8, &n), XR_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal((int64_t)out[0].price.ticks, 100);
+    assert_int_equal((int64_t)out[0].qty.units, 0);
+    /* The two sets, in either order. */
+    bool s98 = false, s95 = false;
+    for (uint32_t k = 1; k < 3; k++) {
+        s98 |= out[k].price.ticks == 98 && out[k].qty.units == 7;
+        s95 |= out[k].price.ticks == 95 && out[k].qty.units == 4;
+    }
+    assert_true(s98 && s95);
+
+    /* Asks (ascending): a new best 10 and the old worst 13 gone. */
+    n_old = lv_make(old, L(11, 1, 12, 1, 13, 1));
+    n_cur = lv_make(cur, L(10, 9, 11, 1, 12, 1));
+    assert_int_equal(xr_book_levels_diff(XR_SIDE_SELL, old, n_old, cur, n_cur, out, 8, &n), XR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal((int64_t)out[0].price.ticks, 13);
+    assert_int_equal((int64_t)out[0].qty.units, 0);
+    assert_int_equal((int64_t)out[1].price.ticks, 10);
+    assert_int_equal((int64_t)out[1].qty.units, 9);
+
+    /* Nothing changed; from nothing; to nothing. */
+    assert_int_equal(xr_book_levels_diff(XR_SIDE_SELL, old, n_old, old, n_old, out, 8, &n), XR_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(xr_book_levels_diff(XR_SIDE_SELL, NULL, 0, cur, n_cur, out, 8, &n), XR_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(xr_book_levels_diff(XR_SIDE_SELL, old, n_old, NULL, 0, out, 8, &n), XR_OK);
+    assert_int_equal(n, 3);
+    for (uint32_t k = 0; k < 3; k++)
+        assert_int_equal((int64_t)out[k].qty.units, 0);
+
+    /* Every level replaced (3 removals + 3 sets) fills exactly 6; 5 is too few. */
+    n_cur = lv_make(cur, L(20, 1, 21, 1, 22, 1));
+    assert_int_equal(xr_book_levels_diff(XR_SIDE_SELL, old, n_old, cur, n_cur, out, 6, &n), XR_OK);
+    assert_int_equal(n, 6);
+    for (uint32_t k = 0; k < 3; k++)
+        assert_int_equal((int64_t)out[k].qty.units, 0);
+    for (uint32_t k = 3; k < 6; k++)
+        assert_true(out[k].price.ticks >= 20 && out[k].qty.units == 1);
+    n = 99;
+    assert_int_equal(xr_book_levels_diff(XR_SIDE_SELL, old, n_old, cur, n_cur, out, 5, &n),
+                     XR_ERR_NO_MEMORY);
+    assert_int_equal(n, 0);
+    assert_int_equal(xr_book_levels_diff((xr_side)7, old, n_old, cur, n_cur, out, 8, &n),
+                     XR_ERR_INVALID_ARGUMENT);
+}
+
+/* A copy kept by diffs equals the source's top levels: a source book takes random deltas, a
+ * copy (depth_max = the copied depth, as the engine's pricing stage) takes only the diffs of
+ * the top levels between two steps, and after each step the copy's levels are exactly the
+ * source's top (read independently with xr_book_top). */
+static void test_levels_diff_copy(void **state)
+{
+    (void)state;
+    enum { TOP = 8 };
+    tbook src, copy;
+    tbook_new(&src, 64, 0);
+    tbook_new(&copy, TOP, 0);
+    uint64_t id = 10;
+    assert_int_equal(
+        xr_book_apply_snapshot(&src.book, ev_make(id, id, WHOLE, L(100, 1), L(200, 1)), 1, NULL),
+        XR_OK);
+    assert_int_equal(
+        xr_book_apply_snapshot(&copy.book, ev_make(id, id, WHOLE, L(100, 1), L(200, 1)), 1, NULL),
+        XR_OK);
+    xr_book_level prev[2][TOP], top[2][TOP], d[2 * TOP];
+    uint32_t n_prev[2] = {0, 0}, n_top[2];
+    for (int s = 0; s < 2; s++)
+        assert_int_equal(xr_book_top(&src.book, s == 0 ? XR_SIDE_BUY : XR_SIDE_SELL, 1, prev[s],
+                                     TOP, &n_prev[s]),
+                         XR_OK);
+    uint64_t x = 7;
+    int deltas = 0, too_big = 0;
+    for (int step = 0; step < 3000; step++) {
+        /* 1-4 random changes per side near the top: bids 80..100, asks 200..220. */
+        static xr_ev_book ev;
+        memset(&ev, 0, sizeof ev);
+        ev.first_id = ev.last_id = ++id;
+        ev.part = WHOLE;
+        for (int s = 0; s < 2; s++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int k = 1 + (int)((x >> 40) % 4);
+            for (int c = 0; c < k; c++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                int64_t px = (s == 0 ? 80 : 200) + (int64_t)((x >> 33) % 21);
+                int64_t q = (x >> 20) % 3 == 0 ? 0 : 1 + (int64_t)((x >> 10) % 50);
+                xr_book_level *l = s == 0 ? &ev.levels[ev.n_bids++]
+                                          : &ev.levels[XR_EV_BOOK_LEVELS_MAX - 1 - ev.n_asks++];
+                *l = (xr_book_level){{px}, {q}};
+            }
+        }
+        assert_int_equal(xr_book_apply_delta(&src.book, &ev, 1, NULL), XR_OK);
+        if (xr_book_check(&src.book, 1) != XR_OK)
+            continue; /* crossed: the engine sends no delta then */
+        static xr_ev_book dev;
+        memset(&dev, 0, sizeof dev);
+        dev.first_id = dev.last_id = id;
+        dev.part = WHOLE;
+        bool fits = true;
+        for (int s = 0; s < 2 && fits; s++) {
+            xr_side side = s == 0 ? XR_SIDE_BUY : XR_SIDE_SELL;
+            assert_int_equal(xr_book_top(&src.book, side, 1, top[s], TOP, &n_top[s]), XR_OK);
+            uint32_t nd = 0;
+            xr_err e = xr_book_levels_diff(side, prev[s], n_prev[s], top[s], n_top[s], d, TOP, &nd);
+            if (e == XR_ERR_NO_MEMORY) {
+                fits = false;
+                break;
+            }
+            assert_int_equal(e, XR_OK);
+            for (uint32_t k = 0; k < nd; k++) {
+                if (s == 0)
+                    dev.levels[dev.n_bids++] = d[k];
+                else
+                    dev.levels[XR_EV_BOOK_LEVELS_MAX - 1 - dev.n_asks++] = d[k];
+            }
+        }
+        if (fits) {
+            deltas++;
+            assert_int_equal(xr_book_apply_delta(&copy.book, &dev, 1, NULL), XR_OK);
+        } else {
+            too_big++;
+            /* The engine sends a snapshot then. */
+            memset(&dev, 0, sizeof dev);
+            dev.first_id = dev.last_id = id;
+            dev.part = WHOLE;
+            for (int s = 0; s < 2; s++) {
+                xr_side side = s == 0 ? XR_SIDE_BUY : XR_SIDE_SELL;
+                assert_int_equal(xr_book_top(&src.book, side, 1, top[s], TOP, &n_top[s]), XR_OK);
+                for (uint32_t k = 0; k < n_top[s]; k++) {
+                    if (s == 0)
+                        dev.levels[dev.n_bids++] = top[s][k];
+                    else
+                        dev.levels[XR_EV_BOOK_LEVELS_MAX - 1 - dev.n_asks++] = top[s][k];
+                }
+            }
+            assert_int_equal(xr_book_apply_snapshot(&copy.book, &dev, 1, NULL), XR_OK);
+        }
+        assert_int_equal(xr_book_verify(&copy.book), XR_OK);
+        assert_int_equal(xr_book_get_stats(&copy.book)->levels_dropped, 0);
+        for (int s = 0; s < 2; s++) {
+            xr_book_level got[TOP + 1];
+            uint32_t n = 0;
+            assert_int_equal(
+                xr_book_top(&copy.book, s == 0 ? XR_SIDE_BUY : XR_SIDE_SELL, 1, got, TOP + 1, &n),
+                XR_OK);
+            assert_int_equal(n, n_top[s]);
+            for (uint32_t k = 0; k < n; k++) {
+                assert_true(got[k].price.ticks == top[s][k].price.ticks);
+                assert_true(got[k].qty.units == top[s][k].qty.units);
+            }
+            memcpy(prev[s], top[s], sizeof prev[s]);
+            n_prev[s] = n_top[s];
+        }
+    }
+    assert_true(deltas > 1000); /* the test exercised the delta path, */
+    tbook_free(&src);
+    tbook_free(&copy);
+    (void)too_big;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +807,9 @@ int main(void)
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_model_unbounded),
         cmocka_unit_test(test_model_truncated),
+        cmocka_unit_test(test_read_both),
+        cmocka_unit_test(test_levels_diff),
+        cmocka_unit_test(test_levels_diff_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,12 +331,70 @@ static void test_mdata_rules(void **state)
     xr_eng_mdata_destroy(md);
 }
 
+/* The consolidated BOOK (20 levels) equals `want` ({whole USDT, lots} pairs, asks). */
+static bool asks_are(const xr_engine_event *ev, const int64_t *want, int n)
+{
+    if (ev->kind != XR_ENGINE_EV_BOOK || ev->u.book.n_asks != n)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (ev->u.book.asks[i].price.ticks != want[2 * i] * E.price_one ||
+            ev->u.book.asks[i].qty.units != want[2 * i + 1] * LOT)
+            return false;
+    return true;
+}
+
+/* The market-data hop sends pricing only what changed in a venue book's top 32 levels a side
+ * (adapters/engine_venues.c): levels that enter the window from beyond it when the best ones
+ * go, changed quantities and removals all reach the consolidated book. Venue A gets 40 more
+ * asks (60400 + k USDT, 100 + k lots: A's window then ends at 60429), then loses its 22 best
+ * (60000, 60200, 60400..60419) and 60425 changes to 7 lots: the consolidated asks must be B's
+ * 60010 x 2000 and 60300 x 5000, then A's 60420..60437 (60430 and beyond were outside the
+ * window before). Every expected level is written here from the script. */
+static void test_md_window(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 40; k++)
+        level(0, XR_SIM_ASK, 60400 + k, 100 + k);
+    for (int i = 0; i < 20; i++)
+        pump_once();
+    level(0, XR_SIM_ASK, 60000, 0);
+    level(0, XR_SIM_ASK, 60200, 0);
+    for (int k = 0; k < 20; k++)
+        level(0, XR_SIM_ASK, 60400 + k, 0);
+    level(0, XR_SIM_ASK, 60425, 7);
+    int64_t want[40];
+    want[0] = 60010, want[1] = 2000, want[2] = 60300, want[3] = 5000;
+    for (int k = 0; k < 18; k++) {
+        want[4 + 2 * k] = 60420 + k;
+        want[5 + 2 * k] = 60420 + k == 60425 ? 7 : 100 + 20 + k;
+    }
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    xr_engine_cmd q = {.kind = XR_ENGINE_CMD_BOOK};
+    snprintf(q.u.market.pair, sizeof q.u.market.pair, "BTC/USDT");
+    q.u.market.depth = XR_ENGINE_BOOK_LEVELS_MAX;
+    for (;;) {
+        xr_engine_event ev = call(q);
+        if (asks_are(&ev, want, 20))
+            break;
+        assert_true(xr_clock_mono_ns() < end);
+        for (int i = 0; i < 20; i++)
+            pump_once();
+    }
+    /* Back to the group's books. */
+    for (int k = 20; k < 40; k++)
+        level(0, XR_SIM_ASK, 60400 + k, 0);
+    level(0, XR_SIM_ASK, 60000, 1000);
+    level(0, XR_SIM_ASK, 60200, 5000);
+    et_wait_book(4, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest engine_tests[] = {
         cmocka_unit_test(test_pairs),
         cmocka_unit_test(test_ticker_and_ohlc),
         cmocka_unit_test(test_ticker_sees_engine_fill),
+        cmocka_unit_test(test_md_window),
     };
     const struct CMUnitTest unit_tests[] = {
         cmocka_unit_test(test_mdata_rules),

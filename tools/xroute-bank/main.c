@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "core/base/clock.h"
+#include "tools/xroute/credentials.h"
 #include "xroute/client.h"
 #include "xroute/engine.h"
 #include "xroute/money.h"
@@ -114,83 +115,63 @@ static int parse_u64(const char *s, uint64_t *out)
 
 /* ---- connection (the rules of `xroute`) ------------------------------------------------------ */
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int connect_bank(const opts *o, uint32_t call_timeout_ms, xr_client **out)
 {
-    char connect[128] = "127.0.0.1:7400", secret[256] = "";
-    uint64_t bank = 0, key_id = 0;
-    int have_bank = 0, have_key = 0;
+    xr_cli_creds cr;
+    memset(&cr, 0, sizeof cr);
+    snprintf(cr.connect, sizeof cr.connect, "127.0.0.1:7400");
     const char *env;
     if ((env = getenv("XROUTE_CONNECT")) != NULL)
-        snprintf(connect, sizeof connect, "%s", env);
+        snprintf(cr.connect, sizeof cr.connect, "%s", env);
     if ((env = getenv("XROUTE_BANK")) != NULL)
-        have_bank = parse_u64(env, &bank);
+        cr.have_bank = xr_cli_parse_u64(env, strlen(env), &cr.bank_id);
     if ((env = getenv("XROUTE_KEY_ID")) != NULL)
-        have_key = parse_u64(env, &key_id);
+        cr.have_key_id = xr_cli_parse_u64(env, strlen(env), &cr.key_id);
     if ((env = getenv("XROUTE_BANK_SECRET")) != NULL)
-        snprintf(secret, sizeof secret, "%s", env);
+        snprintf(cr.secret, sizeof cr.secret, "%s", env);
+    if ((env = getenv("XROUTE_TLS_CA")) != NULL)
+        snprintf(cr.tls_ca, sizeof cr.tls_ca, "%s", env);
+    if ((env = getenv("XROUTE_TLS_NAME")) != NULL)
+        snprintf(cr.tls_name, sizeof cr.tls_name, "%s", env);
     const char *file = o->credentials ? o->credentials : getenv("XROUTE_CREDENTIALS");
-    if (file == NULL && !have_bank && !o->bank && access("var/xroute/demo-bank.env", R_OK) == 0)
+    if (file == NULL && !cr.have_bank && !o->bank && access("var/xroute/demo-bank.env", R_OK) == 0)
         file = "var/xroute/demo-bank.env"; /* xrouted's demo bank, embedded defaults */
     if (file != NULL) {
+        static char text[65536];
         FILE *f = fopen(file, "r");
         if (f == NULL) {
             fprintf(stderr, "error: %s: %s: %s\n", errno == ENOENT ? "NOT_FOUND" : "IO", file,
                     strerror(errno));
             return EXIT_FAIL;
         }
-        char line[512];
-        while (fgets(line, sizeof line, f) != NULL) {
-            char *s = trim(line), *eq = strchr(s, '=');
-            if (*s == '#' || *s == ';' || *s == '[' || eq == NULL)
-                continue;
-            *eq = '\0';
-            char *k = trim(s), *v = trim(eq + 1);
-            if (strcmp(k, "bank_id") == 0 || strcmp(k, "bank") == 0 ||
-                strcmp(k, "XROUTE_BANK") == 0)
-                have_bank = parse_u64(v, &bank);
-            else if (strcmp(k, "key_id") == 0 || strcmp(k, "XROUTE_KEY_ID") == 0)
-                have_key = parse_u64(v, &key_id);
-            else if (strcmp(k, "secret") == 0 || strcmp(k, "XROUTE_BANK_SECRET") == 0)
-                snprintf(secret, sizeof secret, "%s", v);
-            else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0 ||
-                     strcmp(k, "XROUTE_CONNECT") == 0)
-                snprintf(connect, sizeof connect, "%s", v);
-        }
+        size_t n = fread(text, 1, sizeof text, f);
+        int more = fgetc(f) != EOF;
         fclose(f);
+        unsigned bad = more ? 1 : xr_cli_creds_parse(text, n, &cr);
+        if (bad != 0) {
+            fprintf(stderr, "error: CONFIG: %s:%u: not a 'key = value' line (or too long)\n", file,
+                    bad);
+            return EXIT_FAIL;
+        }
     }
     if (o->connect)
-        snprintf(connect, sizeof connect, "%s", o->connect);
+        snprintf(cr.connect, sizeof cr.connect, "%s", o->connect);
     if (o->bank)
-        have_bank = parse_u64(o->bank, &bank);
+        cr.have_bank = xr_cli_parse_u64(o->bank, strlen(o->bank), &cr.bank_id);
     if (o->key_id)
-        have_key = parse_u64(o->key_id, &key_id);
+        cr.have_key_id = xr_cli_parse_u64(o->key_id, strlen(o->key_id), &cr.key_id);
     if (o->secret)
-        snprintf(secret, sizeof secret, "%s", o->secret);
-    if (!have_bank || bank == 0 || bank >= (1u << 24) || !have_key || key_id > UINT32_MAX ||
-        secret[0] == '\0')
+        snprintf(cr.secret, sizeof cr.secret, "%s", o->secret);
+    if (o->tls_ca)
+        snprintf(cr.tls_ca, sizeof cr.tls_ca, "%s", o->tls_ca);
+    if (o->tls_name)
+        snprintf(cr.tls_name, sizeof cr.tls_name, "%s", o->tls_name);
+    if (!cr.have_bank || cr.bank_id == 0 || cr.bank_id >= (1u << 24) || !cr.have_key_id ||
+        cr.key_id > UINT32_MAX || cr.secret[0] == '\0')
         return usage_error("bank id, key id and secret are needed (flags, environment or "
                            "--credentials)");
+    char *connect = cr.connect;
+    uint64_t bank = cr.bank_id, key_id = cr.key_id;
     xr_client_config cc;
     xr_client_config_default(&cc);
     char *colon = strrchr(connect, ':');
@@ -202,23 +183,13 @@ static int connect_bank(const opts *o, uint32_t call_timeout_ms, xr_client **out
     cc.port = (uint16_t)port;
     cc.bank_id = (uint32_t)bank;
     cc.key_id = (uint32_t)key_id;
-    size_t slen = strlen(secret);
-    if (slen % 2 != 0 || slen / 2 > sizeof cc.secret)
+    size_t slen;
+    if (!xr_cli_hex_decode(cr.secret, cc.secret, sizeof cc.secret, &slen))
         return usage_error("the secret is 2..%zu hex digits", 2 * sizeof cc.secret);
-    for (size_t i = 0; i < slen / 2; i++) {
-        int hi = hexval(secret[2 * i]), lo = hexval(secret[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return usage_error("the secret is 2..%zu hex digits", 2 * sizeof cc.secret);
-        cc.secret[i] = (uint8_t)(hi << 4 | lo);
-    }
-    cc.secret_len = (uint32_t)(slen / 2);
+    cc.secret_len = (uint32_t)slen;
     cc.call_timeout_ms = call_timeout_ms;
-    const char *ca = o->tls_ca ? o->tls_ca : getenv("XROUTE_TLS_CA");
-    const char *name = o->tls_name ? o->tls_name : getenv("XROUTE_TLS_NAME");
-    if (ca != NULL)
-        snprintf(cc.tls_ca_path, sizeof cc.tls_ca_path, "%s", ca);
-    if (name != NULL)
-        snprintf(cc.tls_server_name, sizeof cc.tls_server_name, "%s", name);
+    snprintf(cc.tls_ca_path, sizeof cc.tls_ca_path, "%s", cr.tls_ca);
+    snprintf(cc.tls_server_name, sizeof cc.tls_server_name, "%s", cr.tls_name);
     xr_err err = xr_client_connect(&cc, out);
     if (err != XR_OK) {
         fprintf(stderr, "error: %s: logon to %s:%" PRIu64 " as bank %" PRIu64 ": %s\n",

@@ -33,6 +33,7 @@
 
 #include "core/base/clock.h"
 #include "tools/xroute/cmd.h"
+#include "tools/xroute/credentials.h"
 #include "xroute/client.h"
 #include "xroute/engine.h"
 #include "xroute/money.h"
@@ -238,30 +239,9 @@ static int parse_args(int argc, char **argv, unsigned allowed, bank_opts *o)
 
 #define DEMO_ENV "var/xroute/demo-bank.env"
 
-static int hexval(int c);
+typedef xr_cli_creds credentials;
 
-typedef struct credentials {
-    char connect[128];
-    char tls_ca[256], tls_name[256];
-    char secret[256];
-    uint64_t bank_id, key_id;
-    int have_bank, have_key_id, have_secret;
-} credentials;
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
-/* Reads a credentials file: `key = value` lines (bank_id, key_id, secret, connect, or the
- * environment's names XROUTE_BANK, XROUTE_KEY_ID, XROUTE_BANK_SECRET, XROUTE_CONNECT as in
- * xrouted's <data_dir>/demo-bank.env); blank lines, lines starting with '#' or ';' and
- * [section] headers are skipped; other keys are ignored so the daemon may write more. */
+/* Reads a credentials file (the text rules of tools/xroute/credentials.h), at most 64 KiB. */
 static xr_err read_credentials(const char *path, credentials *c, char *why, size_t why_cap)
 {
     FILE *f = fopen(path, "r");
@@ -269,39 +249,27 @@ static xr_err read_credentials(const char *path, credentials *c, char *why, size
         snprintf(why, why_cap, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? XR_ERR_NOT_FOUND : XR_ERR_IO;
     }
-    char line[512];
-    unsigned lineno = 0;
-    xr_err err = XR_OK;
-    while (fgets(line, sizeof line, f) != NULL) {
-        lineno++;
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#' || *s == ';' || *s == '[')
-            continue;
-        char *eq = strchr(s, '=');
-        if (eq == NULL) {
-            snprintf(why, why_cap, "%s:%u: not a 'key = value' line", path, lineno);
-            err = XR_ERR_CONFIG;
-            break;
-        }
-        *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
-        if (strcmp(k, "bank_id") == 0 || strcmp(k, "bank") == 0 || strcmp(k, "XROUTE_BANK") == 0) {
-            c->have_bank = parse_u64(v, &c->bank_id);
-        } else if (strcmp(k, "key_id") == 0 || strcmp(k, "XROUTE_KEY_ID") == 0) {
-            c->have_key_id = parse_u64(v, &c->key_id);
-        } else if (strcmp(k, "secret") == 0 || strcmp(k, "XROUTE_BANK_SECRET") == 0) {
-            c->have_secret = snprintf(c->secret, sizeof c->secret, "%s", v) < (int)sizeof c->secret;
-        } else if (strcmp(k, "tls_ca") == 0 || strcmp(k, "XROUTE_TLS_CA") == 0) {
-            snprintf(c->tls_ca, sizeof c->tls_ca, "%s", v);
-        } else if (strcmp(k, "tls_name") == 0 || strcmp(k, "XROUTE_TLS_NAME") == 0) {
-            snprintf(c->tls_name, sizeof c->tls_name, "%s", v);
-        } else if (strcmp(k, "connect") == 0 || strcmp(k, "bank_listen") == 0 ||
-                   strcmp(k, "XROUTE_CONNECT") == 0) {
-            snprintf(c->connect, sizeof c->connect, "%s", v);
-        }
-    }
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text, f);
+    int more = fgetc(f) != EOF, bad_read = ferror(f);
     fclose(f);
-    return err;
+    if (bad_read) {
+        snprintf(why, why_cap, "%s: read failed", path);
+        return XR_ERR_IO;
+    }
+    if (more) {
+        snprintf(why, why_cap, "%s: longer than %zu bytes", path, sizeof text);
+        return XR_ERR_CONFIG;
+    }
+    unsigned bad = xr_cli_creds_parse(text, n, c);
+    if (bad != 0) {
+        snprintf(why, why_cap,
+                 "%s:%u: not a 'key = value' line, a value too long, or an id that is not a "
+                 "number",
+                 path, bad);
+        return XR_ERR_CONFIG;
+    }
+    return XR_OK;
 }
 
 /* Opens the session described by the options; on failure prints the error and returns the
@@ -378,18 +346,11 @@ static int bank_open(const bank_opts *o, xr_client **out)
     cc.port = (uint16_t)port;
     cc.bank_id = (uint32_t)cr.bank_id;
     cc.key_id = (uint32_t)cr.key_id;
-    size_t slen = strlen(cr.secret);
-    if (slen % 2 != 0 || slen / 2 > sizeof cc.secret)
+    size_t slen;
+    if (!xr_cli_hex_decode(cr.secret, cc.secret, sizeof cc.secret, &slen))
         return usage_error(o->cmd, "the secret is 2..%zu hex digits (1..%zu bytes)",
                            2 * sizeof cc.secret, sizeof cc.secret);
-    for (size_t i = 0; i < slen / 2; i++) {
-        int hi = hexval(cr.secret[2 * i]), lo = hexval(cr.secret[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return usage_error(o->cmd, "the secret is 2..%zu hex digits (1..%zu bytes)",
-                               2 * sizeof cc.secret, sizeof cc.secret);
-        cc.secret[i] = (uint8_t)(hi << 4 | lo);
-    }
-    cc.secret_len = (uint32_t)(slen / 2);
+    cc.secret_len = (uint32_t)slen;
     cc.connect_timeout_ms = o->timeout_ms;
     cc.call_timeout_ms = o->timeout_ms;
     cc.reconnect = 0; /* one request per run: a lost session is reported, not retried */
@@ -534,17 +495,6 @@ static int parse_pair(const bank_opts *o, const char *text, char pair[XR_ENGINE_
     return XR_CLI_OK;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void key_hex(const xr_engine_key *k, char out[33])
 {
     for (int i = 0; i < 16; i++)
@@ -568,7 +518,7 @@ static int parse_key(const bank_opts *o, const char *text, xr_engine_key *k, int
     if (strlen(text) != 32)
         return usage_error(o->cmd, "a key is 32 hex digits (16 bytes), got '%s'", text);
     for (int i = 0; i < 16; i++) {
-        int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+        int hi = xr_cli_hexval(text[2 * i]), lo = xr_cli_hexval(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return usage_error(o->cmd, "a key is 32 hex digits (16 bytes), got '%s'", text);
         k->bytes[i] = (uint8_t)(hi << 4 | lo);
@@ -1018,8 +968,12 @@ static int run_order(xr_client *cl, const bank_opts *o)
     if (ev.kind != XR_ENGINE_EV_EXEC_REPORT)
         return unexpected(o, &ev);
     const xr_engine_exec_report_ev *r = &ev.u.report;
-    int failed = r->status == XR_ENGINE_ORDER_FAILED || r->status == XR_ENGINE_ORDER_EXPIRED ||
-                 r->status == XR_ENGINE_ORDER_CANCELLED;
+    /* A failure: FAILED, or CANCELLED / EXPIRED with nothing filled (an IOC or GTD that
+     * filled in part reports its fills and exits 0). */
+    int failed =
+        r->status == XR_ENGINE_ORDER_FAILED ||
+        ((r->status == XR_ENGINE_ORDER_EXPIRED || r->status == XR_ENGINE_ORDER_CANCELLED) &&
+         r->filled.units == 0);
     if (o->json) {
         printf("{\"ok\":%s,\"customer\":%" PRIu64 ",", failed ? "false" : "true", ev.customer_id);
         if (failed)
@@ -1157,6 +1111,21 @@ static void child_print(const xr_engine_child *ch, const xr_engine_exec_report_e
                a2, a3, a4, a5, ch->done ? "yes" : "no", ch->err ? xr_err_name(ch->err) : "");
 }
 
+static void vprice_print(const xr_engine_venue_price *v, const xr_engine_exec_report_ev *r,
+                         int json, int first)
+{
+    char b[XR_DECIMAL_STR_MAX], a[XR_DECIMAL_STR_MAX];
+    px(v->bid, r->price_scale, b);
+    px(v->ask, r->price_scale, a);
+    if (json)
+        printf("%s{\"venue\":%u,\"usable\":%s,\"bid\":\"%s\",\"ask\":\"%s\",\"age_ns\":%" PRIu64
+               "}",
+               first ? "" : ",", v->venue, v->usable ? "true" : "false", b, a, v->age_ns);
+    else
+        printf("  %5u %6s %18s %18s %12" PRIu64 "\n", v->venue, v->usable ? "yes" : "no", b, a,
+               v->age_ns / 1000);
+}
+
 static int run_status(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
@@ -1180,6 +1149,10 @@ static int run_status(xr_client *cl, const bank_opts *o)
                when(x->created_ns, t), x->created_ns);
         for (unsigned i = 0; i < n; i++)
             child_print(&x->children[i], &x->report, 1, i == 0);
+        printf("],\"decided\":\"%s\",\"decided_ns\":%" PRId64 ",\"venue_prices\":[",
+               x->decided_ns ? when(x->decided_ns, t) : "", x->decided_ns);
+        for (unsigned i = 0; i < x->n_venue_prices && i < XR_ENGINE_VENUES_MAX; i++)
+            vprice_print(&x->venue_prices[i], &x->report, 1, i == 0);
         printf("]}\n");
         return XR_CLI_OK;
     }
@@ -1193,6 +1166,12 @@ static int run_status(xr_client *cl, const bank_opts *o)
            "VENUE", "QTY", "LIMIT", "FILLED", "NOTIONAL", "FEE", "DONE", "ERR");
     for (unsigned i = 0; i < n; i++)
         child_print(&x->children[i], &x->report, 0, i == 0);
+    /* the best-execution record's market: every venue's top of book at the decision */
+    printf("decided   %s\nvenues    %u\n  %5s %6s %18s %18s %12s\n",
+           x->decided_ns ? when(x->decided_ns, t) : "-", x->n_venue_prices, "VENUE", "USABLE",
+           "BID", "ASK", "AGE_US");
+    for (unsigned i = 0; i < x->n_venue_prices && i < XR_ENGINE_VENUES_MAX; i++)
+        vprice_print(&x->venue_prices[i], &x->report, 0, i == 0);
     return XR_CLI_OK;
 }
 
@@ -1661,7 +1640,8 @@ static const bank_command bank_commands[] = {
      "pair's base (default) or quote asset (spend exactly that much, all in). --key: the\n"
      "idempotency key (default random, printed); the same key again returns the same report\n"
      "and executes nothing. --quote-id Q executes a firm quote. Prints the execution report;\n"
-     "exit 1 when the order FAILED (the report's error name on stderr).\n",
+     "exit 1 when the order FAILED, or was CANCELLED or EXPIRED with nothing filled (the\n"
+     "report's error name on stderr).\n",
      O_KEY | O_PRICE | O_TIF | O_EXPIRE | O_QUOTE_ID | O_SCALE, 3, 4, run_order, prep_order},
     {"sell", "sell CUSTOMER_ID PAIR AMOUNT [ASSET] [--key HEX] [--price P [--tif T]]",
      "A sell for the customer; options as for buy (AMOUNT in the quote asset: receive exactly\n"

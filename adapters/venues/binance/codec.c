@@ -112,7 +112,8 @@ static inline uint64_t eight_digits(const char *p)
 }
 
 /* The shape of nearly every Binance number ("60650.01000000", "0.00213000"): unsigned
- * digits, at most 19 before the point and at most min(scale, 19) after it. Read in one pass,
+ * digits, at most 19 before the point and at most min(scale, 19) after it once the zeros
+ * beyond the scale are dropped (as bn_decimal does for the reference). Read in one pass,
  * the fraction eight digits at a time; the value is int x 10^scale + frac x 10^(scale -
  * places). Anything else (a sign, padding beyond the scale, a stray byte) returns false and
  * the caller uses xr_decimal_parse, the reference, which also explains a refusal. A
@@ -134,7 +135,14 @@ static bool decimal_fast(const char *s, size_t len, unsigned scale, xr_i128 *out
         if (*p++ != '.')
             return false;
         places = (size_t)(end - p);
-        if (places == 0 || places > scale || places > 19)
+        if (places == 0)
+            return false;
+        /* Zeros beyond the scale change nothing (bn_decimal trims them for the reference
+         * parser too); any other digit there is refused by the reference, with its reason. */
+        for (; places > scale; places--, end--)
+            if (end[-1] != '0')
+                return false;
+        if (places > 19)
             return false;
         for (; end - p >= 8; p += 8) {
             uint64_t v = eight_digits(p);

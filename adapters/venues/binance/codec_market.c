@@ -151,9 +151,18 @@ static inline __attribute__((always_inline)) const char *fast_number(const char 
     if (*p == '.') { /* p < end: swar_digits16 read past the digits */
         p++;
         places = swar_digits16(p, end, &fp);
-        if (places == 0 || places > scale)
+        if (places == 0)
             return NULL;
         p += places;
+        if (places > scale) {
+            /* Zeros beyond the scale ("60650.01000000" at scale 6) change nothing, as in
+             * bn_decimal; any other digit there needs the general path's refusal. */
+            uint64_t cut = bn_pow10_u64[places - scale];
+            if (fp % cut != 0)
+                return NULL;
+            fp /= cut;
+            places = scale;
+        }
     }
     if (p >= end || *p != '"')
         return NULL;
