@@ -14,6 +14,12 @@
  * session is down) is sent again once the session is READY: the child stays open meanwhile.
  * A child that cannot be sent at all (the session is not READY) fails at once with
  * XR_ERR_VENUE_UNAVAILABLE: it never left, so the router may re-route it.
+ *
+ * Never losing an event: each child's and conversion's events are held in its own record
+ * until the router's ring takes them (executions of one child summed exactly when they cannot
+ * pass one by one), and a command is taken only when a record is free (docs/ARCHITECTURE.md
+ * "Venue events under load"). Base scales: quantities are converted between the venue's
+ * scale and the ledger's here (docs/venues.md "Base scales").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +87,9 @@ typedef struct venue {
     bool inst_sent[XR_ENGINE_VENUE_PAIRS_MAX];
     bool up[XR_ENGINE_VENUE_PAIRS_MAX];
     uint64_t last_id[XR_ENGINE_VENUE_PAIRS_MAX];
+    /* 10^(venue base scale - ledger base scale) of symbol i once its instrument is known
+     * (sym_factor): 0 not yet, -1 refused (the lot step is finer than the ledger's unit). */
+    int64_t bfac[XR_ENGINE_VENUE_PAIRS_MAX];
     /* What pricing holds of book i (the top levels last sent; [0] bids, [1] asks) and the
      * deltas sent since its last snapshot. */
     xr_book_level sent[XR_ENGINE_VENUE_PAIRS_MAX][2][XR_ENG_MD_LEVELS];
@@ -99,6 +108,96 @@ struct drv {
     uint32_t nv;
     venue v[XR_ENGINE_VENUES_MAX];
 };
+
+/* ---- base scales: the venue's quantities <-> the ledger's ---------------------------------------
+ * A venue may count a base asset finer than the ledger (Binance: 8 decimals; USDT is USDT/6
+ * in the ledger). The driver is the only place that knows the venue's representation, so it
+ * bridges: the engine sees every base quantity at the ledger's scale (docs/venues.md "Base
+ * scales"). Instrument: lot step / f exact (else the pair is refused), minimum up, maximum
+ * down; book levels rounded down (never offer more than exists; a level under one ledger
+ * unit is left out); child quantities x f (exact); fills and cumulative quantities / f,
+ * exact given the lot step (a finer report is rounded down, see child_flush). Prices and
+ * quote amounts keep the venue's scales (pricing rescales quote rules). */
+
+/* f of symbol i (1: same scale or unknown asset), or 0 (instrument not known yet) or -1
+ * (refused, logged once). */
+static int64_t sym_factor(venue *v, uint32_t i)
+{
+    if (v->bfac[i] != 0)
+        return v->bfac[i];
+    const xr_instrument *in = xr_binance_session_instrument(v->s, v->sym[i]);
+    if (in == NULL)
+        return 0;
+    const xr_asset *a = xr_assets_find(v->d->assets, in->base);
+    xr_i128 f = 1;
+    const char *why = NULL;
+    if (a != NULL && in->scale.base < a->scale)
+        why = "venue_scale_coarser";
+    else if (a != NULL && xr_i128_pow10(in->scale.base - a->scale, &f) != XR_OK)
+        why = "venue_scale_range";
+    else if (in->lot_step.units % f != 0 || in->lot_step.units < 0)
+        why = "venue_lot_finer_than_ledger";
+    if (why != NULL) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_ERROR, "engine", "venue_pair_scale_refused");
+        xr_log_str(&l, "symbol", v->sym[i]);
+        xr_log_str(&l, "reason", why);
+        xr_log_end(&l);
+        v->bfac[i] = -1;
+        return -1;
+    }
+    v->bfac[i] = (int64_t)f;
+    return v->bfac[i];
+}
+
+/* f of the engine pair's symbol; 1 when unknown or refused (no child is routed to a refused
+ * pair: pricing never lists it for this venue). */
+static int64_t pair_factor(venue *v, uint16_t pair)
+{
+    for (uint32_t i = 0; i < v->nsym; i++)
+        if (v->pair[i] == pair) {
+            int64_t f = sym_factor(v, i);
+            return f > 1 ? f : 1;
+        }
+    return 1;
+}
+
+static xr_i128 div_floor(xr_i128 a, int64_t f)
+{
+    return a >= 0 ? a / f : -((-a + f - 1) / f);
+}
+
+/* The instrument as the engine sees it. A refused one goes unchanged (at the venue's scale):
+ * pricing refuses it (XR_ERR_CONFIG). */
+static void inst_to_ledger(venue *v, uint32_t i, const xr_instrument *in, xr_instrument *out)
+{
+    *out = *in;
+    int64_t f = sym_factor(v, i);
+    if (f <= 1)
+        return;
+    const xr_asset *a = xr_assets_find(v->d->assets, in->base);
+    out->scale.base = a->scale;
+    out->lot_step.units = in->lot_step.units / f;
+    out->qty_min.units = -div_floor(-in->qty_min.units, f); /* up: never loosened */
+    out->qty_max.units = div_floor(in->qty_max.units, f);   /* down */
+}
+
+/* Book levels to the ledger's base scale, rounded down; levels under one unit are left out.
+ * Returns the new count. */
+static uint32_t levels_to_ledger(venue *v, uint32_t i, xr_book_level *lv, uint32_t n)
+{
+    int64_t f = sym_factor(v, i);
+    if (f <= 1)
+        return n;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        lv[k] = lv[j];
+        lv[k].qty.units = div_floor(lv[j].qty.units, f);
+        if (lv[k].qty.units > 0)
+            k++;
+    }
+    return k;
+}
 
 /* ---- child events ------------------------------------------------------------------------- */
 
@@ -120,16 +219,24 @@ static void child_msg(venue *v, const child_rec *c, xr_eng_child_ev_kind kind, x
 static bool child_flush(venue *v, child_rec *c)
 {
     xr_eng_msg m;
-    if (c->pend_n > 0) {
+    const int64_t f = pair_factor(v, c->pair);
+    /* At the ledger's base scale (f > 1: the venue counts finer). A quantity the venue
+     * reports finer than its own lot step is rounded down: the remainder is not booked
+     * (logged venue_qty_finer_than_ledger) and the executions stay held until the
+     * cumulative quantity reaches a whole ledger unit. */
+    const xr_i128 cum_l = div_floor(c->recv_cum.units, f), sent_l = div_floor(c->sent_cum.units, f);
+    if (c->pend_n > 0 && cum_l > sent_l) {
         child_msg(v, c, XR_ENG_CHILD_FILL, &m);
-        m.u.cev.last_qty.units = c->recv_cum.units - c->sent_cum.units;
+        m.u.cev.last_qty.units = cum_l - sent_l;
         m.u.cev.last_price = c->pend_price;
-        m.u.cev.cum_qty = c->recv_cum;
+        m.u.cev.cum_qty.units = cum_l;
         m.u.cev.fee = c->pend_fee;
         m.u.cev.fee_scale = c->fee_scale;
         memcpy(m.u.cev.fee_asset, c->fee_asset, sizeof m.u.cev.fee_asset);
-        m.u.cev.coalesced = c->pend_n > 1;
-        m.u.cev.fill_quote = c->pend_n > 1 ? c->pend_quote : 0;
+        /* Several executions, or a bridged scale: the exact quote of what is passed on
+         * (scale ledger base + price). */
+        m.u.cev.coalesced = c->pend_n > 1 || f > 1;
+        m.u.cev.fill_quote = m.u.cev.coalesced ? div_floor(c->pend_quote, f) : 0;
         if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
             return false;
         v->work = true;
@@ -140,7 +247,7 @@ static bool child_flush(venue *v, child_rec *c)
     }
     if (c->final_pending) {
         child_msg(v, c, XR_ENG_CHILD_FINAL, &m);
-        m.u.cev.cum_qty = c->final_cum_qty;
+        m.u.cev.cum_qty.units = div_floor(c->final_cum_qty.units, f);
         m.u.cev.cum_quote = c->final_cum_quote;
         m.u.cev.cum_quote_scale = c->final_quote_scale;
         if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
@@ -208,7 +315,7 @@ static void child_failed(venue *v, child_rec *c, xr_err err)
 /* An execution of child c: taken once, in order, recognised by the venue's cumulative
  * quantity (the rule of the router's child_event, applied here so that held executions can
  * be summed); duplicates (the REST answer and the user stream report each) are ignored. */
-static void child_fill(child_rec *c, const xr_ev_order *o)
+static void child_fill(venue *v, child_rec *c, const xr_ev_order *o)
 {
     if (o->last_qty.units <= 0 || c->recv_cum.units + o->last_qty.units != o->cum_qty.units)
         return;
@@ -239,6 +346,12 @@ static void child_fill(child_rec *c, const xr_ev_order *o)
         memcpy(c->fee_asset, o->fee_asset, sizeof c->fee_asset);
         c->fee_scale = o->fee_scale;
     }
+    if (o->last_qty.units % pair_factor(v, c->pair) != 0) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_qty_finer_than_ledger");
+        xr_log_str(&l, "cid", c->cid);
+        xr_log_end(&l);
+    }
     c->pend_quote = q;
     c->pend_price = o->last_price;
     c->recv_cum = o->cum_qty;
@@ -268,7 +381,8 @@ static void on_trade(venue *v, const xr_event *ev)
         m.u.trade.trade_id = ev->u.trade.trade_id;
         m.u.trade.time_ns = ev->u.trade.trade_time_ns;
         m.u.trade.price = ev->u.trade.price;
-        m.u.trade.qty = ev->u.trade.qty;
+        m.u.trade.qty.units =
+            div_floor(ev->u.trade.qty.units, sym_factor(v, i) > 1 ? sym_factor(v, i) : 1);
         if (xr_spsc_ring_try_push(v->io.md, &m) != XR_OK) {
             v->trades_dropped++;
             xr_log_line l;
@@ -300,7 +414,7 @@ static void on_event(void *ctx, const xr_event *ev)
     if (c->closed || c->failed_pending)
         return; /* its answer has ended: late duplicates */
     if (ev->kind == XR_EV_ORDER_FILL)
-        child_fill(c, o);
+        child_fill(v, c, o);
     if (status_final(o->status)) {
         c->final_cum_qty = o->cum_qty;
         c->final_cum_quote = o->cum_quote;
@@ -598,13 +712,17 @@ static void take_commands(venue *v)
             if (v->pair[i] == cc->pair)
                 inst = xr_binance_session_instrument(v->s, v->sym[i]);
         xr_err err = inst == NULL ? XR_ERR_VENUE_UNAVAILABLE : XR_OK;
+        xr_amount vqty = cc->qty; /* at the venue's base scale: exact */
+        if (err == XR_OK &&
+            xr_i128_mul(cc->qty.units, pair_factor(v, cc->pair), &vqty.units) != XR_OK)
+            err = XR_ERR_INVALID_AMOUNT;
         if (err == XR_OK) {
             xr_binance_order_params p = {.inst = inst,
                                          .side = (xr_side)cc->side,
                                          .type = XR_ORDER_TYPE_LIMIT,
                                          .tif = XR_TIF_IOC,
                                          .price = cc->limit,
-                                         .qty = cc->qty,
+                                         .qty = vqty,
                                          .client_order_id = c->cid,
                                          .resp_type = XR_BINANCE_RESP_FULL};
             err = xr_binance_session_order_new(v->s, &p, NULL);
@@ -632,7 +750,7 @@ static void publish_md(venue *v)
             m->type = XR_ENG_M_MD_INST;
             m->u.inst.venue = v->idx;
             m->u.inst.pair = v->pair[i];
-            m->u.inst.inst = *inst;
+            inst_to_ledger(v, i, inst, &m->u.inst.inst);
             xr_spsc_ring_commit(v->io.md, 1);
             v->inst_sent[i] = true;
             v->work = true;
@@ -656,6 +774,8 @@ static void publish_md(venue *v)
             mb->update_id = id = xr_book_update_id(b);
             (void)xr_book_top(b, XR_SIDE_BUY, now, top[0], XR_ENG_MD_LEVELS, &n_top[0]);
             (void)xr_book_top(b, XR_SIDE_SELL, now, top[1], XR_ENG_MD_LEVELS, &n_top[1]);
+            for (int sd = 0; sd < 2; sd++) /* to the ledger's base scale (wt-driver) */
+                n_top[sd] = levels_to_ledger(v, i, top[sd], n_top[sd]);
             /* Only what changed since the last message pricing has (sent[i]), unless pricing
              * holds nothing yet, the id went back (a resync), the changes do not fit or a
              * keyframe is due: then the top levels whole. */
