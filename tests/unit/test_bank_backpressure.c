@@ -8,11 +8,12 @@
  * whose frames sat unread behind the pause (docs/cli.md).
  *
  * A slow engine, made so: small rings (16) and 2 order slots, and the simulated venues are not
- * polled for PAUSE_MS, so the children sent stay unanswered, the router's slots stay taken and
- * every ring and port queue up to the server's fills (about 400 orders). The bank (a raw socket,
- * heartbeat 100 ms) sends ORDERS market buys at once, then a heartbeat every 50 ms. The test checks
- * that the engine took no request for most of the pause (the server was paused for far more than 3
- * heartbeats), then polls the venues again: every order is answered once, FILLED with the
+ * polled, so the children sent stay unanswered, the router's slots stay taken and every ring
+ * and port queue up to the server's fills (about 200 orders; the rest wait unread). The bank
+ * (a raw socket, heartbeat 100 ms) sends ORDERS market buys at once, then a heartbeat every
+ * 50 ms. Once the engine has stopped taking requests, the venues stay silent for PAUSE_MS
+ * more (9 heartbeat intervals; the engine must take nothing meanwhile), then are polled
+ * again: every order is answered once, FILLED with the
  * hand-computed amounts, no dead peer, and the ledger and the simulator agree.
  *
  * Book (engine_test_util.h, venue A's 60000 level raised to 1 BTC): each buy of 0.0001 BTC
@@ -227,12 +228,16 @@ static void test_paused_is_not_dead(void **state)
         off += len;
     }
     send_all(burst, off);
-    /* The venues answer nothing for PAUSE_MS; the bank keeps heartbeating. */
-    uint64_t t0 = xr_clock_mono_ns(), next_hb = t0, taken_at_100 = 0;
-    bool sampled = false;
+    /* The venues answer nothing; the bank keeps heartbeating. Once the engine has taken all
+     * it can (no request taken for 200 ms), the server stays paused for PAUSE_MS more: 9
+     * heartbeat intervals of unread frames, 3 of which used to end the session. */
+    uint64_t t0 = xr_clock_mono_ns(), next_hb = t0, stable_since = t0, taken = st0.requests;
+    uint64_t end = t0 + WAIT_NS;
+    bool stable = false;
     xr_bank_msg m;
-    while (xr_clock_mono_ns() - t0 < PAUSE_MS * XR_NS_PER_MS) {
-        if (xr_clock_mono_ns() >= next_hb) {
+    for (;;) {
+        uint64_t now = xr_clock_mono_ns();
+        if (now >= next_hb) {
             heartbeat();
             next_hb += 50 * XR_NS_PER_MS;
         }
@@ -240,26 +245,30 @@ static void test_paused_is_not_dead(void **state)
         assert_true(k >= 0); /* still connected */
         if (k == 1)
             assert_int_equal(m.type, XR_PROTO_HEARTBEAT); /* no order can finish */
-        if (!sampled && xr_clock_mono_ns() - t0 >= 100 * XR_NS_PER_MS) {
-            xr_bank_server_stats_get(S, &st1);
-            taken_at_100 = st1.requests;
-            sampled = true;
+        xr_bank_server_stats_get(S, &st1);
+        if (st1.requests != taken) {
+            assert_false(stable); /* back-pressure held: nothing taken once stable */
+            taken = st1.requests;
+            stable_since = now;
+        } else if (!stable && now - stable_since >= 200 * XR_NS_PER_MS) {
+            stable = true;
+            stable_since = now;
+        } else if (stable && now - stable_since >= PAUSE_MS * XR_NS_PER_MS) {
+            break;
         }
+        assert_true(now < end);
         pump();
     }
-    /* Back-pressure held: from 100 ms on (8 heartbeats) the engine took no request. */
-    xr_bank_server_stats_get(S, &st1);
-    assert_true(st1.requests == taken_at_100);
     print_message("taken by the engine during the pause: %llu of %d\n",
-                  (unsigned long long)(st1.requests - st0.requests), ORDERS);
-    assert_true(st1.requests - st0.requests < ORDERS);
+                  (unsigned long long)(taken - st0.requests), ORDERS);
+    assert_true(taken - st0.requests < ORDERS);
     assert_int_equal(st1.dead_peers, st0.dead_peers);
 
     sim_paused = false;
     static bool seen[ORDERS];
     memset(seen, 0, sizeof seen);
     int got = 0;
-    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    end = xr_clock_mono_ns() + WAIT_NS;
     while (got < ORDERS) {
         if (xr_clock_mono_ns() >= next_hb) {
             heartbeat();
