@@ -507,9 +507,15 @@ xr_err xr_notional(xr_amount base_qty, xr_price price, const xr_pair_scale *ps, 
         quote_out->units = neg ? -(xr_i128)v : (xr_i128)v;
         return XR_OK;
     }
-    u256 d = pow10_u256((unsigned)-e);
     xr_i128 v;
-    xr_err err = div_round_u256(&n, &d, neg, r, &v);
+    xr_err err;
+    if (-e <= XR_SCALE_MAX && u256_fits_u128(&n)) {
+        /* What div_round_u256 does when both fit 128 bits, without building 10^-e in 256. */
+        err = div_round_u128(u256_low_u128(&n), pow10_table[-e], neg, r, &v);
+    } else {
+        u256 d = pow10_u256((unsigned)-e);
+        err = div_round_u256(&n, &d, neg, r, &v);
+    }
     if (err == XR_OK)
         quote_out->units = v;
     return err;
@@ -523,6 +529,9 @@ static xr_err scaled_ratio(xr_i128 a, xr_i128 b, int e, xr_round r, xr_i128 *out
 {
     XR_ASSERT(b != 0 && e >= -XR_SCALE_MAX && e <= 2 * XR_SCALE_MAX);
     bool neg = (a < 0) != (b < 0);
+    xr_u128 n128;
+    if (e >= 0 && e <= XR_SCALE_MAX && !__builtin_mul_overflow(mag(a), pow10_table[e], &n128))
+        return div_round_u128(n128, mag(b), neg, r, out); /* what the 256-bit path does then */
     u256 n;
     u256 d;
     if (e >= 0) {

@@ -240,6 +240,12 @@ typedef struct xr_eng_md_book {
     uint64_t base_id;
 } xr_eng_md_book;
 
+/* Whether pricing may apply the delta `mb` to its copy of the venue book: the copy is synced
+ * at exactly mb->base_id and the delta moves it forward. Anything else (a lost, repeated or
+ * reordered message) resets the copy until the next snapshot (stage_pricing.c md_book). */
+struct xr_book;
+bool xr_eng_md_delta_applies(const struct xr_book *copy, const xr_eng_md_book *mb);
+
 /* A public trade of one venue (its @trade stream), prices at the venue instrument's price
  * scale, quantity at the pair's base scale. */
 typedef struct xr_eng_md_trade {

@@ -136,6 +136,12 @@ static void md_inst(xr_eng_pricing *p, const xr_eng_md_inst *mi)
     vp->added = true;
 }
 
+bool xr_eng_md_delta_applies(const xr_book *copy, const xr_eng_md_book *mb)
+{
+    return mb->delta && xr_book_get_state(copy) == XR_BOOK_SYNCED &&
+           xr_book_update_id(copy) == mb->base_id && mb->update_id > mb->base_id;
+}
+
 static void md_book(xr_eng_pricing *p, const xr_eng_md_book *mb, bool down, uint64_t now)
 {
     venue_pair *vp = vp_at(p, mb->venue, mb->pair);
@@ -144,9 +150,7 @@ static void md_book(xr_eng_pricing *p, const xr_eng_md_book *mb, bool down, uint
         xr_book_reset(&vp->book);
         return;
     }
-    if (mb->delta &&
-        (xr_book_get_state(&vp->book) != XR_BOOK_SYNCED ||
-         xr_book_update_id(&vp->book) != mb->base_id || mb->update_id <= mb->base_id)) {
+    if (mb->delta && !xr_eng_md_delta_applies(&vp->book, mb)) {
         /* Not a continuation of what this copy holds (cannot happen while the venue stage
          * keeps its rule): never price a wrong book; unusable until the next snapshot, which
          * the venue stage sends at least every XR_ENG_MD_KEYFRAME messages. */

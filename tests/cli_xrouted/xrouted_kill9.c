@@ -74,7 +74,7 @@ static uint64_t corr_base, corr_next;
 static uint64_t last_seq;
 static int failures;
 static const char *xrouted_path, *xroute_path, *work;
-static char data_dir[512];
+static char data_dir[4096 + 16];
 static uint8_t secret[64];
 static size_t secret_len;
 static uint64_t rng;
@@ -241,7 +241,7 @@ static int configure_external(void)
                 'a' + v, venue_port[v], v == 0 ? 10 : 20);
     fclose(f);
     for (int v = 0; v < NVENUES; v++) {
-        char cmd[2400];
+        char cmd[4 * 4096 + 256];
         snprintf(cmd, sizeof cmd,
                  "cd '%s' && '%s' secrets set-venue ext-%c --config '%s' --data-dir '%s' "
                  ">/dev/null 2>>xrouted.log",
@@ -323,7 +323,7 @@ static void reap(int *status)
 
 static void verify_ledger(const char *when)
 {
-    char cmd[1400];
+    char cmd[3 * 4096 + 256];
     snprintf(cmd, sizeof cmd, "'%s' ledger verify --data '%s' >'%s/verify.out' 2>&1", xroute_path,
              data_dir, work);
     int rc = system(cmd);
@@ -641,7 +641,7 @@ int main(int argc, char **argv)
     xroute_path = paths[1];
     work = paths[2];
     venue_tool = argc == 5 ? paths[3] : NULL;
-    char cmd[1200];
+    char cmd[2 * 4096 + 64];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", work, work);
     if (system(cmd) != 0)
         return 1;

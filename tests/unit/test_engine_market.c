@@ -12,6 +12,8 @@
  */
 #include "engine_test_util.h"
 
+#include "core/engine/engine_internal.h"
+#include "core/market/book.h"
 #include "core/engine/market_data.h"
 
 #define LOT     INT64_C(1000) /* 0.00001 BTC in BTC/8 units */
@@ -388,6 +390,60 @@ static void test_md_window(void **state)
     et_wait_book(4, true);
 }
 
+/* The rule pricing applies to a market-data delta (xr_eng_md_delta_applies): only on a copy
+ * synced at exactly the delta's base id, moving it forward; a lost, repeated or reordered
+ * delta, or any delta after a reset, is refused (md_book then resets the copy until the next
+ * snapshot). */
+static void test_md_delta_rule(void **state)
+{
+    (void)state;
+    xr_book_config bc = {XR_ENG_MD_LEVELS, 0};
+    size_t len = xr_book_footprint(&bc);
+    void *mem = aligned_alloc(16, (len + 15) & ~(size_t)15);
+    assert_non_null(mem);
+    xr_book copy;
+    assert_int_equal(xr_book_init(&copy, mem, len, &bc), XR_OK);
+    static xr_eng_md_book mb;
+    memset(&mb, 0, sizeof mb);
+    mb.delta = true;
+    mb.base_id = 10;
+    mb.update_id = 12;
+    assert_false(xr_eng_md_delta_applies(&copy, &mb)); /* nothing held yet */
+
+    static xr_ev_book ev;
+    memset(&ev, 0, sizeof ev);
+    ev.first_id = ev.last_id = 10;
+    ev.part = XR_EV_BOOK_PART_FIRST | XR_EV_BOOK_PART_LAST;
+    ev.n_bids = ev.n_asks = 1;
+    ev.levels[0] = (xr_book_level){{100}, {1}};
+    ev.levels[XR_EV_BOOK_LEVELS_MAX - 1] = (xr_book_level){{101}, {1}};
+    assert_int_equal(xr_book_apply_snapshot(&copy, &ev, 1, NULL), XR_OK);
+    assert_true(xr_eng_md_delta_applies(&copy, &mb)); /* 10 -> 12 on a copy at 10 */
+    mb.delta = false;
+    assert_false(xr_eng_md_delta_applies(&copy, &mb)); /* a snapshot is no delta */
+    mb.delta = true;
+
+    /* Applied as md_book does: the copy is at 12 afterwards. */
+    ev.first_id = mb.base_id + 1;
+    ev.last_id = mb.update_id;
+    ev.n_asks = 0;
+    ev.levels[0] = (xr_book_level){{100}, {5}};
+    assert_int_equal(xr_book_apply_delta(&copy, &ev, 2, NULL), XR_OK);
+    assert_true(xr_book_update_id(&copy) == 12);
+    assert_false(xr_eng_md_delta_applies(&copy, &mb)); /* the same delta again */
+    mb.base_id = 13;
+    mb.update_id = 15;
+    assert_false(xr_eng_md_delta_applies(&copy, &mb)); /* 12 -> 13 was lost */
+    mb.base_id = 12;
+    mb.update_id = 12;
+    assert_false(xr_eng_md_delta_applies(&copy, &mb)); /* not forward */
+    mb.update_id = 14;
+    assert_true(xr_eng_md_delta_applies(&copy, &mb)); /* the next one */
+    xr_book_reset(&copy);
+    assert_false(xr_eng_md_delta_applies(&copy, &mb)); /* reset: only a snapshot helps */
+    free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest engine_tests[] = {
@@ -398,6 +454,7 @@ int main(void)
     };
     const struct CMUnitTest unit_tests[] = {
         cmocka_unit_test(test_mdata_rules),
+        cmocka_unit_test(test_md_delta_rule),
     };
     int rc = cmocka_run_group_tests(unit_tests, NULL, NULL);
     return rc | cmocka_run_group_tests(engine_tests, group_setup, group_teardown);
