@@ -14,6 +14,12 @@
  * session is down) is sent again once the session is READY: the child stays open meanwhile.
  * A child that cannot be sent at all (the session is not READY) fails at once with
  * XR_ERR_VENUE_UNAVAILABLE: it never left, so the router may re-route it.
+ *
+ * Never losing an event: each child's and conversion's events are held in its own record
+ * until the router's ring takes them (executions of one child summed exactly when they cannot
+ * pass one by one), and a command is taken only when a record is free (docs/ARCHITECTURE.md
+ * "Venue events under load"). Base scales: quantities are converted between the venue's
+ * scale and the ledger's here (docs/venues.md "Base scales").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,25 +35,42 @@
 #include "core/market/book.h"
 
 #define CHILDREN_MAX 256u
-#define EVQ_MAX      256u
 #define CONV_MAX     64u /* conversions in flight per venue */
 
 /* A conversion at its venue: the command in flight, or a status query to (re)send. */
 typedef struct conv_rec {
     bool used;
+    bool back_pending;   /* the answer waits for room in the events ring (record kept) */
     bool query_pending;  /* ask orderStatus (after an accept, an unknown outcome, PROCESS) */
     uint64_t req_id;     /* the session command in flight */
     uint64_t not_before; /* monotonic: the next status query */
     xr_eng_conv c;
 } conv_rec;
 
+/* A child order at its venue, and the events the router has not taken yet. Events are never
+ * queued as messages: the record holds them in a bounded form (the executions taken but not
+ * passed on, summed; the final state; the failure) until the events ring has room, so a
+ * full ring can never lose or double one (see ev_flush). */
 typedef struct child_rec {
     bool used, final_seen, result_seen;
+    bool closed;        /* no more input expected: freed once its events are passed on */
     bool query;         /* reconciliation: asked for by client order id, never sent */
     bool query_pending; /* the query waits for the session to be ready */
+    bool final_pending, failed_pending;
     uint8_t leg;
+    uint8_t fee_scale;
+    uint8_t final_quote_scale;
     uint16_t pair;
     uint32_t order_ref, order_seq;
+    uint32_t pend_n;     /* executions taken, not passed on */
+    xr_err fail_err;     /* failed_pending */
+    xr_amount recv_cum;  /* executed: the cumulative quantity of the executions taken */
+    xr_amount sent_cum;  /* executed as passed on to the router */
+    xr_i128 pend_quote;  /* sum of qty x price over the pend_n executions (base + price) */
+    xr_price pend_price; /* the last of them's price */
+    xr_amount pend_fee;  /* their fees, at fee_scale in fee_asset */
+    xr_amount final_cum_qty, final_cum_quote;
+    char fee_asset[XR_ASSET_CODE_MAX + 1];
     char cid[XR_ENG_CLIENT_ID];
 } child_rec;
 
@@ -64,14 +87,17 @@ typedef struct venue {
     bool inst_sent[XR_ENGINE_VENUE_PAIRS_MAX];
     bool up[XR_ENGINE_VENUE_PAIRS_MAX];
     uint64_t last_id[XR_ENGINE_VENUE_PAIRS_MAX];
+    /* 10^(venue base scale - ledger base scale) of symbol i once its instrument is known
+     * (sym_factor): 0 not yet, -1 refused (the lot step is finer than the ledger's unit). */
+    int64_t bfac[XR_ENGINE_VENUE_PAIRS_MAX];
     /* What pricing holds of book i (the top levels last sent; [0] bids, [1] asks) and the
      * deltas sent since its last snapshot. */
     xr_book_level sent[XR_ENGINE_VENUE_PAIRS_MAX][2][XR_ENG_MD_LEVELS];
     uint32_t sent_n[XR_ENGINE_VENUE_PAIRS_MAX][2];
     uint32_t deltas[XR_ENGINE_VENUE_PAIRS_MAX];
     child_rec child[CHILDREN_MAX];
-    xr_eng_msg *evq; /* child events the ring could not take yet */
-    uint32_t evq_head, evq_n;
+    bool backlog;            /* some record holds events the ring could not take yet */
+    uint64_t trades_dropped; /* public trades the md ring could not take (candles miss them) */
     bool work;
     conv_rec *conv; /* CONV_MAX */
 } venue;
@@ -83,38 +109,97 @@ struct drv {
     venue v[XR_ENGINE_VENUES_MAX];
 };
 
-/* ---- child events ------------------------------------------------------------------------- */
+/* ---- base scales: the venue's quantities <-> the ledger's ---------------------------------------
+ * A venue may count a base asset finer than the ledger (Binance: 8 decimals; USDT is USDT/6
+ * in the ledger). The driver is the only place that knows the venue's representation, so it
+ * bridges: the engine sees every base quantity at the ledger's scale (docs/venues.md "Base
+ * scales"). Instrument: lot step / f exact (else the pair is refused), minimum up, maximum
+ * down; book levels rounded down (never offer more than exists; a level under one ledger
+ * unit is left out); child quantities x f (exact); fills and cumulative quantities / f,
+ * exact given the lot step (a finer report is rounded down, see child_flush). Prices and
+ * quote amounts keep the venue's scales (pricing rescales quote rules). */
 
-static void ev_push(venue *v, const xr_eng_msg *m)
+/* f of symbol i (1: same scale or unknown asset), or 0 (instrument not known yet) or -1
+ * (refused, logged once). */
+static int64_t sym_factor(venue *v, uint32_t i)
 {
-    v->work = true;
-    if (v->evq_n == 0 && xr_spsc_ring_try_push(v->io.events, m) == XR_OK)
-        return;
-    if (v->evq_n == EVQ_MAX) {
+    if (v->bfac[i] != 0)
+        return v->bfac[i];
+    const xr_instrument *in = xr_binance_session_instrument(v->s, v->sym[i]);
+    if (in == NULL)
+        return 0;
+    const xr_asset *a = xr_assets_find(v->d->assets, in->base);
+    xr_i128 f = 1;
+    const char *why = NULL;
+    if (a != NULL && in->scale.base < a->scale)
+        why = "venue_scale_coarser";
+    else if (a != NULL && xr_i128_pow10(in->scale.base - a->scale, &f) != XR_OK)
+        why = "venue_scale_range";
+    else if (in->lot_step.units % f != 0 || in->lot_step.units < 0)
+        why = "venue_lot_finer_than_ledger";
+    if (why != NULL) {
         xr_log_line l;
-        xr_log_begin(&l, XR_LOG_ERROR, "engine", "venue_event_dropped");
+        xr_log_begin(&l, XR_LOG_ERROR, "engine", "venue_pair_scale_refused");
+        xr_log_str(&l, "symbol", v->sym[i]);
+        xr_log_str(&l, "reason", why);
         xr_log_end(&l);
+        v->bfac[i] = -1;
+        return -1;
+    }
+    v->bfac[i] = (int64_t)f;
+    return v->bfac[i];
+}
+
+/* f of the engine pair's symbol; 1 when unknown or refused (no child is routed to a refused
+ * pair: pricing never lists it for this venue). */
+static int64_t pair_factor(venue *v, uint16_t pair)
+{
+    for (uint32_t i = 0; i < v->nsym; i++)
+        if (v->pair[i] == pair) {
+            int64_t f = sym_factor(v, i);
+            return f > 1 ? f : 1;
+        }
+    return 1;
+}
+
+static xr_i128 div_floor(xr_i128 a, int64_t f)
+{
+    return a >= 0 ? a / f : -((-a + f - 1) / f);
+}
+
+/* The instrument as the engine sees it. A refused one goes unchanged (at the venue's scale):
+ * pricing refuses it (XR_ERR_CONFIG). */
+static void inst_to_ledger(venue *v, uint32_t i, const xr_instrument *in, xr_instrument *out)
+{
+    *out = *in;
+    int64_t f = sym_factor(v, i);
+    if (f <= 1)
         return;
-    }
-    v->evq[(v->evq_head + v->evq_n) % EVQ_MAX] = *m;
-    v->evq_n++;
+    const xr_asset *a = xr_assets_find(v->d->assets, in->base);
+    out->scale.base = a->scale;
+    out->lot_step.units = in->lot_step.units / f;
+    out->qty_min.units = -div_floor(-in->qty_min.units, f); /* up: never loosened */
+    out->qty_max.units = div_floor(in->qty_max.units, f);   /* down */
 }
 
-static void evq_flush(venue *v)
+/* Book levels to the ledger's base scale, rounded down; levels under one unit are left out.
+ * Returns the new count. */
+static uint32_t levels_to_ledger(venue *v, uint32_t i, xr_book_level *lv, uint32_t n)
 {
-    while (v->evq_n > 0 && xr_spsc_ring_try_push(v->io.events, &v->evq[v->evq_head]) == XR_OK) {
-        v->evq_head = (v->evq_head + 1) % EVQ_MAX;
-        v->evq_n--;
+    int64_t f = sym_factor(v, i);
+    if (f <= 1)
+        return n;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        lv[k] = lv[j];
+        lv[k].qty.units = div_floor(lv[j].qty.units, f);
+        if (lv[k].qty.units > 0)
+            k++;
     }
+    return k;
 }
 
-static child_rec *child_find(venue *v, const char *cid)
-{
-    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
-        if (v->child[i].used && strcmp(v->child[i].cid, cid) == 0)
-            return &v->child[i];
-    return NULL;
-}
+/* ---- child events ------------------------------------------------------------------------- */
 
 static void child_msg(venue *v, const child_rec *c, xr_eng_child_ev_kind kind, xr_eng_msg *m)
 {
@@ -127,13 +212,150 @@ static void child_msg(venue *v, const child_rec *c, xr_eng_child_ev_kind kind, x
     (void)v;
 }
 
-static void child_failed(venue *v, child_rec *c, xr_err err)
+/* Passes the child's held events to the router, in order: the executions taken (one FILL;
+ * several merged into one coalesced FILL when the ring was full meanwhile), then FINAL or
+ * FAILED. Stops at a full ring, keeping the rest. Frees a closed record once all are
+ * passed. true when nothing is held any more. */
+static bool child_flush(venue *v, child_rec *c)
 {
     xr_eng_msg m;
-    child_msg(v, c, XR_ENG_CHILD_FAILED, &m);
-    m.u.cev.err = err;
-    ev_push(v, &m);
-    c->used = false;
+    const int64_t f = pair_factor(v, c->pair);
+    /* At the ledger's base scale (f > 1: the venue counts finer). A quantity the venue
+     * reports finer than its own lot step is rounded down: the remainder is not booked
+     * (logged venue_qty_finer_than_ledger) and the executions stay held until the
+     * cumulative quantity reaches a whole ledger unit. */
+    const xr_i128 cum_l = div_floor(c->recv_cum.units, f), sent_l = div_floor(c->sent_cum.units, f);
+    if (c->pend_n > 0 && cum_l > sent_l) {
+        child_msg(v, c, XR_ENG_CHILD_FILL, &m);
+        m.u.cev.last_qty.units = cum_l - sent_l;
+        m.u.cev.last_price = c->pend_price;
+        m.u.cev.cum_qty.units = cum_l;
+        m.u.cev.fee = c->pend_fee;
+        m.u.cev.fee_scale = c->fee_scale;
+        memcpy(m.u.cev.fee_asset, c->fee_asset, sizeof m.u.cev.fee_asset);
+        /* Several executions, or a bridged scale: the exact quote of what is passed on
+         * (scale ledger base + price). */
+        m.u.cev.coalesced = c->pend_n > 1 || f > 1;
+        m.u.cev.fill_quote = m.u.cev.coalesced ? div_floor(c->pend_quote, f) : 0;
+        if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+            return false;
+        v->work = true;
+        c->sent_cum = c->recv_cum;
+        c->pend_n = 0;
+        c->pend_quote = 0;
+        c->pend_fee.units = 0;
+    }
+    if (c->final_pending) {
+        child_msg(v, c, XR_ENG_CHILD_FINAL, &m);
+        m.u.cev.cum_qty.units = div_floor(c->final_cum_qty.units, f);
+        m.u.cev.cum_quote = c->final_cum_quote;
+        m.u.cev.cum_quote_scale = c->final_quote_scale;
+        if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+            return false;
+        v->work = true;
+        c->final_pending = false;
+    }
+    if (c->failed_pending) {
+        child_msg(v, c, XR_ENG_CHILD_FAILED, &m);
+        m.u.cev.err = c->fail_err;
+        if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+            return false;
+        v->work = true;
+        c->failed_pending = false;
+    }
+    if (c->closed)
+        c->used = false;
+    return true;
+}
+
+/* Sets v->backlog when the child still holds events. */
+static void child_try_flush(venue *v, child_rec *c)
+{
+    if (!child_flush(v, c))
+        v->backlog = true;
+}
+
+/* Ends the child record: freed once its events are passed on. */
+static void child_close(venue *v, child_rec *c)
+{
+    c->closed = true;
+    child_try_flush(v, c);
+}
+
+static void conv_flush(venue *v);
+
+/* Retries every held event (children, then conversions) once per pass. */
+static void ev_flush(venue *v)
+{
+    if (!v->backlog)
+        return;
+    bool left = false;
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
+        if (v->child[i].used && !child_flush(v, &v->child[i]))
+            left = true;
+    v->backlog = left;
+    conv_flush(v);
+}
+
+static child_rec *child_find(venue *v, const char *cid)
+{
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
+        if (v->child[i].used && strcmp(v->child[i].cid, cid) == 0)
+            return &v->child[i];
+    return NULL;
+}
+
+static void child_failed(venue *v, child_rec *c, xr_err err)
+{
+    c->failed_pending = true;
+    c->fail_err = err;
+    child_close(v, c);
+}
+
+/* An execution of child c: taken once, in order, recognised by the venue's cumulative
+ * quantity (the rule of the router's child_event, applied here so that held executions can
+ * be summed); duplicates (the REST answer and the user stream report each) are ignored. */
+static void child_fill(venue *v, child_rec *c, const xr_ev_order *o)
+{
+    if (o->last_qty.units <= 0 || c->recv_cum.units + o->last_qty.units != o->cum_qty.units)
+        return;
+    xr_i128 q;
+    if (xr_i128_mul(o->last_qty.units, o->last_price.ticks, &q) != XR_OK ||
+        xr_i128_add(c->pend_quote, q, &q) != XR_OK) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_ERROR, "engine", "venue_fill_overflow");
+        xr_log_str(&l, "cid", c->cid);
+        xr_log_end(&l);
+        return;
+    }
+    if (o->fee.units > 0 && c->pend_fee.units > 0 &&
+        (strcmp(o->fee_asset, c->fee_asset) != 0 || o->fee_scale != c->fee_scale)) {
+        /* A second fee asset within held executions: the router books the fee of one asset
+         * per child only (venue_fee_not_booked), so the later one is not carried either. */
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_fee_not_booked");
+        xr_log_str(&l, "asset", o->fee_asset);
+        xr_log_end(&l);
+    } else if (o->fee.units > 0) {
+        if (c->pend_fee.units == 0) {
+            memcpy(c->fee_asset, o->fee_asset, sizeof c->fee_asset);
+            c->fee_scale = o->fee_scale;
+        }
+        c->pend_fee.units += o->fee.units;
+    } else if (c->pend_n == 0) {
+        memcpy(c->fee_asset, o->fee_asset, sizeof c->fee_asset);
+        c->fee_scale = o->fee_scale;
+    }
+    if (o->last_qty.units % pair_factor(v, c->pair) != 0) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_qty_finer_than_ledger");
+        xr_log_str(&l, "cid", c->cid);
+        xr_log_end(&l);
+    }
+    c->pend_quote = q;
+    c->pend_price = o->last_price;
+    c->recv_cum = o->cum_qty;
+    c->pend_n++;
 }
 
 static bool status_final(uint8_t st)
@@ -159,10 +381,13 @@ static void on_trade(venue *v, const xr_event *ev)
         m.u.trade.trade_id = ev->u.trade.trade_id;
         m.u.trade.time_ns = ev->u.trade.trade_time_ns;
         m.u.trade.price = ev->u.trade.price;
-        m.u.trade.qty = ev->u.trade.qty;
+        m.u.trade.qty.units =
+            div_floor(ev->u.trade.qty.units, sym_factor(v, i) > 1 ? sym_factor(v, i) : 1);
         if (xr_spsc_ring_try_push(v->io.md, &m) != XR_OK) {
+            v->trades_dropped++;
             xr_log_line l;
             xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_trade_dropped");
+            xr_log_u64(&l, "dropped", v->trades_dropped);
             xr_log_end(&l);
         }
         v->work = true;
@@ -183,31 +408,25 @@ static void on_event(void *ctx, const xr_event *ev)
     child_rec *c = child_find(v, o->client_order_id);
     if (c == NULL)
         return; /* not ours, or its order answer has already ended */
-    /* Fills and final states may arrive twice (the REST answer and the user stream): the
-     * router takes each fill once by cumulative quantity and the first FINAL only. */
-    xr_eng_msg m;
-    if (ev->kind == XR_EV_ORDER_FILL) {
-        child_msg(v, c, XR_ENG_CHILD_FILL, &m);
-        m.u.cev.last_qty = o->last_qty;
-        m.u.cev.last_price = o->last_price;
-        m.u.cev.cum_qty = o->cum_qty;
-        m.u.cev.fee = o->fee;
-        m.u.cev.fee_scale = o->fee_scale;
-        memcpy(m.u.cev.fee_asset, o->fee_asset, sizeof m.u.cev.fee_asset);
-        ev_push(v, &m);
-    }
+    /* Fills and final states may arrive twice (the REST answer and the user stream): each
+     * fill is taken once by cumulative quantity (child_fill); a later FINAL replaces a held
+     * one, as the router would take the later one. */
+    if (c->closed || c->failed_pending)
+        return; /* its answer has ended: late duplicates */
+    if (ev->kind == XR_EV_ORDER_FILL)
+        child_fill(v, c, o);
     if (status_final(o->status)) {
-        child_msg(v, c, XR_ENG_CHILD_FINAL, &m);
-        m.u.cev.cum_qty = o->cum_qty;
-        m.u.cev.cum_quote = o->cum_quote;
+        c->final_cum_qty = o->cum_qty;
+        c->final_cum_quote = o->cum_quote;
         for (uint32_t i = 0; i < v->nsym; i++) {
             const xr_instrument *in = xr_binance_session_instrument(v->s, v->sym[i]);
             if (v->pair[i] == c->pair && in != NULL)
-                m.u.cev.cum_quote_scale = in->scale.quote;
+                c->final_quote_scale = in->scale.quote;
         }
-        ev_push(v, &m);
+        c->final_pending = true;
         c->final_seen = true;
     }
+    child_try_flush(v, c);
 }
 
 /* ---- conversions (core/engine/convert.c) ------------------------------------------------------
@@ -218,15 +437,34 @@ static unsigned conv_scale(const venue *v, uint16_t asset)
     return v->d->assets->assets[asset].scale;
 }
 
-/* Hands the conversion back to the router (and frees its record). */
-static void conv_back(venue *v, conv_rec *cr)
+/* Hands the conversion back to the router and frees its record; with the ring full, the
+ * record keeps it until there is room (conv_flush). true when passed on. */
+static bool conv_push(venue *v, conv_rec *cr)
 {
     xr_eng_msg m;
     memset(&m, 0, sizeof m);
     m.type = XR_ENG_M_CONV;
     m.u.conv = cr->c;
-    ev_push(v, &m);
-    cr->used = false;
+    if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+        return false;
+    v->work = true;
+    cr->used = cr->back_pending = false;
+    return true;
+}
+
+static void conv_back(venue *v, conv_rec *cr)
+{
+    cr->back_pending = true;
+    cr->query_pending = false;
+    if (!conv_push(v, cr))
+        v->backlog = true;
+}
+
+static void conv_flush(venue *v)
+{
+    for (uint32_t i = 0; i < CONV_MAX; i++)
+        if (v->conv[i].used && v->conv[i].back_pending && !conv_push(v, &v->conv[i]))
+            v->backlog = true;
 }
 
 static void conv_failed(venue *v, conv_rec *cr, xr_err err)
@@ -238,27 +476,17 @@ static void conv_failed(venue *v, conv_rec *cr, xr_err err)
     conv_back(v, cr);
 }
 
-static void conv_command(venue *v, const xr_eng_conv *c)
+static conv_rec *conv_free_rec(venue *v)
 {
-    conv_rec *cr = NULL;
-    for (uint32_t i = 0; i < CONV_MAX && cr == NULL; i++)
+    for (uint32_t i = 0; i < CONV_MAX; i++)
         if (!v->conv[i].used)
-            cr = &v->conv[i];
-    conv_rec tmp;
-    if (cr == NULL) {
-        if (c->phase == XR_ENG_CV_QUERY) {
-            /* Cannot be failed by guessing: left to the next start-up's reconciliation. */
-            xr_log_line l;
-            xr_log_begin(&l, XR_LOG_ERROR, "engine", "conversion_query_dropped");
-            xr_log_end(&l);
-            return;
-        }
-        cr = &tmp; /* never sent: nothing moved */
-        memset(cr, 0, sizeof *cr);
-        cr->c = *c;
-        conv_failed(v, cr, XR_ERR_NO_MEMORY);
-        return;
-    }
+            return &v->conv[i];
+    return NULL;
+}
+
+/* `cr`: a free record (take_commands takes a conversion only when one is free). */
+static void conv_command(venue *v, conv_rec *cr, const xr_eng_conv *c)
+{
     memset(cr, 0, sizeof *cr);
     cr->used = true;
     cr->c = *c;
@@ -280,7 +508,8 @@ static void conv_result(venue *v, const xr_binance_result *r)
 {
     conv_rec *cr = NULL;
     for (uint32_t i = 0; i < CONV_MAX && cr == NULL; i++)
-        if (v->conv[i].used && !v->conv[i].query_pending && v->conv[i].req_id == r->request_id)
+        if (v->conv[i].used && !v->conv[i].query_pending && !v->conv[i].back_pending &&
+            v->conv[i].req_id == r->request_id)
             cr = &v->conv[i];
     if (cr == NULL)
         return;
@@ -349,7 +578,7 @@ static void conv_run(venue *v)
     const uint64_t now = xr_clock_mono_ns();
     for (uint32_t i = 0; i < CONV_MAX; i++) {
         conv_rec *cr = &v->conv[i];
-        if (!cr->used || !cr->query_pending || now < cr->not_before)
+        if (!cr->used || !cr->query_pending || cr->back_pending || now < cr->not_before)
             continue;
         if (xr_binance_session_convert_status(v->s, cr->c.quote_id, conv_scale(v, cr->c.from_asset),
                                               conv_scale(v, cr->c.to_asset),
@@ -371,7 +600,7 @@ static void on_result(void *ctx, const xr_binance_result *r)
     if (r->op != XR_BINANCE_OP_ORDER_NEW && r->op != XR_BINANCE_OP_ORDER_QUERY)
         return;
     child_rec *c = child_find(v, r->client_order_id);
-    if (c == NULL)
+    if (c == NULL || c->closed || c->failed_pending)
         return;
     switch (r->outcome) {
     case XR_BINANCE_CONFIRMED:
@@ -380,7 +609,7 @@ static void on_result(void *ctx, const xr_binance_result *r)
          * which reports them before the final state - see the ARCHITECTURE note.) */
         c->result_seen = true;
         if (c->final_seen)
-            c->used = false;
+            child_close(v, c);
         else if (r->op == XR_BINANCE_OP_ORDER_QUERY)
             c->query_pending = true; /* not final yet at the venue: ask again */
         break;
@@ -422,7 +651,7 @@ static void run_queries(venue *v)
         return;
     for (uint32_t i = 0; i < CHILDREN_MAX; i++) {
         child_rec *c = &v->child[i];
-        if (!c->used || !c->query_pending)
+        if (!c->used || !c->query_pending || c->closed)
             continue;
         const xr_instrument *inst = child_inst(v, c->pair);
         if (inst != NULL && xr_binance_session_order_query(v->s, inst, c->cid, NULL) == XR_OK) {
@@ -432,24 +661,40 @@ static void run_queries(venue *v)
     }
 }
 
+static child_rec *child_free_rec(venue *v)
+{
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
+        if (!v->child[i].used)
+            return &v->child[i];
+    return NULL;
+}
+
+/* Admission control: a command is taken from the ring only when a record is free to hold it
+ * and every event it can cause (child_rec, conv_rec); otherwise it stays in the ring (the
+ * router's port queues behind it) until a record is freed. Nothing is failed for want of
+ * room. */
 static void take_commands(venue *v)
 {
     const xr_eng_msg *m;
     while ((m = xr_spsc_ring_peek(v->io.cmds)) != NULL) {
-        v->work = true;
         if (m->type == XR_ENG_M_CONV) {
-            conv_command(v, &m->u.conv);
+            conv_rec *cr = conv_free_rec(v);
+            if (cr == NULL) {
+                xr_spsc_ring_release(v->io.cmds, 0); /* ends the peek; taken again later */
+                return;
+            }
+            v->work = true;
+            conv_command(v, cr, &m->u.conv);
             xr_spsc_ring_release(v->io.cmds, 1);
             continue;
         }
         const xr_eng_child_cmd *cc = &m->u.child;
-        child_rec *c = NULL;
-        for (uint32_t i = 0; i < CHILDREN_MAX && c == NULL; i++)
-            if (!v->child[i].used)
-                c = &v->child[i];
-        child_rec tmp;
-        if (c == NULL)
-            c = &tmp;
+        child_rec *c = child_free_rec(v);
+        if (c == NULL) {
+            xr_spsc_ring_release(v->io.cmds, 0);
+            return;
+        }
+        v->work = true;
         memset(c, 0, sizeof *c);
         c->used = true;
         c->leg = cc->leg;
@@ -457,7 +702,7 @@ static void take_commands(venue *v)
         c->order_ref = cc->order_ref;
         c->order_seq = cc->order_seq;
         memcpy(c->cid, cc->client_order_id, sizeof c->cid);
-        if (cc->query && c != &tmp) {
+        if (cc->query) {
             c->query = c->query_pending = true;
             xr_spsc_ring_release(v->io.cmds, 1);
             continue;
@@ -466,14 +711,18 @@ static void take_commands(venue *v)
         for (uint32_t i = 0; i < v->nsym; i++)
             if (v->pair[i] == cc->pair)
                 inst = xr_binance_session_instrument(v->s, v->sym[i]);
-        xr_err err = c == &tmp ? XR_ERR_NO_MEMORY : inst == NULL ? XR_ERR_VENUE_UNAVAILABLE : XR_OK;
+        xr_err err = inst == NULL ? XR_ERR_VENUE_UNAVAILABLE : XR_OK;
+        xr_amount vqty = cc->qty; /* at the venue's base scale: exact */
+        if (err == XR_OK &&
+            xr_i128_mul(cc->qty.units, pair_factor(v, cc->pair), &vqty.units) != XR_OK)
+            err = XR_ERR_INVALID_AMOUNT;
         if (err == XR_OK) {
             xr_binance_order_params p = {.inst = inst,
                                          .side = (xr_side)cc->side,
                                          .type = XR_ORDER_TYPE_LIMIT,
                                          .tif = XR_TIF_IOC,
                                          .price = cc->limit,
-                                         .qty = cc->qty,
+                                         .qty = vqty,
                                          .client_order_id = c->cid,
                                          .resp_type = XR_BINANCE_RESP_FULL};
             err = xr_binance_session_order_new(v->s, &p, NULL);
@@ -501,7 +750,7 @@ static void publish_md(venue *v)
             m->type = XR_ENG_M_MD_INST;
             m->u.inst.venue = v->idx;
             m->u.inst.pair = v->pair[i];
-            m->u.inst.inst = *inst;
+            inst_to_ledger(v, i, inst, &m->u.inst.inst);
             xr_spsc_ring_commit(v->io.md, 1);
             v->inst_sent[i] = true;
             v->work = true;
@@ -525,6 +774,8 @@ static void publish_md(venue *v)
             mb->update_id = id = xr_book_update_id(b);
             (void)xr_book_top(b, XR_SIDE_BUY, now, top[0], XR_ENG_MD_LEVELS, &n_top[0]);
             (void)xr_book_top(b, XR_SIDE_SELL, now, top[1], XR_ENG_MD_LEVELS, &n_top[1]);
+            for (int sd = 0; sd < 2; sd++) /* to the ledger's base scale (wt-driver) */
+                n_top[sd] = levels_to_ledger(v, i, top[sd], n_top[sd]);
             /* Only what changed since the last message pricing has (sent[i]), unless pricing
              * holds nothing yet, the id went back (a resync), the changes do not fit or a
              * keyframe is due: then the top levels whole. */
@@ -569,7 +820,6 @@ static void drv_destroy(void *p)
         return;
     for (uint32_t i = 0; i < d->nv; i++) {
         xr_binance_session_destroy(d->v[i].s);
-        free(d->v[i].evq);
         free(d->v[i].conv);
     }
     xr_net_loop_destroy(d->loop);
@@ -581,7 +831,7 @@ static xr_err drv_pass(void *p, uint64_t timeout_ns, bool *work)
     drv *d = p;
     for (uint32_t i = 0; i < d->nv; i++) {
         d->v[i].work = false;
-        evq_flush(&d->v[i]);
+        ev_flush(&d->v[i]);
         take_commands(&d->v[i]);
         run_queries(&d->v[i]);
         conv_run(&d->v[i]);
@@ -592,7 +842,7 @@ static xr_err drv_pass(void *p, uint64_t timeout_ns, bool *work)
     for (uint32_t i = 0; i < d->nv; i++) {
         (void)xr_binance_session_run_due(d->v[i].s);
         publish_md(&d->v[i]);
-        evq_flush(&d->v[i]);
+        ev_flush(&d->v[i]);
         *work = *work || d->v[i].work;
     }
     *work = *work || n > 0;
@@ -624,10 +874,9 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
         v->d = d;
         v->idx = (uint16_t)vi;
         v->io = io[vi];
-        v->evq = calloc(EVQ_MAX, sizeof *v->evq);
         v->conv = calloc(CONV_MAX, sizeof *v->conv);
         d->nv = vi + 1;
-        if (v->evq == NULL || v->conv == NULL) {
+        if (v->conv == NULL) {
             drv_destroy(d);
             return XR_ERR_NO_MEMORY;
         }

@@ -88,7 +88,9 @@ static void log_refused(const xr_eng_pricing *p, const xr_eng_md_inst *mi, xr_er
  * engine prices and books in the ledger's minor units (USDT/6). Quote amounts in the rules
  * are moved to the ledger's scale (minimums up, maximums down, so no check passes by
  * rounding); prices and base quantities keep theirs, and the base scale must be the
- * ledger's (else every fill would need rounding, which docs/ledger.md forbids for base). */
+ * ledger's (else every fill would need rounding, which docs/ledger.md forbids for base). The
+ * venue driver already converts a finer venue base scale (adapters/engine_venues.c,
+ * docs/venues.md "Base scales"); it passes a pair it cannot convert unchanged, refused here. */
 static xr_err to_ledger_scales(const xr_eng_pricing *p, uint32_t pair, xr_instrument *in)
 {
     const xr_eng_pair *ep = &p->sh->pairs[pair];

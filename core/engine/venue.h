@@ -17,10 +17,15 @@
  *   md      venue -> pricing: XR_ENG_M_MD_INST once per pair when the venue's rules are
  *           known, then XR_ENG_M_MD_BOOK (top levels) whenever a synced book changes and
  *           XR_ENG_M_MD_DOWN when it stops being usable (unsynced, stale, crossed).
+ * Base quantities on all three rings are at the ledger's scale of the base asset (the
+ * driver converts a venue's finer scale, docs/venues.md "Base scales"); prices and quote
+ * amounts at the venue instrument's.
  * Pairs are named by their engine index: the position of the pair's first appearance when
  * cfg->venues[v].pairs[i] is read in order of v, then i.
  * The driver is the producer of `events` and `md` and the consumer of `cmds`; it never
- * blocks (a full ring is retried on the next poll from its own fixed-size queue).
+ * blocks (a full ring is retried on the next poll from its own fixed-size records) and never
+ * drops a child event: when `events` stays full it may pass several executions of one child
+ * as one coalesced FILL (xr_eng_child_ev.coalesced, exact summed quote).
  *
  * Threading: create and destroy are called from the threads calling xr_engine_open and
  * xr_engine_close; poll from the thread that runs the venues stage (the caller of

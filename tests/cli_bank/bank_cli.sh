@@ -256,7 +256,7 @@ grep -q "^BTC  *0.00300000  *0.00300000  *0.00000000$" "$WORK/out" && ok "balanc
 # Trades so far: the buy took 0.005 at 60000 on venue-a, the sell 0.002 at 59900 on venue-a.
 run 0 pairs --json
 json '[(p["pair"],p["trading"],p["venues"],p["venues_ready"],p["min_qty"],p["lot_step"],D(p["tick"]),p["min_notional"]) for p in d["pairs"] if p["pair"]=="BTC/USDT"]==[("BTC/USDT",True,3,3,"0.00001000","0.00001000",D("0.01"),"5.000000")]' "pairs: BTC/USDT on both venues, lot 0.00001, tick 0.01, min notional 5 USDT"
-json '[(p["trading"],p["venues_ready"]) for p in d["pairs"] if p["pair"]=="USDT/AZN"]==[(False,0)]' "pairs: USDT/AZN refused by both venues (base below 8 decimals)"
+json '[(p["trading"],p["venues_ready"],p["lot_step"],p["min_qty"]) for p in d["pairs"] if p["pair"]=="USDT/AZN"]==[(True,3,"0.010000","1.000000")]' "pairs: USDT/AZN on every venue at the ledger's USDT/6 (the venue driver bridges the venues' 8 decimals)"
 run 0 ticker BTC/USDT --json
 json 'D(d["bid"])==D("59950") and d["bid_qty"]=="0.00500000" and D(d["ask"])==D("60000") and d["ask_qty"]=="0.00500000"' "ticker: bid 59950 x 0.005, ask 60000 x 0.005 (0.005 of 0.01 bought)"
 json 'D(d["last"])==D("59900") and d["volume_24h"]=="0.00700000" and d["trades_24h"]==2' "ticker: last 59900, 0.007 BTC in 2 trades"
@@ -345,8 +345,7 @@ run 2 convert 42 1 USD USD
 err_is USAGE
 
 # ---- xroute-bank brief -------------------------------------------------------------------------
-# The brief's own pair, USDT/AZN, is refused by this engine (a base asset below the venue's 8
-# decimals: stage_pricing.c to_ledger_scales, CONFIG), so the scenario runs on BTC/USDT: fund
+# The brief's scenario on BTC/USDT (USDT/AZN follows below): fund
 # 1,000 USDT, buy BTC for 100 USDT: a NEW_ORDER with the amount on the quote side (on an engine
 # without those, xroute-bank buys the base amount of a firm quote for 100 USDT; the sizing
 # rule is the same): the most q (lots of 0.00001 BTC) at venue-a's
@@ -414,6 +413,21 @@ sed 's/^/     /' "$WORK/legs"
 # the brief's order, seen by the CLI
 run 0 order 7001 "$BKEY" --json
 json 'd["status"]=="FILLED" and d["filled"]=="0.00164000" and d["quote"]=="99.975876"' "xroute order shows the brief's order"
+
+# The brief's own pair (wt-driver: the venue driver bridges the venues' 8-decimal USDT to the
+# ledger's USDT/6): fund 1,000 AZN, buy USDT for 100 AZN. B = floor(100.00 x 10^4 / 10150) =
+# 98.52; venue-a's 1.7000 (net 1.7017 beats venue-b's 1.7010 x 1.002): the most q (lots of
+# 0.01 USDT) with q x 1.7 x 1.001 <= 98.52 is 57.89 (57.90 costs 98.528): N = ceil(98.413) =
+# 98.42, F = ceil(98.42 x 10 / 10^4) = 0.10, E = 98.52, S = floor(98.52 x 150 / 10^4) = 1.47,
+# paid E + S = 99.99 AZN.
+"$XRB" brief --credentials "$WORK/host/credentials" --customer 7002 --pair USDT/AZN --json >"$WORK/out" 2>"$WORK/err"
+st=$?
+sed 's/^/     /' "$WORK/out"
+[ $st -eq 0 ] && grep -q "^== brief scenario: passed" "$WORK/out" && ok "xroute-bank brief on USDT/AZN passed" || bad "xroute-bank brief on USDT/AZN passed"
+grep '^{' "$WORK/out" >"$WORK/out.json"
+cp "$WORK/out.json" "$WORK/out"
+json 'd["ok"] and d["bought"]=="57.890000" and d["paid"]=="99.99" and d["spread"]=="1.47" and d["notional"]=="98.42" and d["fees"]=="0.10"' "brief: 57.89 USDT for 99.99 AZN, spread 1.47"
+"$XR" ledger verify --data "$WORK/host" >"$WORK/out" 2>"$WORK/err" && ok "ledger verifies after the AZN brief" || bad "ledger verifies after the AZN brief"
 
 # ---- an IOC LIMIT that fills in part (customer 44) ---------------------------------------------
 # venue-a's 60000 level has 0.00172 BTC left (0.01 - 0.005 - 0.00164 - 0.00164). A buy of 0.05
