@@ -29,25 +29,42 @@
 #include "core/market/book.h"
 
 #define CHILDREN_MAX 256u
-#define EVQ_MAX      256u
 #define CONV_MAX     64u /* conversions in flight per venue */
 
 /* A conversion at its venue: the command in flight, or a status query to (re)send. */
 typedef struct conv_rec {
     bool used;
+    bool back_pending;   /* the answer waits for room in the events ring (record kept) */
     bool query_pending;  /* ask orderStatus (after an accept, an unknown outcome, PROCESS) */
     uint64_t req_id;     /* the session command in flight */
     uint64_t not_before; /* monotonic: the next status query */
     xr_eng_conv c;
 } conv_rec;
 
+/* A child order at its venue, and the events the router has not taken yet. Events are never
+ * queued as messages: the record holds them in a bounded form (the executions taken but not
+ * passed on, summed; the final state; the failure) until the events ring has room, so a
+ * full ring can never lose or double one (see ev_flush). */
 typedef struct child_rec {
     bool used, final_seen, result_seen;
+    bool closed;        /* no more input expected: freed once its events are passed on */
     bool query;         /* reconciliation: asked for by client order id, never sent */
     bool query_pending; /* the query waits for the session to be ready */
+    bool final_pending, failed_pending;
     uint8_t leg;
+    uint8_t fee_scale;
+    uint8_t final_quote_scale;
     uint16_t pair;
     uint32_t order_ref, order_seq;
+    uint32_t pend_n;     /* executions taken, not passed on */
+    xr_err fail_err;     /* failed_pending */
+    xr_amount recv_cum;  /* executed: the cumulative quantity of the executions taken */
+    xr_amount sent_cum;  /* executed as passed on to the router */
+    xr_i128 pend_quote;  /* sum of qty x price over the pend_n executions (base + price) */
+    xr_price pend_price; /* the last of them's price */
+    xr_amount pend_fee;  /* their fees, at fee_scale in fee_asset */
+    xr_amount final_cum_qty, final_cum_quote;
+    char fee_asset[XR_ASSET_CODE_MAX + 1];
     char cid[XR_ENG_CLIENT_ID];
 } child_rec;
 
@@ -70,8 +87,8 @@ typedef struct venue {
     uint32_t sent_n[XR_ENGINE_VENUE_PAIRS_MAX][2];
     uint32_t deltas[XR_ENGINE_VENUE_PAIRS_MAX];
     child_rec child[CHILDREN_MAX];
-    xr_eng_msg *evq; /* child events the ring could not take yet */
-    uint32_t evq_head, evq_n;
+    bool backlog;            /* some record holds events the ring could not take yet */
+    uint64_t trades_dropped; /* public trades the md ring could not take (candles miss them) */
     bool work;
     conv_rec *conv; /* CONV_MAX */
 } venue;
@@ -85,37 +102,6 @@ struct drv {
 
 /* ---- child events ------------------------------------------------------------------------- */
 
-static void ev_push(venue *v, const xr_eng_msg *m)
-{
-    v->work = true;
-    if (v->evq_n == 0 && xr_spsc_ring_try_push(v->io.events, m) == XR_OK)
-        return;
-    if (v->evq_n == EVQ_MAX) {
-        xr_log_line l;
-        xr_log_begin(&l, XR_LOG_ERROR, "engine", "venue_event_dropped");
-        xr_log_end(&l);
-        return;
-    }
-    v->evq[(v->evq_head + v->evq_n) % EVQ_MAX] = *m;
-    v->evq_n++;
-}
-
-static void evq_flush(venue *v)
-{
-    while (v->evq_n > 0 && xr_spsc_ring_try_push(v->io.events, &v->evq[v->evq_head]) == XR_OK) {
-        v->evq_head = (v->evq_head + 1) % EVQ_MAX;
-        v->evq_n--;
-    }
-}
-
-static child_rec *child_find(venue *v, const char *cid)
-{
-    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
-        if (v->child[i].used && strcmp(v->child[i].cid, cid) == 0)
-            return &v->child[i];
-    return NULL;
-}
-
 static void child_msg(venue *v, const child_rec *c, xr_eng_child_ev_kind kind, xr_eng_msg *m)
 {
     memset(m, 0, sizeof *m);
@@ -127,13 +113,136 @@ static void child_msg(venue *v, const child_rec *c, xr_eng_child_ev_kind kind, x
     (void)v;
 }
 
-static void child_failed(venue *v, child_rec *c, xr_err err)
+/* Passes the child's held events to the router, in order: the executions taken (one FILL;
+ * several merged into one coalesced FILL when the ring was full meanwhile), then FINAL or
+ * FAILED. Stops at a full ring, keeping the rest. Frees a closed record once all are
+ * passed. true when nothing is held any more. */
+static bool child_flush(venue *v, child_rec *c)
 {
     xr_eng_msg m;
-    child_msg(v, c, XR_ENG_CHILD_FAILED, &m);
-    m.u.cev.err = err;
-    ev_push(v, &m);
-    c->used = false;
+    if (c->pend_n > 0) {
+        child_msg(v, c, XR_ENG_CHILD_FILL, &m);
+        m.u.cev.last_qty.units = c->recv_cum.units - c->sent_cum.units;
+        m.u.cev.last_price = c->pend_price;
+        m.u.cev.cum_qty = c->recv_cum;
+        m.u.cev.fee = c->pend_fee;
+        m.u.cev.fee_scale = c->fee_scale;
+        memcpy(m.u.cev.fee_asset, c->fee_asset, sizeof m.u.cev.fee_asset);
+        m.u.cev.coalesced = c->pend_n > 1;
+        m.u.cev.fill_quote = c->pend_n > 1 ? c->pend_quote : 0;
+        if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+            return false;
+        v->work = true;
+        c->sent_cum = c->recv_cum;
+        c->pend_n = 0;
+        c->pend_quote = 0;
+        c->pend_fee.units = 0;
+    }
+    if (c->final_pending) {
+        child_msg(v, c, XR_ENG_CHILD_FINAL, &m);
+        m.u.cev.cum_qty = c->final_cum_qty;
+        m.u.cev.cum_quote = c->final_cum_quote;
+        m.u.cev.cum_quote_scale = c->final_quote_scale;
+        if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+            return false;
+        v->work = true;
+        c->final_pending = false;
+    }
+    if (c->failed_pending) {
+        child_msg(v, c, XR_ENG_CHILD_FAILED, &m);
+        m.u.cev.err = c->fail_err;
+        if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+            return false;
+        v->work = true;
+        c->failed_pending = false;
+    }
+    if (c->closed)
+        c->used = false;
+    return true;
+}
+
+/* Sets v->backlog when the child still holds events. */
+static void child_try_flush(venue *v, child_rec *c)
+{
+    if (!child_flush(v, c))
+        v->backlog = true;
+}
+
+/* Ends the child record: freed once its events are passed on. */
+static void child_close(venue *v, child_rec *c)
+{
+    c->closed = true;
+    child_try_flush(v, c);
+}
+
+static void conv_flush(venue *v);
+
+/* Retries every held event (children, then conversions) once per pass. */
+static void ev_flush(venue *v)
+{
+    if (!v->backlog)
+        return;
+    bool left = false;
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
+        if (v->child[i].used && !child_flush(v, &v->child[i]))
+            left = true;
+    v->backlog = left;
+    conv_flush(v);
+}
+
+static child_rec *child_find(venue *v, const char *cid)
+{
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
+        if (v->child[i].used && strcmp(v->child[i].cid, cid) == 0)
+            return &v->child[i];
+    return NULL;
+}
+
+static void child_failed(venue *v, child_rec *c, xr_err err)
+{
+    c->failed_pending = true;
+    c->fail_err = err;
+    child_close(v, c);
+}
+
+/* An execution of child c: taken once, in order, recognised by the venue's cumulative
+ * quantity (the rule of the router's child_event, applied here so that held executions can
+ * be summed); duplicates (the REST answer and the user stream report each) are ignored. */
+static void child_fill(child_rec *c, const xr_ev_order *o)
+{
+    if (o->last_qty.units <= 0 || c->recv_cum.units + o->last_qty.units != o->cum_qty.units)
+        return;
+    xr_i128 q;
+    if (xr_i128_mul(o->last_qty.units, o->last_price.ticks, &q) != XR_OK ||
+        xr_i128_add(c->pend_quote, q, &q) != XR_OK) {
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_ERROR, "engine", "venue_fill_overflow");
+        xr_log_str(&l, "cid", c->cid);
+        xr_log_end(&l);
+        return;
+    }
+    if (o->fee.units > 0 && c->pend_fee.units > 0 &&
+        (strcmp(o->fee_asset, c->fee_asset) != 0 || o->fee_scale != c->fee_scale)) {
+        /* A second fee asset within held executions: the router books the fee of one asset
+         * per child only (venue_fee_not_booked), so the later one is not carried either. */
+        xr_log_line l;
+        xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_fee_not_booked");
+        xr_log_str(&l, "asset", o->fee_asset);
+        xr_log_end(&l);
+    } else if (o->fee.units > 0) {
+        if (c->pend_fee.units == 0) {
+            memcpy(c->fee_asset, o->fee_asset, sizeof c->fee_asset);
+            c->fee_scale = o->fee_scale;
+        }
+        c->pend_fee.units += o->fee.units;
+    } else if (c->pend_n == 0) {
+        memcpy(c->fee_asset, o->fee_asset, sizeof c->fee_asset);
+        c->fee_scale = o->fee_scale;
+    }
+    c->pend_quote = q;
+    c->pend_price = o->last_price;
+    c->recv_cum = o->cum_qty;
+    c->pend_n++;
 }
 
 static bool status_final(uint8_t st)
@@ -161,8 +270,10 @@ static void on_trade(venue *v, const xr_event *ev)
         m.u.trade.price = ev->u.trade.price;
         m.u.trade.qty = ev->u.trade.qty;
         if (xr_spsc_ring_try_push(v->io.md, &m) != XR_OK) {
+            v->trades_dropped++;
             xr_log_line l;
             xr_log_begin(&l, XR_LOG_WARN, "engine", "venue_trade_dropped");
+            xr_log_u64(&l, "dropped", v->trades_dropped);
             xr_log_end(&l);
         }
         v->work = true;
@@ -183,31 +294,25 @@ static void on_event(void *ctx, const xr_event *ev)
     child_rec *c = child_find(v, o->client_order_id);
     if (c == NULL)
         return; /* not ours, or its order answer has already ended */
-    /* Fills and final states may arrive twice (the REST answer and the user stream): the
-     * router takes each fill once by cumulative quantity and the first FINAL only. */
-    xr_eng_msg m;
-    if (ev->kind == XR_EV_ORDER_FILL) {
-        child_msg(v, c, XR_ENG_CHILD_FILL, &m);
-        m.u.cev.last_qty = o->last_qty;
-        m.u.cev.last_price = o->last_price;
-        m.u.cev.cum_qty = o->cum_qty;
-        m.u.cev.fee = o->fee;
-        m.u.cev.fee_scale = o->fee_scale;
-        memcpy(m.u.cev.fee_asset, o->fee_asset, sizeof m.u.cev.fee_asset);
-        ev_push(v, &m);
-    }
+    /* Fills and final states may arrive twice (the REST answer and the user stream): each
+     * fill is taken once by cumulative quantity (child_fill); a later FINAL replaces a held
+     * one, as the router would take the later one. */
+    if (c->closed || c->failed_pending)
+        return; /* its answer has ended: late duplicates */
+    if (ev->kind == XR_EV_ORDER_FILL)
+        child_fill(c, o);
     if (status_final(o->status)) {
-        child_msg(v, c, XR_ENG_CHILD_FINAL, &m);
-        m.u.cev.cum_qty = o->cum_qty;
-        m.u.cev.cum_quote = o->cum_quote;
+        c->final_cum_qty = o->cum_qty;
+        c->final_cum_quote = o->cum_quote;
         for (uint32_t i = 0; i < v->nsym; i++) {
             const xr_instrument *in = xr_binance_session_instrument(v->s, v->sym[i]);
             if (v->pair[i] == c->pair && in != NULL)
-                m.u.cev.cum_quote_scale = in->scale.quote;
+                c->final_quote_scale = in->scale.quote;
         }
-        ev_push(v, &m);
+        c->final_pending = true;
         c->final_seen = true;
     }
+    child_try_flush(v, c);
 }
 
 /* ---- conversions (core/engine/convert.c) ------------------------------------------------------
@@ -218,15 +323,34 @@ static unsigned conv_scale(const venue *v, uint16_t asset)
     return v->d->assets->assets[asset].scale;
 }
 
-/* Hands the conversion back to the router (and frees its record). */
-static void conv_back(venue *v, conv_rec *cr)
+/* Hands the conversion back to the router and frees its record; with the ring full, the
+ * record keeps it until there is room (conv_flush). true when passed on. */
+static bool conv_push(venue *v, conv_rec *cr)
 {
     xr_eng_msg m;
     memset(&m, 0, sizeof m);
     m.type = XR_ENG_M_CONV;
     m.u.conv = cr->c;
-    ev_push(v, &m);
-    cr->used = false;
+    if (xr_spsc_ring_try_push(v->io.events, &m) != XR_OK)
+        return false;
+    v->work = true;
+    cr->used = cr->back_pending = false;
+    return true;
+}
+
+static void conv_back(venue *v, conv_rec *cr)
+{
+    cr->back_pending = true;
+    cr->query_pending = false;
+    if (!conv_push(v, cr))
+        v->backlog = true;
+}
+
+static void conv_flush(venue *v)
+{
+    for (uint32_t i = 0; i < CONV_MAX; i++)
+        if (v->conv[i].used && v->conv[i].back_pending && !conv_push(v, &v->conv[i]))
+            v->backlog = true;
 }
 
 static void conv_failed(venue *v, conv_rec *cr, xr_err err)
@@ -238,27 +362,17 @@ static void conv_failed(venue *v, conv_rec *cr, xr_err err)
     conv_back(v, cr);
 }
 
-static void conv_command(venue *v, const xr_eng_conv *c)
+static conv_rec *conv_free_rec(venue *v)
 {
-    conv_rec *cr = NULL;
-    for (uint32_t i = 0; i < CONV_MAX && cr == NULL; i++)
+    for (uint32_t i = 0; i < CONV_MAX; i++)
         if (!v->conv[i].used)
-            cr = &v->conv[i];
-    conv_rec tmp;
-    if (cr == NULL) {
-        if (c->phase == XR_ENG_CV_QUERY) {
-            /* Cannot be failed by guessing: left to the next start-up's reconciliation. */
-            xr_log_line l;
-            xr_log_begin(&l, XR_LOG_ERROR, "engine", "conversion_query_dropped");
-            xr_log_end(&l);
-            return;
-        }
-        cr = &tmp; /* never sent: nothing moved */
-        memset(cr, 0, sizeof *cr);
-        cr->c = *c;
-        conv_failed(v, cr, XR_ERR_NO_MEMORY);
-        return;
-    }
+            return &v->conv[i];
+    return NULL;
+}
+
+/* `cr`: a free record (take_commands takes a conversion only when one is free). */
+static void conv_command(venue *v, conv_rec *cr, const xr_eng_conv *c)
+{
     memset(cr, 0, sizeof *cr);
     cr->used = true;
     cr->c = *c;
@@ -280,7 +394,8 @@ static void conv_result(venue *v, const xr_binance_result *r)
 {
     conv_rec *cr = NULL;
     for (uint32_t i = 0; i < CONV_MAX && cr == NULL; i++)
-        if (v->conv[i].used && !v->conv[i].query_pending && v->conv[i].req_id == r->request_id)
+        if (v->conv[i].used && !v->conv[i].query_pending && !v->conv[i].back_pending &&
+            v->conv[i].req_id == r->request_id)
             cr = &v->conv[i];
     if (cr == NULL)
         return;
@@ -349,7 +464,7 @@ static void conv_run(venue *v)
     const uint64_t now = xr_clock_mono_ns();
     for (uint32_t i = 0; i < CONV_MAX; i++) {
         conv_rec *cr = &v->conv[i];
-        if (!cr->used || !cr->query_pending || now < cr->not_before)
+        if (!cr->used || !cr->query_pending || cr->back_pending || now < cr->not_before)
             continue;
         if (xr_binance_session_convert_status(v->s, cr->c.quote_id, conv_scale(v, cr->c.from_asset),
                                               conv_scale(v, cr->c.to_asset),
@@ -371,7 +486,7 @@ static void on_result(void *ctx, const xr_binance_result *r)
     if (r->op != XR_BINANCE_OP_ORDER_NEW && r->op != XR_BINANCE_OP_ORDER_QUERY)
         return;
     child_rec *c = child_find(v, r->client_order_id);
-    if (c == NULL)
+    if (c == NULL || c->closed || c->failed_pending)
         return;
     switch (r->outcome) {
     case XR_BINANCE_CONFIRMED:
@@ -380,7 +495,7 @@ static void on_result(void *ctx, const xr_binance_result *r)
          * which reports them before the final state - see the ARCHITECTURE note.) */
         c->result_seen = true;
         if (c->final_seen)
-            c->used = false;
+            child_close(v, c);
         else if (r->op == XR_BINANCE_OP_ORDER_QUERY)
             c->query_pending = true; /* not final yet at the venue: ask again */
         break;
@@ -422,7 +537,7 @@ static void run_queries(venue *v)
         return;
     for (uint32_t i = 0; i < CHILDREN_MAX; i++) {
         child_rec *c = &v->child[i];
-        if (!c->used || !c->query_pending)
+        if (!c->used || !c->query_pending || c->closed)
             continue;
         const xr_instrument *inst = child_inst(v, c->pair);
         if (inst != NULL && xr_binance_session_order_query(v->s, inst, c->cid, NULL) == XR_OK) {
@@ -432,24 +547,40 @@ static void run_queries(venue *v)
     }
 }
 
+static child_rec *child_free_rec(venue *v)
+{
+    for (uint32_t i = 0; i < CHILDREN_MAX; i++)
+        if (!v->child[i].used)
+            return &v->child[i];
+    return NULL;
+}
+
+/* Admission control: a command is taken from the ring only when a record is free to hold it
+ * and every event it can cause (child_rec, conv_rec); otherwise it stays in the ring (the
+ * router's port queues behind it) until a record is freed. Nothing is failed for want of
+ * room. */
 static void take_commands(venue *v)
 {
     const xr_eng_msg *m;
     while ((m = xr_spsc_ring_peek(v->io.cmds)) != NULL) {
-        v->work = true;
         if (m->type == XR_ENG_M_CONV) {
-            conv_command(v, &m->u.conv);
+            conv_rec *cr = conv_free_rec(v);
+            if (cr == NULL) {
+                xr_spsc_ring_release(v->io.cmds, 0); /* ends the peek; taken again later */
+                return;
+            }
+            v->work = true;
+            conv_command(v, cr, &m->u.conv);
             xr_spsc_ring_release(v->io.cmds, 1);
             continue;
         }
         const xr_eng_child_cmd *cc = &m->u.child;
-        child_rec *c = NULL;
-        for (uint32_t i = 0; i < CHILDREN_MAX && c == NULL; i++)
-            if (!v->child[i].used)
-                c = &v->child[i];
-        child_rec tmp;
-        if (c == NULL)
-            c = &tmp;
+        child_rec *c = child_free_rec(v);
+        if (c == NULL) {
+            xr_spsc_ring_release(v->io.cmds, 0);
+            return;
+        }
+        v->work = true;
         memset(c, 0, sizeof *c);
         c->used = true;
         c->leg = cc->leg;
@@ -457,7 +588,7 @@ static void take_commands(venue *v)
         c->order_ref = cc->order_ref;
         c->order_seq = cc->order_seq;
         memcpy(c->cid, cc->client_order_id, sizeof c->cid);
-        if (cc->query && c != &tmp) {
+        if (cc->query) {
             c->query = c->query_pending = true;
             xr_spsc_ring_release(v->io.cmds, 1);
             continue;
@@ -466,7 +597,7 @@ static void take_commands(venue *v)
         for (uint32_t i = 0; i < v->nsym; i++)
             if (v->pair[i] == cc->pair)
                 inst = xr_binance_session_instrument(v->s, v->sym[i]);
-        xr_err err = c == &tmp ? XR_ERR_NO_MEMORY : inst == NULL ? XR_ERR_VENUE_UNAVAILABLE : XR_OK;
+        xr_err err = inst == NULL ? XR_ERR_VENUE_UNAVAILABLE : XR_OK;
         if (err == XR_OK) {
             xr_binance_order_params p = {.inst = inst,
                                          .side = (xr_side)cc->side,
@@ -569,7 +700,6 @@ static void drv_destroy(void *p)
         return;
     for (uint32_t i = 0; i < d->nv; i++) {
         xr_binance_session_destroy(d->v[i].s);
-        free(d->v[i].evq);
         free(d->v[i].conv);
     }
     xr_net_loop_destroy(d->loop);
@@ -581,7 +711,7 @@ static xr_err drv_pass(void *p, uint64_t timeout_ns, bool *work)
     drv *d = p;
     for (uint32_t i = 0; i < d->nv; i++) {
         d->v[i].work = false;
-        evq_flush(&d->v[i]);
+        ev_flush(&d->v[i]);
         take_commands(&d->v[i]);
         run_queries(&d->v[i]);
         conv_run(&d->v[i]);
@@ -592,7 +722,7 @@ static xr_err drv_pass(void *p, uint64_t timeout_ns, bool *work)
     for (uint32_t i = 0; i < d->nv; i++) {
         (void)xr_binance_session_run_due(d->v[i].s);
         publish_md(&d->v[i]);
-        evq_flush(&d->v[i]);
+        ev_flush(&d->v[i]);
         *work = *work || d->v[i].work;
     }
     *work = *work || n > 0;
@@ -624,10 +754,9 @@ static xr_err drv_create(const xr_engine_config *cfg, const xr_asset_registry *a
         v->d = d;
         v->idx = (uint16_t)vi;
         v->io = io[vi];
-        v->evq = calloc(EVQ_MAX, sizeof *v->evq);
         v->conv = calloc(CONV_MAX, sizeof *v->conv);
         d->nv = vi + 1;
-        if (v->evq == NULL || v->conv == NULL) {
+        if (v->conv == NULL) {
             drv_destroy(d);
             return XR_ERR_NO_MEMORY;
         }

@@ -1012,6 +1012,10 @@ static void timers(xr_bank_server *srv)
         if (s->state != S_LIVE)
             continue;
         uint64_t h = (uint64_t)s->hb_ms * XR_NS_PER_MS;
+        if (s->stalled)
+            s->last_rx_ns = now; /* we paused reading (engine back-pressure): the bank's frames,
+                                    heartbeats included, wait unread; its silence counts again
+                                    only from the resume */
         if (now - s->last_rx_ns > 3 * h) {
             srv->stats.dead_peers++;
             s->dead = 1;

@@ -207,6 +207,12 @@ typedef struct xr_eng_child_ev {
     xr_amount cum_qty; /* FILL: executed including this one; FINAL: executed in all */
     xr_amount fee;     /* FILL: at fee_scale in fee_asset */
     char fee_asset[XR_ASSET_CODE_MAX + 1];
+    /* FILL, when `coalesced` is 1: the driver merged several executions of this child into
+     * one (its events ring was full, adapters/engine_venues.c): last_qty is their sum and
+     * fill_quote the exact sum of qty x price over them (scale base + price); last_price is
+     * then only the last execution's price. 0: one execution, quote last_qty x last_price. */
+    uint8_t coalesced;
+    xr_i128 fill_quote;
 } xr_eng_child_ev;
 
 typedef struct xr_eng_md_inst {

@@ -517,8 +517,9 @@ static xr_err child_event(xr_eng_router *rt, const xr_eng_child_ev *ev)
         if (xr_amount_add(g->filled, ev->last_qty, &want) != XR_OK ||
             want.units != ev->cum_qty.units || ev->last_qty.units <= 0)
             return XR_OK;
-        xr_i128 q;
-        if ((err = xr_i128_mul(ev->last_qty.units, ev->last_price.ticks, &q)) != XR_OK ||
+        xr_i128 q = ev->fill_quote; /* coalesced executions: their exact sum */
+        if ((!ev->coalesced &&
+             (err = xr_i128_mul(ev->last_qty.units, ev->last_price.ticks, &q)) != XR_OK) ||
             (err = xr_i128_add(g->quote_exact, q, &g->quote_exact)) != XR_OK)
             return err;
         g->filled = want;

@@ -20,7 +20,9 @@
  * Pairs are named by their engine index: the position of the pair's first appearance when
  * cfg->venues[v].pairs[i] is read in order of v, then i.
  * The driver is the producer of `events` and `md` and the consumer of `cmds`; it never
- * blocks (a full ring is retried on the next poll from its own fixed-size queue).
+ * blocks (a full ring is retried on the next poll from its own fixed-size records) and never
+ * drops a child event: when `events` stays full it may pass several executions of one child
+ * as one coalesced FILL (xr_eng_child_ev.coalesced, exact summed quote).
  *
  * Threading: create and destroy are called from the threads calling xr_engine_open and
  * xr_engine_close; poll from the thread that runs the venues stage (the caller of
