@@ -33,6 +33,7 @@
 #define BUSY_NS          (50 * XR_NS_PER_MS)
 #define BUSY_WAIT_NS     (200 * XR_NS_PER_US)
 #define IDLE_WAIT_NS     (1 * XR_NS_PER_MS)
+#define STALL_WAIT_NS    (50 * XR_NS_PER_US) /* THREADS: retry of a full ring; no busy spin */
 #define INTERNAL_CORR    (UINT64_C(1) << 63) /* correlation ids of the server's own commands */
 #define ACKQ             64   /* execution reports awaiting their ACK (ack-required sessions) */
 #define ACKORD_MAX       1024 /* orders placed with "ack required" and not final yet */
@@ -117,11 +118,13 @@ struct xr_bank_server {
     uint64_t next_internal_corr;
     uint64_t busy_until_ns;
     uint64_t progress_seen; /* requests + responses at the last iteration: moved = busy */
+    int threaded; /* the engine runs on its own threads (THREADS): its notifier wakes the loop */
     int draining;
     xr_bank_server_stats stats;
 };
 
 static void sess_end(sess *s, xr_err why);
+static void engine_ready(void *ctx);
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -815,6 +818,9 @@ xr_err xr_bank_server_open(const xr_bank_server_config *cfg, xr_engine *engine,
         xr_bank_server_close(srv);
         return e == XR_ERR_NO_MEMORY ? e : (e == XR_ERR_INVALID_ARGUMENT ? e : XR_ERR_IO);
     }
+    /* THREADS: the engine's notifier wakes the loop's io_uring wait when an event is ready, so
+     * the loop blocks instead of polling on a timer (INLINE: refused, the loop polls). */
+    srv->threaded = xr_engine_set_notify(engine, &engine_ready, srv) == XR_OK;
     srv->port = xr_net_listener_port(srv->listener);
     xr_log_line l;
     xr_log_begin(&l, XR_LOG_INFO, "bank", "listen");
@@ -869,6 +875,13 @@ static void note_resting(xr_bank_server *srv, const xr_engine_event *ev)
         xr_err x = xr_bank_outbox_stage_resting(srv->outbox, ev->bank_id, &r->key, 0, 0, 0);
         XR_ASSERT(x == XR_OK);
     }
+}
+
+/* Called on an engine thread (THREADS) when an event is ready while run_once blocks. */
+static void engine_ready(void *ctx)
+{
+    xr_bank_server *srv = ctx;
+    (void)xr_net_loop_wake(srv->loop);
 }
 
 static xr_err poll_engine(xr_bank_server *srv)
@@ -1092,20 +1105,32 @@ xr_err xr_bank_server_run_once(xr_bank_server *srv, uint64_t timeout_ns)
         return XR_ERR_INVALID_ARGUMENT;
     uint64_t now = xr_clock_mono_ns();
     uint64_t wait = now < srv->busy_until_ns ? BUSY_WAIT_NS : IDLE_WAIT_NS;
-    /* The last iteration moved something: the engine likely has the next step of it ready
-     * (a request is answered over a few of its polls), so do not sleep before polling it. */
+    /* INLINE: the last iteration moved something: the engine likely has the next step of it
+     * ready (a request is answered over a few of its polls), so do not sleep before polling
+     * it. THREADS: the engine's own threads take the steps and its notifier ends the wait, so
+     * block until a socket, the notifier or a timer (heartbeats: IDLE_WAIT_NS) wakes us. */
+    if (srv->threaded)
+        wait = IDLE_WAIT_NS;
     uint64_t progress = srv->stats.requests + srv->stats.responses;
     if (progress != srv->progress_seen) {
         srv->progress_seen = progress;
-        wait = 0;
+        if (!srv->threaded)
+            wait = 0;
     }
     if (srv->npending > 0)
         wait = 0;
     for (uint32_t i = 0; i < srv->nsessions; i++)
         if (srv->sessions[i].stalled)
-            wait = 0;
+            wait = srv->threaded && wait > STALL_WAIT_NS ? STALL_WAIT_NS : 0;
     if (wait > timeout_ns)
         wait = timeout_ns;
+    if (srv->threaded && wait > 0) {
+        xr_err a = xr_engine_arm_notify(srv->engine);
+        if (a == XR_ERR_AGAIN)
+            wait = 0; /* events ready already */
+        else if (a != XR_OK)
+            return a; /* XR_ERR_INTERNAL: the engine failed */
+    }
     xr_err e = xr_net_loop_poll(srv->loop, wait, NULL);
     if (e != XR_OK)
         return e;
@@ -1205,6 +1230,9 @@ void xr_bank_server_close(xr_bank_server *srv)
 {
     if (srv == NULL)
         return;
+    /* No more wake-ups into the loop about to be destroyed (run_once's poll disarmed it). */
+    if (srv->threaded)
+        (void)xr_engine_set_notify(srv->engine, NULL, NULL);
     /* Destroying the loop closes every socket without callbacks. */
     xr_net_loop_destroy(srv->loop);
     xr_bank_outbox_close(srv->outbox);

@@ -48,6 +48,7 @@ static const char default_text[] =
     "slippage_bps = 50\n"
     "ledger_batch_max = 1024\n"
     "book_stale_ms = 0\n"
+    "schedule = threads\n"
     "\n"
     "[simulated]\n"
     "venues = 2\n"
@@ -118,6 +119,7 @@ static const key_spec key_specs[] = {
     {"engine", "slippage_bps", KEY_U32, FIELD(slippage_bps), NULL, 0, 5000},
     {"engine", "ledger_batch_max", KEY_U32, FIELD(ledger_batch_max), NULL, 1, 65536},
     {"engine", "book_stale_ms", KEY_U32, FIELD(book_stale_ms), NULL, 0, 3600000},
+    {"engine", "schedule", KEY_CHOICE, FIELD(schedule), "threads|inline"},
     {"simulated", "venues", KEY_U32, FIELD(sim_venues), NULL, 1, XR_CONFIG_SIM_VENUES_MAX},
     {"simulated", "step_ms", KEY_U32, FIELD(sim_step_ms), NULL, 0, 60000},
     {"simulated", "seed", KEY_U64, FIELD(sim_seed), NULL, 0, UINT64_MAX},
@@ -807,10 +809,11 @@ size_t xr_config_format(const xr_config *cfg, char *buf, size_t cap)
     ok = ok && put(buf, cap, &len,
                    "[engine]\nring_capacity = %u\ncustomers_max = %u\norders_max = %u\n"
                    "idempotency_max = %u\nquotes_max = %u\nquote_ttl_ms = %u\n"
-                   "slippage_bps = %u\nledger_batch_max = %u\nbook_stale_ms = %u\n\n",
+                   "slippage_bps = %u\nledger_batch_max = %u\nbook_stale_ms = %u\n"
+                   "schedule = %s\n\n",
                    cfg->ring_capacity, cfg->customers_max, cfg->orders_max, cfg->idempotency_max,
                    cfg->quotes_max, cfg->quote_ttl_ms, cfg->slippage_bps, cfg->ledger_batch_max,
-                   cfg->book_stale_ms);
+                   cfg->book_stale_ms, cfg->schedule);
     ok = ok && put(buf, cap, &len, "[simulated]\nvenues = %u\nstep_ms = %u\nseed = %llu\n",
                    cfg->sim_venues, cfg->sim_step_ms, (unsigned long long)cfg->sim_seed);
     ok = ok && put_pairs(buf, cap, &len, "pairs", cfg->sim_pairs, cfg->sim_npairs);

@@ -96,6 +96,7 @@ typedef struct xr_config {
     /* [engine]: xr_engine_config's limits */
     uint32_t ring_capacity, customers_max, orders_max, idempotency_max, quotes_max;
     uint32_t quote_ttl_ms, slippage_bps, ledger_batch_max, book_stale_ms;
+    char schedule[16]; /* "threads" (engine threads, xr_engine_set_notify) or "inline" */
     /* [simulated]: the in-process simulated venues (venues = simulated) */
     uint32_t sim_venues;  /* 1..XR_CONFIG_SIM_VENUES_MAX [2] */
     uint32_t sim_step_ms; /* market step [20]; 0 = books never move */

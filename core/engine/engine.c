@@ -40,8 +40,9 @@ typedef struct eng_sleeper {
     _Alignas(128) _Atomic uint32_t state;
     _Alignas(128) uint32_t nin; /* read-only after open */
     bool io; /* runs the venues and blocks in the driver's poll_wait, woken by its wake */
-    xr_engine_notify_fn notify; /* the caller's: xr_engine_set_notify */
-    void *notify_ctx;
+    _Atomic(xr_engine_notify_fn) notify; /* the caller's: xr_engine_set_notify */
+    void *_Atomic notify_ctx;
+    _Atomic uint32_t notifying; /* engine threads inside notify (set_notify waits for 0) */
     xr_spsc_ring *in[ENG_SLEEPER_IN];
 } eng_sleeper;
 
@@ -395,8 +396,15 @@ static void eng_wake(xr_engine *e, eng_sleeper *s)
 {
     /* Acquire: an ENG_NOTIFY was stored with release after notify was set. */
     uint32_t was = atomic_exchange_explicit(&s->state, ENG_AWAKE, memory_order_acq_rel);
-    if (was == ENG_NOTIFY && s->notify != NULL)
-        s->notify(s->notify_ctx);
+    if (was == ENG_NOTIFY) {
+        /* Counted before notify is read: xr_engine_set_notify, after clearing notify, waits
+         * until no thread that may have read the old one is still inside it. */
+        atomic_fetch_add_explicit(&s->notifying, 1, memory_order_seq_cst);
+        xr_engine_notify_fn fn = atomic_load_explicit(&s->notify, memory_order_seq_cst);
+        if (fn != NULL)
+            fn(atomic_load_explicit(&s->notify_ctx, memory_order_acquire));
+        atomic_fetch_sub_explicit(&s->notifying, 1, memory_order_release);
+    }
     if (was != ENG_ASLEEP)
         return;
     if (s->io)
@@ -778,8 +786,14 @@ xr_err xr_engine_set_notify(xr_engine *e, xr_engine_notify_fn fn, void *ctx)
     eng_sleeper *me = &e->sleeper[ENG_CALLER];
     /* Not while armed (documented): an engine thread reads these only after taking an
      * ENG_NOTIFY that xr_engine_arm_notify stored with release, after this. */
-    me->notify = fn;
-    me->notify_ctx = ctx;
+    /* The old notifier first goes away and every call of it in flight returns (a host may
+     * free what ctx points to once this returns), then ctx, then the new one (release: a
+     * thread that reads the new fn reads its ctx). */
+    atomic_store_explicit(&me->notify, NULL, memory_order_seq_cst);
+    while (atomic_load_explicit(&me->notifying, memory_order_acquire) != 0)
+        sched_yield();
+    atomic_store_explicit(&me->notify_ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&me->notify, fn, memory_order_release);
     return XR_OK;
 }
 
@@ -790,7 +804,7 @@ xr_err xr_engine_arm_notify(xr_engine *e)
     if (!e->threads)
         return XR_ERR_INVALID_STATE;
     eng_sleeper *me = &e->sleeper[ENG_CALLER];
-    if (me->notify == NULL)
+    if (atomic_load_explicit(&me->notify, memory_order_relaxed) == NULL)
         return XR_ERR_INVALID_STATE;
     if (atomic_load_explicit(&e->failed, memory_order_relaxed))
         return XR_ERR_INTERNAL;

@@ -987,8 +987,10 @@ xr_err xr_eng_ledger_poll(xr_eng_ledger *l, bool *work)
             const xr_eng_msg *m = xr_spsc_ring_peek(l->in[src]);
             if (m == NULL)
                 break;
-            if (n + ops_needed(l, m) > l->ops_max)
+            if (n + ops_needed(l, m) > l->ops_max) {
+                xr_spsc_ring_release(l->in[src], 0); /* not taken: it opens the next batch */
                 goto full;
+            }
             pending *p = &l->pend[np];
             p->msg = *m;
             xr_spsc_ring_release(l->in[src], 1);

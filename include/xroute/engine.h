@@ -837,7 +837,9 @@ xr_err xr_engine_wait(xr_engine *e, uint64_t timeout_ns);
  * (or the engine fails) while the host is armed, at most once per xr_engine_arm_notify; it
  * must be quick, must not call into the engine, and must wake the host's loop (e.g.
  * xr_net_loop_wake, or an eventfd write). Set it (or clear it with NULL) while not armed:
- * right after open, or after a poll. XR_OK; XR_ERR_INVALID_ARGUMENT (NULL engine);
+ * right after open, or after a poll. When it returns, no engine thread is still inside the
+ * previous notifier or will call it again, so a host may free the previous ctx (a bank server
+ * clears it before destroying its loop). XR_OK; XR_ERR_INVALID_ARGUMENT (NULL engine);
  * XR_ERR_INVALID_STATE (INLINE: no engine thread would call it). */
 typedef void (*xr_engine_notify_fn)(void *ctx);
 xr_err xr_engine_set_notify(xr_engine *e, xr_engine_notify_fn fn, void *ctx);

@@ -13,7 +13,8 @@
 # The server is bank_host (tests/cli_bank/bank_host.c: the gateway over the engine and two
 # in-process simulated venues with deep fixed books), or xrouted when E2E_TARGET=xrouted
 # (its embedded default on a temporary data directory; credentials read from the data
-# directory, demo-bank.env). E2E_RATES (default "100 1000 10000 50000") and E2E_SECONDS
+# directory, demo-bank.env; E2E_SCHEDULE=threads|inline sets its [engine] schedule, default
+# the daemon's: threads). E2E_RATES (default "100 1000 10000 50000") and E2E_SECONDS
 # (default 5) change
 # the load. Runs in well under 5 minutes; not part of CI.
 # Needs: the build dependencies (scripts/deps) and python3-matplotlib for the plots.
@@ -63,8 +64,9 @@ start_server() {
     rm -rf "$WORK/srv"
     mkdir -p "$WORK/srv"
     if [ "$TARGET" = xrouted ]; then
-        "$BUILD/tools/xrouted" --data-dir "$WORK/srv/data" --listen 127.0.0.1:0 \
-            >"$WORK/server.out" 2>>"$WORK/server.err" &
+        printf '[engine]\nschedule = %s\n' "${E2E_SCHEDULE:-threads}" >"$WORK/srv/xrouted.ini"
+        "$BUILD/tools/xrouted" --config "$WORK/srv/xrouted.ini" --data-dir "$WORK/srv/data" \
+            --listen 127.0.0.1:0 >"$WORK/server.out" 2>>"$WORK/server.err" &
         SERVER_PID=$!
         READY='xrouted ready'
         CRED="$WORK/srv/data/demo-bank.env"

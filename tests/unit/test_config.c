@@ -21,6 +21,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.bank_listen, "127.0.0.1:7400");
     assert_string_equal(cfg.venues, "simulated");
     assert_int_equal(cfg.log_level, XR_LOG_INFO);
+    assert_string_equal(cfg.schedule, "threads");
     /* The built-in assets of the issue, in order. */
     static const struct {
         const char *code;
@@ -48,6 +49,8 @@ static void test_overlay(void **state)
                        "\n"
                        "[log]\n"
                        "level = debug\n"
+                       "[engine]\n"
+                       "schedule = inline\n"
                        "[assets]\n"
                        "SOL = 9\n"
                        "USD = 2\n";
@@ -56,6 +59,7 @@ static void test_overlay(void **state)
     assert_string_equal(cfg.bank_listen, "[::1]:9000");
     assert_string_equal(cfg.venues, "simulated"); /* untouched key keeps its default */
     assert_int_equal(cfg.log_level, XR_LOG_DEBUG);
+    assert_string_equal(cfg.schedule, "inline");
     const xr_asset *sol = xr_assets_find(&cfg.assets, "SOL");
     assert_non_null(sol);
     assert_int_equal(sol->scale, 9);
@@ -97,6 +101,7 @@ static void test_bad_inputs_name_file_line_key(void **state)
         {"[engine]\nring_capacity = 300\n", 2, "engine.ring_capacity", "power of two"},
         {"[engine]\norders_max = 0\n", 2, "engine.orders_max", "1..1048576"},
         {"[engine]\nslippage_bps = -5\n", 2, "engine.slippage_bps", "0..5000"},
+        {"[engine]\nschedule = pinned\n", 2, "engine.schedule", "threads|inline"},
         {"[engine]\nquote_ttl_ms = 5s\n", 2, "engine.quote_ttl_ms", "integer"},
         {"[daemon]\ndrain_timeout_ms = 99999999999999999999999\n", 2, "daemon.drain_timeout_ms",
          "integer"},

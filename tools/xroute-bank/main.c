@@ -621,10 +621,16 @@ static int run_load(const opts *o)
             intended[sent++] = due;
         }
         size_t n = 0;
-        /* wait for answers until the next send is due (at most 1 ms) */
-        int wait_ms = 0;
-        if (sent == total)
-            wait_ms = 1;
+        /* wait for answers until the next send is due (at most 1 ms; whole ms only, so the
+         * last < 1 ms before a send is polled): a spinning loader would take a core from the
+         * server it measures */
+        int wait_ms = 1;
+        if (sent < total) {
+            uint64_t due = t0 + sent * period_ns + (sent * rem_ns) / o->rate;
+            uint64_t t = xr_clock_mono_ns();
+            if (due < t + XR_NS_PER_MS)
+                wait_ms = 0;
+        }
         err = xr_client_poll(c, evs, NULL, sizeof evs / sizeof evs[0], &n, wait_ms);
         if (err != XR_OK)
             goto out;

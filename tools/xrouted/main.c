@@ -252,6 +252,8 @@ static int build_engine_config(daemon_state *d)
     e->slippage_bps = c->slippage_bps;
     e->ledger_batch_max = c->ledger_batch_max;
     e->book_stale_ns = (uint64_t)c->book_stale_ms * 1000000u;
+    e->schedule =
+        strcmp(c->schedule, "inline") == 0 ? XR_ENGINE_SCHEDULE_INLINE : XR_ENGINE_SCHEDULE_THREADS;
     e->nbanks = c->nbanks;
     for (uint32_t i = 0; i < c->nbanks; i++) {
         e->banks[i].id = c->banks[i].id;
