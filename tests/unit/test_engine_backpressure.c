@@ -211,10 +211,76 @@ static void test_burst_with_silent_venues(void **state)
     check_books();
 }
 
+/* Submits `c` (correlation `corr`) and returns its answer, skipping unsolicited reports. */
+static xr_engine_event answer_of(xr_engine_cmd c, uint64_t corr)
+{
+    c.bank_id = BANK;
+    c.correlation_id = corr;
+    assert_int_equal(xr_engine_submit(E.eng, &c), XR_OK);
+    uint64_t end = xr_clock_mono_ns() + WAIT_NS;
+    for (;;) {
+        xr_engine_event ev;
+        size_t n = 0;
+        assert_int_equal(xr_engine_poll(E.eng, &ev, 1, &n), XR_OK);
+        if (n == 1 && ev.correlation_id == corr)
+            return ev;
+        assert_true(xr_clock_mono_ns() < end);
+        pump_once();
+    }
+}
+
+static xr_engine_cmd rest_cmd(uint8_t k)
+{
+    xr_engine_cmd c = order_cmd(CUST_A, k, XR_ENGINE_BUY, BUY_SAT);
+    c.u.order.key.bytes[13] = 0x6C;
+    c.u.order.type = XR_ENGINE_LIMIT;
+    c.u.order.tif = XR_ENGINE_TIF_GTC;
+    c.u.order.limit.ticks = 50000 * E.price_one; /* far below the asks: it rests */
+    return c;
+}
+
+/* Every order slot held by a resting order: a new order is refused XR_ERR_AGAIN (it would
+ * wait for a slot that frees only by a cancel, and the cancel queues behind it), the
+ * cancel comes through, and then a new order is taken and fills. */
+static void test_slots_all_resting(void **state)
+{
+    (void)state;
+    assert_int_equal(slots, 2);
+    for (uint8_t k = 1; k <= 2; k++) {
+        xr_engine_event ev = answer_of(rest_cmd(k), 200000 + k);
+        assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+        assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_OPEN);
+    }
+    xr_engine_cmd m = order_cmd(CUST_A, 0, XR_ENGINE_BUY, BUY_SAT);
+    m.u.order.key.bytes[13] = 0x6D;
+    xr_engine_event ev = answer_of(m, 200010);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_REJECT);
+    assert_int_equal(ev.u.reject.err, XR_ERR_AGAIN);
+
+    xr_engine_cmd c = {.kind = XR_ENGINE_CMD_CANCEL, .customer_id = CUST_A};
+    c.u.ref.key = rest_cmd(1).u.order.key;
+    ev = answer_of(c, 200020);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_CANCELLED);
+    assert_true(ev.u.report.filled.units == 0);
+
+    /* The same key again (nothing stored for the refused one): taken now, filled. */
+    ev = answer_of(m, 200011);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_FILLED);
+    assert_true(ev.u.report.quote.units == BUY_PAID);
+
+    c.u.ref.key = rest_cmd(2).u.order.key;
+    ev = answer_of(c, 200021);
+    assert_int_equal(ev.kind, XR_ENGINE_EV_EXEC_REPORT);
+    assert_int_equal(ev.u.report.status, XR_ENGINE_ORDER_CANCELLED);
+}
+
 int main(void)
 {
     const struct CMUnitTest slots2[] = {
         cmocka_unit_test(test_burst_with_silent_venues),
+        cmocka_unit_test(test_slots_all_resting),
     };
     const struct CMUnitTest slots64[] = {
         cmocka_unit_test(test_burst_with_silent_venues),
