@@ -18,6 +18,24 @@
  * message only when every port it may write to has room for that message's outputs (so
  * back-pressure travels upstream to xr_engine_submit's XR_ERR_AGAIN).
  *
+ * Back-pressure: no cycle of full ports. Waiting for room is safe only when the stage that
+ * drains the port never waits, directly or through others, for the waiting one; the rings
+ * form cycles (gateway -> pricing -> ledger -> gateway, ledger <-> router, router ->
+ * pricing -> ledger -> router), so the rule has three parts:
+ *   1. Admission: the gateway takes a NEW_ORDER only while fewer than orders_max orders are
+ *      live (taken and not final; resting ones included), else the order waits in ingress
+ *      (or is refused XR_ERR_AGAIN when every live order rests: none ends by itself). So at
+ *      most orders_max parent messages exist in the whole pipeline, and the router's pool
+ *      always has a slot for a routed order.
+ *   2. Reserve: a port that carries parents' messages "backwards" in a cycle keeps orders_max
+ *      messages of its outbox for them (router to_ledger and to_pricing: SMALL + orders_max,
+ *      a parent's message needs room 1, a conversion room orders_max + 1; gateway to_pricing:
+ *      a command needs room orders_max + 1, a firm quote's release room 1). A parent's
+ *      message therefore never waits, and what drains the cycle always moves.
+ *   3. Answers first: the gateway takes answers (pricing_gw, ledger_gw) needing only egress
+ *      room (and the release reserve), never the room new commands use.
+ * unit.engine_backpressure and unit.bank_backpressure(.threads) hold the rule under bursts.
+ *
  * This header must not include core/market/event.h: core/router/order_state.h (used by the
  * router) declares an xr_order_status of its own, so the two cannot meet in one file.
  */

@@ -53,6 +53,9 @@ struct xr_eng_gateway {
     uint32_t *done_fifo; /* entries in the order they completed: the eviction order */
     uint32_t done_head, done_n;
     uint32_t recovering; /* orders from before a restart not reconciled yet */
+    /* Admission (engine_internal.h, "Back-pressure"): orders taken and not final yet, and
+     * those of them that rest (their OPEN report sent). At most orders_max are live. */
+    uint32_t orders_live, orders_open;
 };
 
 static uint64_t mix(uint64_t x)
@@ -259,6 +262,12 @@ static void new_order(xr_eng_gateway *g, const xr_engine_cmd *cmd, uint64_t no, 
         reject(g, cmd, XR_ERR_AGAIN);
         return;
     }
+    if (g->orders_live >= g->sh->cfg.orders_max) {
+        /* Every order slot is held by a resting order (xr_eng_gateway_poll waits otherwise):
+         * none frees by itself, so the bank is told to come back. */
+        reject(g, cmd, XR_ERR_AGAIN);
+        return;
+    }
     uint32_t entry = idem_alloc(g);
     if (entry == UINT32_MAX) {
         reject(g, cmd, XR_ERR_NO_MEMORY);
@@ -283,6 +292,7 @@ static void new_order(xr_eng_gateway *g, const xr_engine_cmd *cmd, uint64_t no, 
     o->phase = XR_ENG_PH_NEW;
     o->status = XR_ENGINE_ORDER_PENDING;
     o->gw_entry = entry;
+    g->orders_live++;
     xr_eng_port_send(&g->to_pricing, &m);
 }
 
@@ -414,6 +424,12 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
     idem_entry *d = &g->idem[o->gw_entry];
     XR_ASSERT(d->state == IDEM_IN_FLIGHT);
     xr_eng_msg m;
+    if (o->phase != XR_ENG_PH_OPEN) { /* final: its order slot is free again */
+        XR_ASSERT(g->orders_live > 0 && g->orders_open <= g->orders_live);
+        g->orders_live--;
+        if (d->open_sent)
+            g->orders_open--;
+    }
     if (o->phase == XR_ENG_PH_REJECTED) {
         reject(g, &o->cmd, o->err);
         if (d->cancel) {
@@ -446,6 +462,8 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
         if (o->recovered) {
             XR_ASSERT(g->recovering > 0);
             g->recovering--;
+            if (!d->open_sent)
+                g->orders_open++;
             d->open_sent = 1;
             xr_eng_report_from_order(o, &d->report);
             return;
@@ -453,6 +471,7 @@ static void order_back(xr_eng_gateway *g, const xr_eng_order *o, bool from_ledge
         if (d->open_sent)
             return;
         d->open_sent = 1;
+        g->orders_open++;
         xr_eng_report_from_order(o, &d->report);
         ev_header(&m, &o->cmd, XR_ENGINE_EV_EXEC_REPORT);
         m.u.ev.u.report = d->report;
@@ -510,15 +529,33 @@ xr_err xr_eng_gateway_poll(xr_eng_gateway *g, bool *work)
     xr_eng_port_flush(&g->egress);
     xr_eng_port_flush(&g->to_pricing);
     xr_eng_port_flush(&g->to_ledger);
-    /* Answers first (they free idempotency entries), then new commands. */
+    /* Answers first (they free idempotency entries and order slots), then new commands.
+     * An answer needs only egress (and, from the ledger, one message of to_pricing's reserve
+     * for a firm quote's release): never room that new commands use, so a full to_pricing or
+     * to_ledger cannot stop the answers that drain the stages behind them (no cycle of full
+     * ports, engine_internal.h "Back-pressure"). A command needs room beyond the reserve, and
+     * a NEW_ORDER a free order slot (orders_live < orders_max). */
+    const uint32_t reserve = g->sh->cfg.orders_max;
     for (int src = 2; src >= 0; src--) {
         for (;;) {
-            if (!xr_eng_port_room(&g->egress, 2) || !xr_eng_port_room(&g->to_pricing, 1) ||
-                !xr_eng_port_room(&g->to_ledger, 1))
+            if (!xr_eng_port_room(&g->egress, 2))
+                return XR_OK;
+            if (src == 2 && !xr_eng_port_room(&g->to_pricing, 1))
+                break;
+            if (src == 0 && (!xr_eng_port_room(&g->to_pricing, reserve + 1) ||
+                             !xr_eng_port_room(&g->to_ledger, 1)))
                 return XR_OK;
             const xr_eng_msg *m = xr_spsc_ring_peek(g->in[src]);
             if (m == NULL)
                 break;
+            if (src == 0 && m->type == XR_ENG_M_CMD &&
+                m->u.req.cmd.kind == XR_ENGINE_CMD_NEW_ORDER &&
+                g->orders_live >= g->sh->cfg.orders_max && g->orders_open < g->orders_live) {
+                /* No order slot: it waits in ingress until a live order ends (one that is
+                 * not resting will); back-pressure reaches xr_engine_submit. */
+                xr_spsc_ring_release(g->in[src], 0);
+                return XR_OK;
+            }
             *work = true;
             switch (m->type) {
             case XR_ENG_M_CMD:
@@ -583,6 +620,7 @@ xr_err xr_eng_gateway_load_order(xr_eng_gateway *g, xr_eng_order *o)
     } else {
         d->state = IDEM_IN_FLIGHT;
         g->recovering++;
+        g->orders_live++;
     }
     return XR_OK;
 }
@@ -621,7 +659,8 @@ xr_err xr_eng_gateway_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_
     for (uint32_t i = 0; i < sh->cfg.idempotency_max; i++)
         g->idem_free[g->nfree++] = sh->cfg.idempotency_max - 1 - i;
     if (xr_eng_port_init(&g->egress, r->egress, XR_ENG_OUTBOX_SMALL) != XR_OK ||
-        xr_eng_port_init(&g->to_pricing, r->gw_pricing, XR_ENG_OUTBOX_SMALL) != XR_OK ||
+        xr_eng_port_init(&g->to_pricing, r->gw_pricing, XR_ENG_OUTBOX_SMALL + sh->cfg.orders_max) !=
+            XR_OK ||
         xr_eng_port_init(&g->to_ledger, r->gw_ledger, XR_ENG_OUTBOX_SMALL) != XR_OK)
         return XR_ERR_NO_MEMORY;
     return XR_OK;

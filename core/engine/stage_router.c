@@ -628,7 +628,12 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         xr_eng_port_flush(&rt->to_venue[v]);
     xr_eng_port_flush(&rt->to_ledger);
     xr_eng_port_flush(&rt->to_pricing);
-    /* Fills first: they finish parents and free pool slots. */
+    /* Fills first: they finish parents and free pool slots. A message of a parent (one of at
+     * most orders_max: the gateway's admission) always finds room in to_ledger and
+     * to_pricing, whose outboxes keep orders_max messages in reserve for them; a conversion
+     * uses only the rest (engine_internal.h, "Back-pressure"). So the router never waits for
+     * the ledger to take the bookings that would let the ledger's answers in. */
+    const uint32_t reserve = rt->sh->cfg.orders_max;
     for (uint32_t v = 0; v < nv; v++) {
         for (;;) {
             if (!xr_eng_port_room(&rt->to_ledger, 1) || !xr_eng_port_room(&rt->to_pricing, 1))
@@ -636,6 +641,10 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
             const xr_eng_msg *m = xr_spsc_ring_peek(rt->from_venue[v]);
             if (m == NULL)
                 break;
+            if (m->type == XR_ENG_M_CONV && !xr_eng_port_room(&rt->to_ledger, reserve + 1)) {
+                xr_spsc_ring_release(rt->from_venue[v], 0); /* ends the peek; taken later */
+                break;
+            }
             *work = true;
             xr_err err = XR_OK;
             if (m->type == XR_ENG_M_CONV)
@@ -657,6 +666,10 @@ xr_err xr_eng_router_poll(xr_eng_router *rt, bool *work)
         if (m == NULL)
             break;
         if (m->type == XR_ENG_M_CONV) { /* conversions: forwarded (core/engine/convert.c) */
+            if (!xr_eng_port_room(&rt->to_ledger, reserve + 1)) {
+                xr_spsc_ring_release(rt->from_ledger, 0);
+                break;
+            }
             *work = true;
             xr_eng_conv_route(m, true, rt->to_venue, &rt->to_ledger);
             xr_spsc_ring_release(rt->from_ledger, 1);
@@ -723,8 +736,9 @@ xr_err xr_eng_router_create(const xr_eng_shared *sh, const xr_eng_rings *r, xr_e
         if (xr_eng_port_init(&rt->to_venue[v], r->router_venue[v], XR_ENG_OUTBOX_SMALL) != XR_OK)
             return XR_ERR_NO_MEMORY;
     }
-    if (xr_eng_port_init(&rt->to_ledger, r->router_ledger, XR_ENG_OUTBOX_SMALL) != XR_OK ||
-        xr_eng_port_init(&rt->to_pricing, r->router_pricing, XR_ENG_OUTBOX_SMALL) != XR_OK)
+    /* Sized by the pool they serve: orders_max messages of parents in reserve (see poll). */
+    if (xr_eng_port_init(&rt->to_ledger, r->router_ledger, XR_ENG_OUTBOX_SMALL + cap) != XR_OK ||
+        xr_eng_port_init(&rt->to_pricing, r->router_pricing, XR_ENG_OUTBOX_SMALL + cap) != XR_OK)
         return XR_ERR_NO_MEMORY;
     return XR_OK;
 }

@@ -127,6 +127,10 @@
  *                       flight: its report follows for the original request),
  *                       XR_ERR_INVALID_STATE (key known from before a restart)
  *   NEW_ORDER           also XR_ERR_AGAIN while start-up reconciliation runs (see Restart)
+ *   NEW_ORDER           also XR_ERR_AGAIN when all orders_max order slots hold resting
+ *                       orders (a slot frees only by a cancel, fill or expiry); while some
+ *                       live order is not resting, a new one waits in ingress for a slot
+ *                       instead (back-pressure: submit's XR_ERR_AGAIN once the ring is full)
  *   NEW_ORDER           XR_ERR_LIMIT_EXCEEDED: the customer's KYC-tier daily notional cap
  *                       would be exceeded (see Daily caps; nothing booked, the key keeps
  *                       this answer)

@@ -8,8 +8,10 @@
  * whose frames sat unread behind the pause (docs/cli.md).
  *
  * A slow engine, made so: small rings (16) and 2 order slots, and the simulated venues are not
- * polled, so the children sent stay unanswered, the router's slots stay taken and every ring
- * and port queue up to the server's fills (about 200 orders; the rest wait unread). The bank
+ * polled, so the children sent stay unanswered, the router's slots stay taken and the gateway
+ * admits no more orders (2 live; the ingress ring queues 16 more and the rest wait unread in
+ * the socket). Also run on engine threads (unit.bank_backpressure.threads), where the stages
+ * used to stall each other in a cycle of full ports (unit.engine_backpressure). The bank
  * (a raw socket, heartbeat 100 ms) sends ORDERS market buys at once, then a heartbeat every
  * 50 ms. Once the engine has stopped taking requests, the venues stay silent for PAUSE_MS
  * more (9 heartbeat intervals; the engine must take nothing meanwhile), then are polled
