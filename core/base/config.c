@@ -650,6 +650,12 @@ static int on_venue(parse_state *st, const char *section, const char *name, cons
 static int on_pair(void *user, const char *section, const char *name, const char *value)
 {
     parse_state *st = user;
+    /* "key =; x" reads as the value "; x" here but as an empty value with a comment once
+     * written back by xr_config_format: no value may start with a comment character. */
+    if (value[0] == ';' || value[0] == '#') {
+        set_error(st, section, name, "value starts with a comment character ('%c')", value[0]);
+        return 0;
+    }
     if (strncmp(section, "bank.", 5) == 0)
         return on_bank(st, section, name, value);
     if (strncmp(section, "venue.", 6) == 0)

@@ -86,6 +86,9 @@ static void test_bad_inputs_name_file_line_key(void **state)
         {"[daemon]\nbank_listen = 127.0.0.1:74a0\n", 2, "daemon.bank_listen", "numeric"},
         {"[daemon]\nvenues = binance\n", 2, "daemon.venues", "simulated"},
         {"[daemon]\ndata_dir =\n", 2, "daemon.data_dir", "empty"},
+        /* found by fuzz.config: would read back as an empty value and a comment */
+        {"[daemon]\ndata_dir =; /srv/x\n", 2, "daemon.data_dir", "comment character"},
+        {"[bank.2]\nspread_bps =#10\n", 2, "bank.2.spread_bps", "comment character"},
         {"\n\n[log]\nlevel = loud\n", 4, "log.level", "debug|info"},
         {"[log]\nlevel = info\nlevel = warn\n", 3, "log.level", "twice"},
         {"[daemon]\nthis line has no equals\n", 2, "", "expected"},
