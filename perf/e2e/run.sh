@@ -10,6 +10,16 @@
 # protocol's 136/216-byte messages, one durable LMDB commit) and the ratio of our p50 to
 # 2 x RTT + 2 x commit. Writes PNG plots and report.md to perf/e2e/out/ (gitignored).
 #
+# Also in the same run (issue 6):
+#   - the reservation acknowledged from memory: the same bank round trip with durability off,
+#     the server run under perf/e2e/nosync_preload.so (BENCHMARK ONLY: LD_PRELOAD makes fsync,
+#     fdatasync and O_DSYNC no-ops for the ledger, the order store and the outbox alike; the
+#     product has no such switch), at E2E_NOSYNC_RATES (default "100 1000"), with its ratio to
+#     the loopback RTT (goal p50 <= 1.5 x RTT); the floor's commit is measured under it too;
+#   - the embedded engine.h round trip over two in-process simulated venues
+#     (perf/e2e/embedded.c): E2E_EMBEDDED_N (default 5000) sequential NEW_ORDER MARKET, submit
+#     -> final execution report, schedules inline and threads, durable and no-sync.
+#
 # The server is bank_host (tests/cli_bank/bank_host.c: the gateway over the engine and two
 # in-process simulated venues with deep fixed books), or xrouted when E2E_TARGET=xrouted
 # (its embedded default on a temporary data directory; credentials read from the data
@@ -53,11 +63,26 @@ TARGETS="xroute xroute-bank bank_host"
 cmake --build "$BUILD" --target $TARGETS >/dev/null
 cc -std=gnu17 -O2 -Wall -Wextra -Werror "$ROOT/perf/e2e/floor.c" -llmdb -lpthread \
     -o "$WORK/floor"
+cc -std=gnu17 -O2 -Wall -Wextra -Werror -shared -fPIC "$ROOT/perf/e2e/nosync_preload.c" -ldl \
+    -o "$WORK/nosync_preload.so"
+cc -std=gnu17 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -Wmissing-prototypes \
+    -Wno-missing-field-initializers -I"$ROOT" -I"$ROOT/include" -isystem /usr/include/bearssl \
+    "$ROOT/perf/e2e/embedded.c" "$BUILD/adapters/libxroute_adapters.a" \
+    "$BUILD/core/libxroute_core.a" -linih -luring -lbearssl -lhttp_parser -lwslay -llmdb \
+    -ljansson -lpthread -lm -o "$WORK/embedded"
+NOSYNC_RATES=${E2E_NOSYNC_RATES:-"100 1000"}
+EMB_N=${E2E_EMBEDDED_N:-5000}
+PRELOAD=
 
 echo "== machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
 echo "== floor: loopback ping-pong 136/216 bytes, durable LMDB commit"
 mkdir -p "$WORK/floor-lmdb"
 "$WORK/floor" --dir "$WORK/floor-lmdb" --rtt 20000 --commits 2000 | tee "$OUT/floor.json"
+echo "== floor under nosync_preload.so (the commit from memory)"
+rm -rf "$WORK/floor-lmdb"
+mkdir -p "$WORK/floor-lmdb"
+LD_PRELOAD="$WORK/nosync_preload.so" "$WORK/floor" --dir "$WORK/floor-lmdb" --rtt 2000 \
+    --commits 2000 | tee "$OUT/floor_nosync.json"
 
 # A fresh server per rate: a saturated run must not leave its backlog to the next one.
 start_server() {
@@ -65,13 +90,13 @@ start_server() {
     mkdir -p "$WORK/srv"
     if [ "$TARGET" = xrouted ]; then
         printf '[engine]\nschedule = %s\n' "${E2E_SCHEDULE:-threads}" >"$WORK/srv/xrouted.ini"
-        "$BUILD/tools/xrouted" --config "$WORK/srv/xrouted.ini" --data-dir "$WORK/srv/data" \
+        env ${PRELOAD:+LD_PRELOAD=$PRELOAD} "$BUILD/tools/xrouted" --config "$WORK/srv/xrouted.ini" --data-dir "$WORK/srv/data" \
             --listen 127.0.0.1:0 >"$WORK/server.out" 2>>"$WORK/server.err" &
         SERVER_PID=$!
         READY='xrouted ready'
         CRED="$WORK/srv/data/demo-bank.env"
     else
-        "$BUILD/tests/cli_bank/bank_host" --dir "$WORK/srv/host" --deep >"$WORK/server.out" \
+        env ${PRELOAD:+LD_PRELOAD=$PRELOAD} "$BUILD/tests/cli_bank/bank_host" --dir "$WORK/srv/host" --deep >"$WORK/server.out" \
             2>>"$WORK/server.err" &
         SERVER_PID=$!
         READY='^ready port='
@@ -117,21 +142,54 @@ for r in $RATES; do
     stop_server
 done
 
+echo "== server: $TARGET under nosync_preload.so (acknowledged from memory), afresh for each rate"
+PRELOAD="$WORK/nosync_preload.so"
+for r in $NOSYNC_RATES; do
+    start_server
+    echo "== load (no sync): $r orders/s for $SECONDS_PER_RATE s"
+    # shellcheck disable=SC2086
+    "$BUILD/tools/xroute-bank" load --credentials "$CRED" $CONN --rate "$r" \
+        --duration "$SECONDS_PER_RATE" --out "$OUT/latency_nosync_$r.txt" --json \
+        >"$OUT/load_nosync_$r.json" 2>"$OUT/load_nosync_$r.err" || true
+    cat "$OUT/load_nosync_$r.json" "$OUT/load_nosync_$r.err"
+    stop_server
+done
+PRELOAD=
+
+echo "== embedded engine.h round trip, in-process venues, $EMB_N sequential market orders"
+for sched in inline threads; do
+    for dur in durable nosync; do
+        rm -rf "$WORK/emb"
+        mkdir -p "$WORK/emb"
+        pre=
+        [ "$dur" = nosync ] && pre="$WORK/nosync_preload.so"
+        env ${pre:+LD_PRELOAD=$pre} "$WORK/embedded" --dir "$WORK/emb" --n "$EMB_N" \
+            --schedule "$sched" --out "$OUT/latency_emb_${sched}_$dur.txt" \
+            >"$OUT/emb_${sched}_$dur.json" 2>>"$WORK/server.err" || true
+        printf '%s %s: ' "$sched" "$dur"
+        cat "$OUT/emb_${sched}_$dur.json"
+    done
+done
+
 echo "== report"
 # The plots need Debian's python3-matplotlib: prefer the system interpreter that has it.
 PY=python3
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then PY=/usr/bin/python3; fi
-"$PY" - "$OUT" "$RATES" "$TARGET" <<'EOF'
+"$PY" - "$OUT" "$RATES" "$TARGET" "$NOSYNC_RATES" <<'EOF'
 import json, os, sys
-out, rates, target = sys.argv[1], sys.argv[2].split(), sys.argv[3]
+out, rates, target, nrates = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4].split()
 floor = json.load(open(f"{out}/floor.json"))
-rows = []
-for r in rates:
+def load_json(p, fallback):
     try:
-        d = json.load(open(f"{out}/load_{r}.json"))
+        return json.load(open(p))
     except Exception as e:
-        d = {"rate": int(r), "error": str(e)}
-    rows.append(d)
+        return dict(fallback, error=str(e))
+rows = [load_json(f"{out}/load_{r}.json", {"rate": int(r)}) for r in rates]
+nrows = [load_json(f"{out}/load_nosync_{r}.json", {"rate": int(r)}) for r in nrates]
+fnos = load_json(f"{out}/floor_nosync.json", {})
+emb = {(s, d): load_json(f"{out}/emb_{s}_{d}.json", {"schedule": s})
+       for s in ("inline", "threads") for d in ("durable", "nosync")}
+rtt = floor["rtt_p50_us"]
 fl = floor["floor_us"]
 lines = ["# xroute end-to-end round trip", "",
          f"Server: {target}. One run of perf/e2e/run.sh on {os.cpu_count()} CPUs. Latency from each order's",
@@ -159,7 +217,35 @@ for d in rows:
     if why:
         lines.append(f"|  | {', '.join(f'{k}: {v}' for k, v in why.items())} |||||||||| ")
 lines += ["", "Goal (issue 6): p50 <= 1.25 x floor; >= 50k orders/s with p99 <= 2 ms.", "",
-          "![latency CDF](latency_cdf.png)", "", "![percentiles](percentiles.png)", ""]
+          "## Reservation acknowledged from memory (same run)", "",
+          "The same server and load with durability off: the server runs under",
+          "perf/e2e/nosync_preload.so (BENCHMARK ONLY: fsync/fdatasync/O_DSYNC are no-ops, every",
+          "LMDB write still happens). Under it the floor's LMDB commit takes "
+          f"{fnos.get('commit_p50_us', float('nan')):.1f} us p50 "
+          f"(durable {floor['commit_p50_us']:.1f} us).", "",
+          "| rate /s | sent | answered | filled | p50 us | p99 us | p99.9 us | max us | p50 / RTT |",
+          "|---|---|---|---|---|---|---|---|---|"]
+for d in nrows:
+    if "p50_us" not in d:
+        lines.append(f"| {d.get('rate')} | - | - | - | - | - | - | - | no result: {d.get('error', 'failed')} |")
+        continue
+    lines.append(f"| {d['rate']} | {d['sent']} | {d['answered']} | {d['filled']} | {d['p50_us']:.0f} | "
+                 f"{d['p99_us']:.0f} | {d['p999_us']:.0f} | {d['max_us']:.0f} | {d['p50_us']/rtt:.2f} |")
+lines += ["", f"Loopback RTT p50 of the same run: {rtt:.1f} us. Goal (issue 6): p50 <= 1.5 x RTT.", "",
+          "## Embedded engine.h round trip (same run)", "",
+          "perf/e2e/embedded.c: the engine over two in-process simulated venues (REST + WebSocket on",
+          "loopback, polled by the caller's thread), sequential NEW_ORDER MARKET BUY 0.001 BTC,",
+          "submit -> final execution report (closed loop, 200 warm-up orders not counted).", "",
+          "| schedule | durability | n | filled | p50 us | p99 us | p99.9 us | max us |",
+          "|---|---|---|---|---|---|---|---|"]
+for (s, dur), d in emb.items():
+    if "p50_us" not in d:
+        lines.append(f"| {s} | {dur} | - | - | - | - | - | no result: {d.get('error', 'failed')} |")
+        continue
+    lines.append(f"| {s} | {dur} | {d['n']} | {d['filled']} | {d['p50_us']:.1f} | {d['p99_us']:.1f} | "
+                 f"{d['p999_us']:.1f} | {d['max_us']:.1f} |")
+lines += ["", "![latency CDF](latency_cdf.png)", "", "![percentiles](percentiles.png)", "",
+          "![embedded CDF](embedded_cdf.png)", ""]
 open(f"{out}/report.md", "w").write("\n".join(lines))
 print("\n".join(lines))
 try:
@@ -179,6 +265,16 @@ for r in rates:
         continue
     n = len(v)
     ax.plot(v, [(i + 1) / n for i in range(n)], label=f"{r}/s (n={n})")
+for r in nrates:
+    p = f"{out}/latency_nosync_{r}.txt"
+    if not os.path.exists(p):
+        continue
+    v = sorted(int(x) / 1e3 for x in open(p) if int(x) >= 0)
+    if not v:
+        continue
+    n = len(v)
+    ax.plot(v, [(i + 1) / n for i in range(n)], linestyle=":", label=f"{r}/s no sync (n={n})")
+ax.axvline(rtt * 1.5, color="grey", linestyle=":", label=f"1.5 x RTT {rtt * 1.5:.0f} us")
 ax.axvline(fl, color="k", linestyle="--", label=f"floor {fl:.0f} us")
 ax.set_xscale("log"); ax.set_xlabel("latency from intended send (us)"); ax.set_ylabel("CDF")
 ax.set_title("xroute bank round trip"); ax.legend(); ax.grid(True, which="both", alpha=0.3)
@@ -191,6 +287,20 @@ ax.axhline(fl, color="k", linestyle="--", label="floor")
 ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlabel("intended rate (orders/s)")
 ax.set_ylabel("latency (us)"); ax.legend(); ax.grid(True, which="both", alpha=0.3)
 fig.savefig(f"{out}/percentiles.png", dpi=100)
-print(f"plots: {out}/latency_cdf.png {out}/percentiles.png")
+fig, ax = plt.subplots(figsize=(8, 5))
+for (s, dur) in emb:
+    p = f"{out}/latency_emb_{s}_{dur}.txt"
+    if not os.path.exists(p):
+        continue
+    v = sorted(int(x) / 1e3 for x in open(p) if x.strip())
+    if not v:
+        continue
+    n = len(v)
+    ax.plot(v, [(i + 1) / n for i in range(n)], label=f"{s}, {dur} (n={n})")
+ax.set_xscale("log"); ax.set_xlabel("submit -> final report (us)"); ax.set_ylabel("CDF")
+ax.set_title("embedded engine.h round trip, in-process venues"); ax.legend()
+ax.grid(True, which="both", alpha=0.3)
+fig.savefig(f"{out}/embedded_cdf.png", dpi=100)
+print(f"plots: {out}/latency_cdf.png {out}/percentiles.png {out}/embedded_cdf.png")
 EOF
 echo "== written: $OUT/report.md"
