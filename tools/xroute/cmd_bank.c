@@ -732,6 +732,22 @@ typedef struct bank_command {
 static xr_engine_cmd prepared;
 static int key_generated;
 
+/* Sends the prepared command and checks that its answer is of `kind`. Returns -1 when `*ev`
+ * holds that answer, else the command's exit code (already reported: transport failure,
+ * reject, or an answer of another kind). */
+static int call_expect(xr_client *cl, const bank_opts *o, xr_engine_event_kind kind,
+                       const char *what, xr_engine_event *ev)
+{
+    xr_err err = bank_call(cl, o, &prepared, ev);
+    if (err != XR_OK)
+        return fail(o, err, what);
+    if (ev->kind == XR_ENGINE_EV_REJECT)
+        return rejected(o, ev);
+    if (ev->kind != kind)
+        return unexpected(o, ev);
+    return -1;
+}
+
 static int prep_customer(const bank_opts *o, xr_engine_cmd *c)
 {
     int rc = parse_customer(o, o->pos[0], &c->customer_id);
@@ -748,13 +764,9 @@ static int prep_customer(const bank_opts *o, xr_engine_cmd *c)
 static int run_customer(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
-    xr_err err = bank_call(cl, o, &prepared, &ev);
-    if (err != XR_OK)
-        return fail(o, err, "customer");
-    if (ev.kind == XR_ENGINE_EV_REJECT)
-        return rejected(o, &ev);
-    if (ev.kind != XR_ENGINE_EV_CUSTOMER)
-        return unexpected(o, &ev);
+    int rc = call_expect(cl, o, XR_ENGINE_EV_CUSTOMER, "customer", &ev);
+    if (rc >= 0)
+        return rc;
     if (o->json)
         printf("{\"ok\":true,\"customer\":%" PRIu64 ",\"kyc_tier\":%u,\"created\":%s}\n",
                ev.customer_id, ev.u.customer.kyc_tier, ev.u.customer.created ? "true" : "false");
@@ -847,13 +859,9 @@ static int prep_quote(const bank_opts *o, xr_engine_cmd *c)
 static int run_quote(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
-    xr_err err = bank_call(cl, o, &prepared, &ev);
-    if (err != XR_OK)
-        return fail(o, err, "quote");
-    if (ev.kind == XR_ENGINE_EV_REJECT)
-        return rejected(o, &ev);
-    if (ev.kind != XR_ENGINE_EV_QUOTE)
-        return unexpected(o, &ev);
+    int rc = call_expect(cl, o, XR_ENGINE_EV_QUOTE, "quote", &ev);
+    if (rc >= 0)
+        return rc;
     const xr_engine_quote_ev *x = &ev.u.quote;
     char b[XR_ASSET_CODE_MAX + 1], q[XR_ASSET_CODE_MAX + 1], a1[XR_DECIMAL_STR_MAX],
         a2[XR_DECIMAL_STR_MAX], a3[XR_DECIMAL_STR_MAX], a4[XR_DECIMAL_STR_MAX],
@@ -1069,13 +1077,9 @@ static int prep_ref(const bank_opts *o, xr_engine_cmd *c)
 static int run_cancel(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
-    xr_err err = bank_call(cl, o, &prepared, &ev);
-    if (err != XR_OK)
-        return fail(o, err, "cancel");
-    if (ev.kind == XR_ENGINE_EV_REJECT)
-        return rejected(o, &ev);
-    if (ev.kind != XR_ENGINE_EV_EXEC_REPORT)
-        return unexpected(o, &ev);
+    int rc = call_expect(cl, o, XR_ENGINE_EV_EXEC_REPORT, "cancel", &ev);
+    if (rc >= 0)
+        return rc;
     if (o->json) {
         printf("{\"ok\":true,\"customer\":%" PRIu64 ",", ev.customer_id);
         report_json(&ev.u.report);
@@ -1129,13 +1133,9 @@ static void vprice_print(const xr_engine_venue_price *v, const xr_engine_exec_re
 static int run_status(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
-    xr_err err = bank_call(cl, o, &prepared, &ev);
-    if (err != XR_OK)
-        return fail(o, err, "order");
-    if (ev.kind == XR_ENGINE_EV_REJECT)
-        return rejected(o, &ev);
-    if (ev.kind != XR_ENGINE_EV_ORDER)
-        return unexpected(o, &ev);
+    int rc = call_expect(cl, o, XR_ENGINE_EV_ORDER, "order", &ev);
+    if (rc >= 0)
+        return rc;
     const xr_engine_order_ev *x = &ev.u.order;
     unsigned n = x->n_children <= XR_ENGINE_CHILDREN_MAX ? x->n_children : XR_ENGINE_CHILDREN_MAX;
     char t[XR_CLOCK_RFC3339_MAX];
@@ -1299,13 +1299,9 @@ static int prep_balances(const bank_opts *o, xr_engine_cmd *c)
 static int run_balances(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
-    xr_err err = bank_call(cl, o, &prepared, &ev);
-    if (err != XR_OK)
-        return fail(o, err, "balances");
-    if (ev.kind == XR_ENGINE_EV_REJECT)
-        return rejected(o, &ev);
-    if (ev.kind != XR_ENGINE_EV_BALANCES)
-        return unexpected(o, &ev);
+    int rc = call_expect(cl, o, XR_ENGINE_EV_BALANCES, "balances", &ev);
+    if (rc >= 0)
+        return rc;
     const xr_engine_balances_ev *b = &ev.u.balances;
     uint32_t n = b->n <= XR_ENGINE_ASSETS_MAX ? b->n : XR_ENGINE_ASSETS_MAX;
     if (o->json)
@@ -1347,13 +1343,9 @@ static int prep_book(const bank_opts *o, xr_engine_cmd *c)
 static int run_book(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
-    xr_err err = bank_call(cl, o, &prepared, &ev);
-    if (err != XR_OK)
-        return fail(o, err, "book");
-    if (ev.kind == XR_ENGINE_EV_REJECT)
-        return rejected(o, &ev);
-    if (ev.kind != XR_ENGINE_EV_BOOK)
-        return unexpected(o, &ev);
+    int rc = call_expect(cl, o, XR_ENGINE_EV_BOOK, "book", &ev);
+    if (rc >= 0)
+        return rc;
     const xr_engine_book_ev *bk = &ev.u.book;
     unsigned nb = bk->n_bids <= XR_ENGINE_BOOK_LEVELS_MAX ? bk->n_bids : XR_ENGINE_BOOK_LEVELS_MAX;
     unsigned na = bk->n_asks <= XR_ENGINE_BOOK_LEVELS_MAX ? bk->n_asks : XR_ENGINE_BOOK_LEVELS_MAX;
@@ -1426,13 +1418,9 @@ static int prep_market(const bank_opts *o, xr_engine_cmd *c)
 static int run_ticker(xr_client *cl, const bank_opts *o)
 {
     xr_engine_event ev;
-    xr_err err = bank_call(cl, o, &prepared, &ev);
-    if (err != XR_OK)
-        return fail(o, err, o->cmd);
-    if (ev.kind == XR_ENGINE_EV_REJECT)
-        return rejected(o, &ev);
-    if (ev.kind != XR_ENGINE_EV_TICKER)
-        return unexpected(o, &ev);
+    int rc = call_expect(cl, o, XR_ENGINE_EV_TICKER, o->cmd, &ev);
+    if (rc >= 0)
+        return rc;
     const xr_engine_ticker_ev *t = &ev.u.ticker;
     char b[XR_ASSET_CODE_MAX + 1], q[XR_ASSET_CODE_MAX + 1], a1[XR_DECIMAL_STR_MAX],
         a2[XR_DECIMAL_STR_MAX], a3[XR_DECIMAL_STR_MAX], a4[XR_DECIMAL_STR_MAX],
