@@ -478,26 +478,6 @@ static void test_expiry_across_restart(void **state)
     expect_verify_ok(f);
 }
 
-/* An aux record written by a batch without ops (or with only replays) is committed and
- * durable like any other: it is there after a reopen. */
-static void test_aux_only_batch(void **state)
-{
-    fx *f = *state;
-    const uint8_t key[3] = {'C', 1, 2};
-    const uint8_t v1[2] = {7, 1}, v2[2] = {7, 3};
-    xr_ledger_aux_put put = {key, sizeof key, v1, sizeof v1, XR_LEDGER_NO_INDEX};
-    assert_int_equal(xr_ledger_execute_aux(f->lg, NULL, 0, NULL, &put, 1), XR_OK);
-    put.val = v2;
-    assert_int_equal(xr_ledger_execute_aux(f->lg, NULL, 0, NULL, &put, 1), XR_OK);
-    fx_reopen(f);
-    uint8_t got[8];
-    uint32_t len = 0;
-    assert_int_equal(xr_ledger_aux_get(f->lg, key, sizeof key, got, sizeof got, &len), XR_OK);
-    assert_int_equal(len, 2);
-    assert_memory_equal(got, v2, 2);
-    expect_verify_ok(f);
-}
-
 /* ---- linked groups ---------------------------------------------------------------------- */
 
 static void test_linked_group_all_or_nothing(void **state)
@@ -911,7 +891,7 @@ static void test_restart_keeps_everything(void **state)
 static void test_aux_only_batch_is_durable(void **state)
 {
     fx *f = *state;
-    const uint8_t k[3] = {'V', 1, 2}, v[4] = {9, 8, 7, 6};
+    const uint8_t k[3] = {'V', 1, 2}, v[4] = {9, 8, 7, 6}, v2[2] = {7, 3};
     xr_ledger_aux_put a = {k, sizeof k, v, sizeof v, XR_LEDGER_NO_INDEX};
     int syncs = f->sync_calls;
     assert_int_equal(xr_ledger_execute_aux(f->lg, NULL, 0, NULL, &a, 1), XR_OK);
@@ -926,6 +906,14 @@ static void test_aux_only_batch_is_durable(void **state)
     assert_int_equal(xr_ledger_aux_get(f->lg, k, sizeof k, got, sizeof got, &len), XR_OK);
     assert_int_equal(len, 4);
     assert_memory_equal(got, v, 4);
+    /* A second aux-only batch overwrites the record, durably too. */
+    a.val = v2;
+    a.val_len = sizeof v2;
+    assert_int_equal(xr_ledger_execute_aux(f->lg, NULL, 0, NULL, &a, 1), XR_OK);
+    fx_reopen(f);
+    assert_int_equal(xr_ledger_aux_get(f->lg, k, sizeof k, got, sizeof got, &len), XR_OK);
+    assert_int_equal(len, 2);
+    assert_memory_equal(got, v2, 2);
     expect_verify_ok(f);
 }
 
@@ -1179,31 +1167,10 @@ static void test_sha_ni_matches_bearssl(void **state)
     assert_memory_equal(d1, d2, 32);
 }
 
-/* Auxiliary records written by a batch without any op are committed (the engine stores an
- * order record's new children that way before sending them) and survive a reopen. */
-static void test_aux_without_ops(void **state)
-{
-    fx *f = *state;
-    const uint8_t key[] = {'T', 1}, val[] = {7, 8, 9};
-    xr_ledger_aux_put a = {key, sizeof key, val, sizeof val, XR_LEDGER_NO_INDEX};
-    assert_int_equal(xr_ledger_execute_aux(f->lg, NULL, 0, NULL, &a, 1), XR_OK);
-    uint8_t got[8];
-    uint32_t len = 0;
-    assert_int_equal(xr_ledger_aux_get(f->lg, key, sizeof key, got, sizeof got, &len), XR_OK);
-    assert_int_equal(len, sizeof val);
-    assert_memory_equal(got, val, sizeof val);
-    fx_reopen(f);
-    len = 0;
-    assert_int_equal(xr_ledger_aux_get(f->lg, key, sizeof key, got, sizeof got, &len), XR_OK);
-    assert_int_equal(len, sizeof val);
-    assert_memory_equal(got, val, sizeof val);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_and_transfer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_aux_without_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_account_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transfer_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
@@ -1233,7 +1200,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tamper_account_and_op, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_aux_only_batch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
